@@ -1,0 +1,289 @@
+/* dq/transport.h — the transport plugin ABI, version 1.
+ *
+ * A transport moves the three calls of the worker protocol
+ * (proto/worker.proto) between a coordinator or worker (the client side) and
+ * a worker (the server side), and nothing else: planning, routing, execution
+ * and cleanup stay in libdq.  The ops table below mirrors worker.proto one
+ * to one:
+ *
+ *   CoordinatorChannel  coord_open (sends SetPlan) / coord_send_work_unit /
+ *                       coord_finish (half-close, receive TaskMetrics) /
+ *                       coord_close (closing frees the task on the worker)
+ *   ExecuteTask         execute_task -> a partition stream:
+ *                       stream_next / stream_cancel / stream_close
+ *   GetWorkerInfo       get_worker_info
+ *
+ * plus connection management (channel_open/close), instance lifecycle
+ * (init/fini) and the server side (serve/server_url/stop), where a transport
+ * hosts libdq's dq_worker_service, which has the same calls.
+ *
+ * Versioning (checked by the host when it loads a plugin):
+ *  - the plugin exports one function, NAME_LTX_dq_transport_plugin_v1 (write
+ *    it with DQ_TRANSPORT_PLUGIN), returning a const descriptor;
+ *  - the host accepts abi_major == DQ_TRANSPORT_ABI_MAJOR and
+ *    abi_minor <= DQ_TRANSPORT_ABI_MINOR, and struct/ops sizes of at least
+ *    v1.0's; every op of v1.0 is mandatory;
+ *  - tables are append-only: a new op bumps the minor version and the host
+ *    calls it only when ops->size > offsetof(dq_transport_ops, op); anything
+ *    else (removing, reordering, retyping) bumps the major version.
+ *
+ * Ownership: pointers passed *into* an op are borrowed for the duration of
+ * the call unless stated otherwise; the transport copies what it keeps.
+ * Handles an op returns belong to the caller until passed to the matching
+ * close/free op.  Errors: every int-returning op returns 0 or a negative
+ * DQ_E* code and fills `err` (never NULL) with dq_error_set().
+ *
+ * Threading: a transport instance is used from many threads at once.  Each
+ * channel may be used by several threads concurrently (different coord and
+ * stream handles); one coord or stream handle is used by one thread at a
+ * time, except stream_cancel, which any thread may call at any time, also
+ * while another thread is blocked in stream_next on the same stream.
+ *
+ * Batches cross the ABI as Arrow C Data Interface structs.  A transport that
+ * must serialize uses libdq's Arrow IPC codec; one that can hand memory over
+ * (inmem) moves the structs as they are.
+ */
+#ifndef DQ_TRANSPORT_H
+#define DQ_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dq/arrow.h>
+#include <dq/dq.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DQ_TRANSPORT_ABI_MAJOR 1
+#define DQ_TRANSPORT_ABI_MINOR 0
+
+/* The version of the worker protocol (proto/worker.proto) these calls carry. */
+#define DQ_PROTOCOL_VERSION 1
+
+/* ---------------------------------------------------------------------------
+ * Protocol messages as C types.
+ * ------------------------------------------------------------------------- */
+
+/* SetPlan: the first message of a coordinator channel. */
+typedef struct dq_set_plan {
+  dq_task_key key;
+  uint32_t task_count;           /* tasks in this task's stage */
+  const uint8_t *plan;           /* encoded plan (proto/plan.proto) */
+  size_t plan_len;
+  const char *target_worker_url; /* the worker the task was assigned to */
+  const dq_kv *config;           /* executor settings for the task */
+  size_t n_config;
+} dq_set_plan;
+
+/* ExecuteTask: read partitions [partition_start, partition_end) of a task's
+ * output, routed by the producer head (an encoded plan.proto ProducerHead:
+ * how the task's output is split for this boundary). */
+typedef struct dq_execute_task {
+  dq_task_key key;
+  uint32_t partition_start;
+  uint32_t partition_end; /* exclusive */
+  const uint8_t *producer_head;
+  size_t producer_head_len;
+} dq_execute_task;
+
+/* One element of a partition stream. */
+typedef enum dq_frame_kind {
+  DQ_FRAME_SCHEMA = 1, /* first frame of every stream: the batches' schema */
+  DQ_FRAME_BATCH = 2,  /* one record batch of `partition` */
+  DQ_FRAME_EOS = 3,    /* `partition` has no more batches */
+  DQ_FRAME_END = 4     /* every partition of the range has ended */
+} dq_frame_kind;
+
+/* After stream_next returns 0, the caller owns `schema` (kind SCHEMA) or
+ * `array` (kind BATCH, a struct array whose children are the columns) and
+ * must release it; the other member is zeroed.  The batch may point into
+ * memory the transport lent (shared memory, a received message): releasing
+ * it gives that memory back, so a consumer that holds many batches for long
+ * (a hash-join build side) should copy them. */
+typedef struct dq_frame {
+  uint32_t kind;      /* a dq_frame_kind */
+  uint32_t partition; /* BATCH and EOS: the global partition number */
+  struct ArrowSchema schema;
+  struct ArrowArray array;
+} dq_frame;
+
+/* Metrics of one boundary read by a task (the task as consumer). */
+typedef struct dq_boundary_metrics {
+  uint32_t producer_stage_id;
+  uint32_t kind;          /* 1 shuffle, 2 coalesce, 3 broadcast */
+  uint64_t bytes;         /* bytes of batches received */
+  uint64_t batches;
+  uint64_t rows;
+  uint64_t latency_ns;    /* time spent waiting for the boundary's data */
+  uint64_t buffered_peak; /* most bytes buffered ahead of the reader */
+} dq_boundary_metrics;
+
+/* TaskMetrics: the worker's answer when the coordinator side ends. */
+typedef struct dq_task_metrics {
+  dq_task_key key;
+  uint64_t plan_bytes;     /* size of the encoded plan received */
+  uint64_t queued_ns;      /* from SetPlan to the task starting */
+  uint64_t run_ns;         /* from the task starting to its output ending */
+  uint64_t rows_out;
+  uint64_t batches_out;
+  uint64_t bytes_out;
+  size_t n_boundaries;
+  const dq_boundary_metrics *boundaries; /* owned by the handle it came from */
+} dq_task_metrics;
+
+/* GetWorkerInfo. */
+typedef struct dq_worker_info {
+  char version[64];          /* dq version of the worker */
+  uint32_t protocol_version; /* DQ_PROTOCOL_VERSION of the worker */
+  char url[256];             /* the URL the worker serves at */
+} dq_worker_info;
+
+/* ---------------------------------------------------------------------------
+ * The worker service: libdq's implementation of the protocol, which a
+ * transport's server side calls for each request it receives.  Same calls,
+ * same rules as the client ops below; `self` is passed back untouched.
+ * Calls may block (stream_next waits for data); a transport calls them from
+ * its own threads.
+ * ------------------------------------------------------------------------- */
+typedef struct dq_ws_task dq_ws_task;     /* a task opened by coord_open */
+typedef struct dq_ws_stream dq_ws_stream; /* a stream opened by execute_task */
+
+typedef struct dq_worker_service {
+  size_t size; /* sizeof(dq_worker_service) of the libdq that made it */
+  void *self;
+  int (*get_worker_info)(void *self, dq_worker_info *out, dq_error *err);
+  int (*coord_open)(void *self, const dq_set_plan *plan, dq_ws_task **out,
+                    dq_error *err);
+  int (*coord_send_work_unit)(void *self, dq_ws_task *task, const void *data,
+                              size_t len, dq_error *err);
+  /* The coordinator's side ended: fills *out (valid until coord_close). */
+  int (*coord_finish)(void *self, dq_ws_task *task, dq_task_metrics *out,
+                      dq_error *err);
+  /* The channel closed (normally or not): frees the task.  Never fails. */
+  void (*coord_close)(void *self, dq_ws_task *task);
+  int (*execute_task)(void *self, const dq_execute_task *req,
+                      dq_ws_stream **out, dq_error *err);
+  int (*stream_next)(void *self, dq_ws_stream *s, dq_frame *out,
+                     dq_error *err);
+  void (*stream_cancel)(void *self, dq_ws_stream *s);
+  void (*stream_close)(void *self, dq_ws_stream *s);
+} dq_worker_service;
+
+/* ---------------------------------------------------------------------------
+ * The plugin's ops table.
+ * ------------------------------------------------------------------------- */
+typedef struct dq_transport dq_transport; /* one instance, plugin-defined */
+typedef struct dq_channel dq_channel;     /* a connection to one worker */
+typedef struct dq_coord dq_coord;         /* one coordinator channel */
+typedef struct dq_stream dq_stream;       /* one ExecuteTask stream */
+typedef struct dq_server dq_server;       /* a worker being served */
+
+typedef struct dq_transport_ops {
+  size_t size; /* sizeof(dq_transport_ops) the plugin was built with */
+
+  /* Creates an instance from the [transport.NAME] options (borrowed).  An
+   * unknown option is an error naming it.  Called once per dq_context. */
+  int (*init)(const dq_kv *options, size_t n_options, dq_transport **out,
+              dq_error *err);
+  /* Destroys an instance; every channel and server of it is closed first. */
+  void (*fini)(dq_transport *t);
+
+  /* Client side.  A channel to the worker at url; the transport may share
+   * connections between channels.  A url the transport does not serve
+   * (wrong scheme, unknown worker) is DQ_EINVAL or DQ_EUNAVAILABLE. */
+  int (*channel_open)(dq_transport *t, const char *url, dq_channel **out,
+                      dq_error *err);
+  /* Closes a channel; its coord and stream handles were closed before. */
+  void (*channel_close)(dq_channel *ch);
+
+  int (*get_worker_info)(dq_channel *ch, dq_worker_info *out, dq_error *err);
+
+  /* Opens a coordinator channel for one task and sends SetPlan. */
+  int (*coord_open)(dq_channel *ch, const dq_set_plan *plan, dq_coord **out,
+                    dq_error *err);
+  int (*coord_send_work_unit)(dq_coord *c, const void *data, size_t len,
+                              dq_error *err);
+  /* Ends the coordinator's side and waits for the task's metrics; *out and
+   * what it points to stay valid until coord_close. */
+  int (*coord_finish)(dq_coord *c, dq_task_metrics *out, dq_error *err);
+  /* Closes the channel, finished or not; the worker then frees the task.
+   * Never blocks on the worker. */
+  void (*coord_close)(dq_coord *c);
+
+  /* Starts reading a partition range; the stream's first frame is SCHEMA. */
+  int (*execute_task)(dq_channel *ch, const dq_execute_task *req,
+                      dq_stream **out, dq_error *err);
+  /* Blocks for the next frame.  After the END frame, or an error, further
+   * calls return the same result.  A cancelled stream returns DQ_ECANCELED. */
+  int (*stream_next)(dq_stream *s, dq_frame *out, dq_error *err);
+  /* Cancels this stream only (siblings keep running).  Thread-safe. */
+  void (*stream_cancel)(dq_stream *s);
+  /* Frees the stream, cancelling it first if it has not ended. */
+  void (*stream_close)(dq_stream *s);
+
+  /* Server side.  Serves svc (borrowed until stop) at listen_url; a port of
+   * 0 binds an ephemeral port, see server_url.  Requests are handled on the
+   * transport's own threads. */
+  int (*serve)(dq_transport *t, const char *listen_url,
+               const dq_worker_service *svc, dq_server **out, dq_error *err);
+  /* The URL clients connect to (with the port actually bound). */
+  const char *(*server_url)(const dq_server *srv);
+  /* Stops accepting, fails calls in flight, waits for the transport's
+   * threads that call svc to return, and frees the server. */
+  void (*stop)(dq_server *srv);
+} dq_transport_ops;
+
+/* Size of the v1.0 ops table: the host rejects anything shorter. */
+#define DQ_TRANSPORT_OPS_V1_0_SIZE \
+  (offsetof(dq_transport_ops, stop) + sizeof(void (*)(void)))
+
+/* The descriptor the entry function returns.  Its first three members never
+ * move, so a host can read the version of any descriptor. */
+typedef struct dq_transport_plugin {
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  size_t struct_size; /* sizeof(dq_transport_plugin) */
+  const char *name;   /* must equal the name the plugin is loaded by */
+  const char *version;
+  const char *description;
+  const dq_transport_ops *ops;
+} dq_transport_plugin;
+
+#define DQ_TRANSPORT_PLUGIN_V1_0_SIZE \
+  (offsetof(dq_transport_plugin, ops) + sizeof(const dq_transport_ops *))
+
+/* The entry point's name, and its type. */
+#define DQ_TRANSPORT_ENTRY "dq_transport_plugin_v1"
+typedef const dq_transport_plugin *(*dq_transport_entry_fn)(void);
+
+#if defined(__GNUC__)
+#define DQ_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define DQ_PLUGIN_EXPORT
+#endif
+
+/* Defines the entry point of the transport called NAME (an identifier: the
+ * module's file name without .so, which libtool uses as the _LTX_ prefix so
+ * that several transports can be linked into one program with -dlpreopen).
+ *
+ *   static const dq_transport_ops my_ops = { sizeof my_ops, ... };
+ *   DQ_TRANSPORT_PLUGIN(tcp, "1.2.0", "TCP sockets", &my_ops)
+ */
+#define DQ_TRANSPORT_PLUGIN(NAME, VERSION, DESCRIPTION, OPS)                 \
+  static const dq_transport_plugin NAME##_dq_transport_descriptor = {        \
+      DQ_TRANSPORT_ABI_MAJOR, DQ_TRANSPORT_ABI_MINOR,                         \
+      sizeof(dq_transport_plugin), #NAME, VERSION, DESCRIPTION, OPS};        \
+  DQ_PLUGIN_EXPORT const dq_transport_plugin                                 \
+      *NAME##_LTX_dq_transport_plugin_v1(void);                              \
+  DQ_PLUGIN_EXPORT const dq_transport_plugin                                 \
+      *NAME##_LTX_dq_transport_plugin_v1(void) {                             \
+    return &NAME##_dq_transport_descriptor;                                  \
+  }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DQ_TRANSPORT_H */

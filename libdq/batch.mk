@@ -1,0 +1,1 @@
+# libdq/batch.mk — (being written)

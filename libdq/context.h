@@ -1,0 +1,12 @@
+/* context.h — what libdq's runtime needs from a context: the loaded
+ * transport's ops and instance. */
+#ifndef DQ_CONTEXT_H
+#define DQ_CONTEXT_H
+
+#include <dq/dq.h>
+#include <dq/transport.h>
+
+const dq_transport_ops *dq_context_ops(const dq_context *ctx);
+dq_transport *dq_context_transport(const dq_context *ctx);
+
+#endif /* DQ_CONTEXT_H */

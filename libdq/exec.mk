@@ -1,0 +1,1 @@
+# libdq/exec.mk — (being written)

@@ -1,0 +1,1 @@
+# libdq/ipc.mk — (being written)

@@ -1,0 +1,1 @@
+# libdq/tpch.mk — (being written)

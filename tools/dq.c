@@ -1,0 +1,59 @@
+/* dq.c — the dq command: global options and dispatch to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include <dq/dq.h>
+
+#include "commands.h"
+
+static const struct command {
+  const char *name;
+  int (*fn)(int argc, char **argv, const dq_global_opts *g);
+  const char *summary;
+} commands[] = {
+    {"plugins", dq_cmd_plugins,
+     "list transport plugins, their ABI and whether they load"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: dq [--config FILE] COMMAND [ARGS...]\n\ncommands:\n");
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f,
+          "\nenvironment: DQ_CONFIG (config file), DQ_TRANSPORT (transport "
+          "name),\n  DQ_PLUGIN_PATH (plugin directories searched first)\n"
+          "Run 'dq COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+  dq_global_opts g = {0};
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+      g.config_path = argv[++i];
+    } else if (strncmp(argv[i], "--config=", 9) == 0) {
+      g.config_path = argv[i] + 9;
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage(stdout);
+      return 0;
+    } else if (strcmp(argv[i], "--version") == 0) {
+      printf("dq %s\n", DQ_VERSION_STRING);
+      return 0;
+    } else {
+      fprintf(stderr, "dq: unknown option '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (i == argc) {
+    usage(stderr);
+    return 2;
+  }
+  for (size_t c = 0; c < N_COMMANDS; c++)
+    if (strcmp(argv[i], commands[c].name) == 0)
+      return commands[c].fn(argc - i, argv + i, &g);
+  fprintf(stderr, "dq: unknown command '%s'\n", argv[i]);
+  usage(stderr);
+  return 2;
+}
