@@ -61,7 +61,8 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 TEST_LIBS = libdq/libdqcore.la $(CMOCKA_LIBS)
 
 check_PROGRAMS += tests/test_config tests/test_loader tests/test_abi
-TESTS += tests/test_config tests/test_loader tests/test_abi tests/headers.test
+TESTS += tests/test_config tests/test_loader tests/test_abi tests/headers.test \
+	tests/linkage.test
 tests_test_config_SOURCES = tests/test_config.c
 tests_test_config_CFLAGS = $(TEST_CFLAGS)
 tests_test_config_LDADD = $(TEST_LIBS)
@@ -71,4 +72,4 @@ tests_test_loader_LDADD = $(TEST_LIBS)
 tests_test_abi_SOURCES = tests/test_abi.c
 tests_test_abi_CFLAGS = $(TEST_CFLAGS)
 tests_test_abi_LDADD = $(TEST_LIBS)
-EXTRA_DIST += tests/headers.test
+EXTRA_DIST += tests/headers.test tests/linkage.test
