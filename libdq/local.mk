@@ -11,6 +11,7 @@ libdq_libdqcore_la_SOURCES = \
 	libdq/dl.c libdq/dl.h \
 	libdq/error.c \
 	libdq/plugin.c libdq/plugin.h \
+	libdq/routing.c libdq/routing.h \
 	libdq/strlist.c libdq/strlist.h
 nodist_libdq_libdqcore_la_SOURCES = proto/worker.pb-c.c proto/worker.pb-c.h
 libdq_libdqcore_la_CPPFLAGS = $(AM_CPPFLAGS) \

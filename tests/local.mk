@@ -60,8 +60,10 @@ tests_fixtures_fx_undef_la_LIBADD = libdq/libdq.la
 TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 TEST_LIBS = libdq/libdqcore.la $(CMOCKA_LIBS)
 
-check_PROGRAMS += tests/test_config tests/test_loader tests/test_abi
-TESTS += tests/test_config tests/test_loader tests/test_abi tests/headers.test \
+check_PROGRAMS += tests/test_config tests/test_loader tests/test_abi \
+	tests/test_routing
+TESTS += tests/test_config tests/test_loader tests/test_abi tests/test_routing \
+	tests/headers.test \
 	tests/linkage.test
 tests_test_config_SOURCES = tests/test_config.c
 tests_test_config_CFLAGS = $(TEST_CFLAGS)
@@ -69,6 +71,9 @@ tests_test_config_LDADD = $(TEST_LIBS)
 tests_test_loader_SOURCES = tests/test_loader.c
 tests_test_loader_CFLAGS = $(TEST_CFLAGS)
 tests_test_loader_LDADD = $(TEST_LIBS)
+tests_test_routing_SOURCES = tests/test_routing.c
+tests_test_routing_CFLAGS = $(TEST_CFLAGS)
+tests_test_routing_LDADD = $(TEST_LIBS)
 tests_test_abi_SOURCES = tests/test_abi.c
 tests_test_abi_CFLAGS = $(TEST_CFLAGS)
 tests_test_abi_LDADD = $(TEST_LIBS)
