@@ -12,7 +12,13 @@
 int dq_error_set(dq_error *err, int code, const char *fmt, ...) {
   if (err == NULL)
     return code;
+  /* A new error starts with no origin: callers may pass an uninitialised
+   * struct, and an origin must never leak from an older error.  Errors that
+   * travel keep theirs because they are copied whole, not re-set. */
   err->code = code;
+  err->has_task = 0;
+  memset(&err->task, 0, sizeof err->task);
+  err->worker_url[0] = '\0';
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(err->message, sizeof err->message, fmt, ap);

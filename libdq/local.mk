@@ -11,9 +11,14 @@ libdq_libdqcore_la_SOURCES = \
 	libdq/dl.c libdq/dl.h \
 	libdq/error.c \
 	libdq/plugin.c libdq/plugin.h \
+	libdq/boundary_reader.c libdq/boundary_reader.h \
 	libdq/routing.c libdq/routing.h \
+	libdq/task_plan.c libdq/task_plan.h \
+	libdq/query.c \
+	libdq/worker.c libdq/worker_internal.h \
 	libdq/strlist.c libdq/strlist.h
-nodist_libdq_libdqcore_la_SOURCES = proto/worker.pb-c.c proto/worker.pb-c.h
+nodist_libdq_libdqcore_la_SOURCES = proto/worker.pb-c.c proto/worker.pb-c.h \
+	proto/task.pb-c.c proto/task.pb-c.h
 libdq_libdqcore_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DDQ_PLUGIN_DIR=\"$(pkglibdir)\" $(INIH_CFLAGS) $(PROTOBUF_C_CFLAGS)
 libdq_libdqcore_la_LIBADD = $(INIH_LIBS) $(PROTOBUF_C_LIBS) $(LTDL_LIBS) \

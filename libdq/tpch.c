@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dq/tpch.h>
+
 #include "batch_internal.h"
 #include "tpch.h"
 #include "tpch_internal.h"
@@ -1441,4 +1443,14 @@ int dq_tpch_generate(dq_tpch_table t, double scale, uint64_t seed,
   size_t n = dq_tpch_n_columns(t);
   return dq_tpch_generate_columns(t, scale, seed, unit_start, unit_end, all,
                                   n, out, err);
+}
+
+/* --- exported through <dq/tpch.h> ---------------------------------------- */
+
+int64_t dq_tpch_table_rows(const char *table, double scale) {
+  dq_tpch_table t;
+  if (table == NULL || dq_tpch_table_from_name(table, &t, NULL) < 0)
+    return -1;
+  int64_t rows = dq_tpch_row_estimate(t, scale);
+  return rows < 0 ? -1 : rows;
 }

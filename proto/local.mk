@@ -1,5 +1,7 @@
 # proto/ — protobuf-c messages, generated at build time into the build tree.
-EXTRA_DIST += proto/worker.proto
+#   worker.proto  the worker protocol (transports mirror it)
+#   task.proto    a task's plan as SetPlan carries it (the runtime's own)
+EXTRA_DIST += proto/worker.proto proto/task.proto
 
 proto/worker.pb-c.h: proto/worker.pb-c.c
 proto/worker.pb-c.c: proto/worker.proto
@@ -7,5 +9,13 @@ proto/worker.pb-c.c: proto/worker.proto
 	$(PROTOC_C) --proto_path=$(srcdir)/proto --c_out=proto \
 		$(srcdir)/proto/worker.proto
 
-BUILT_SOURCES += proto/worker.pb-c.c proto/worker.pb-c.h
-CLEANFILES += proto/worker.pb-c.c proto/worker.pb-c.h
+proto/task.pb-c.h: proto/task.pb-c.c
+proto/task.pb-c.c: proto/task.proto
+	$(AM_V_GEN)$(MKDIR_P) proto && \
+	$(PROTOC_C) --proto_path=$(srcdir)/proto --c_out=proto \
+		$(srcdir)/proto/task.proto
+
+BUILT_SOURCES += proto/worker.pb-c.c proto/worker.pb-c.h \
+	proto/task.pb-c.c proto/task.pb-c.h
+CLEANFILES += proto/worker.pb-c.c proto/worker.pb-c.h \
+	proto/task.pb-c.c proto/task.pb-c.h

@@ -9,4 +9,4 @@ cd "$top/build"
 # Run from the build tree: plugins come from here, not an installed copy.
 DQ_PLUGIN_PATH="$PWD/plugins/inmem${DQ_PLUGIN_PATH:+:$DQ_PLUGIN_PATH}"
 export DQ_PLUGIN_PATH
-./libtool --mode=execute ./tools/dq plugins
+./libtool --mode=execute ./tools/dq run tpch:q1 --scale 1 --workers 4 "$@"

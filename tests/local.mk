@@ -61,9 +61,9 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 TEST_LIBS = libdq/libdqcore.la $(CMOCKA_LIBS)
 
 check_PROGRAMS += tests/test_config tests/test_loader tests/test_abi \
-	tests/test_routing
+	tests/test_routing tests/test_runtime
 TESTS += tests/test_config tests/test_loader tests/test_abi tests/test_routing \
-	tests/headers.test \
+	tests/test_runtime tests/run.test tests/headers.test \
 	tests/linkage.test
 tests_test_config_SOURCES = tests/test_config.c
 tests_test_config_CFLAGS = $(TEST_CFLAGS)
@@ -74,7 +74,14 @@ tests_test_loader_LDADD = $(TEST_LIBS)
 tests_test_routing_SOURCES = tests/test_routing.c
 tests_test_routing_CFLAGS = $(TEST_CFLAGS)
 tests_test_routing_LDADD = $(TEST_LIBS)
+# The runtime suite takes its transport from DQ_TEST_TRANSPORT (default
+# inmem), so every transport runs it unchanged.
+tests_test_runtime_SOURCES = tests/test_runtime.c tests/result_text.c \
+	tests/result_text.h
+tests_test_runtime_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+tests_test_runtime_CFLAGS = $(TEST_CFLAGS)
+tests_test_runtime_LDADD = $(TEST_LIBS)
 tests_test_abi_SOURCES = tests/test_abi.c
 tests_test_abi_CFLAGS = $(TEST_CFLAGS)
 tests_test_abi_LDADD = $(TEST_LIBS)
-EXTRA_DIST += tests/headers.test tests/linkage.test
+EXTRA_DIST += tests/headers.test tests/linkage.test tests/run.test

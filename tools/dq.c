@@ -11,6 +11,7 @@ static const struct command {
   int (*fn)(int argc, char **argv, const dq_global_opts *g);
   const char *summary;
 } commands[] = {
+    {"run", dq_cmd_run, "run a built-in query distributed over workers"},
     {"plugins", dq_cmd_plugins,
      "list transport plugins, their ABI and whether they load"},
 };

@@ -67,9 +67,10 @@ typedef struct dq_error {
   char message[512];    /* a sentence, NUL-terminated, never empty on error */
 } dq_error;
 
-/* Sets err (if not NULL) to code and a printf-formatted message; returns code,
- * so that `return dq_error_set(err, DQ_EINVAL, "...")` reads naturally.
- * Worker URL and task are left as they were. */
+/* Sets err (if not NULL) to code and a printf-formatted message, with no
+ * worker URL or task (add them with dq_error_set_origin); returns code, so
+ * that `return dq_error_set(err, DQ_EINVAL, "...")` reads naturally.  err
+ * need not be initialised.  To pass an error on, copy the struct whole. */
 DQ_EXPORT int dq_error_set(dq_error *err, int code, const char *fmt, ...)
     DQ_PRINTF(3, 4);
 /* Records where an error happened (either may be NULL to leave it as is). */

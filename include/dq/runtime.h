@@ -1,0 +1,99 @@
+/* dq/runtime.h — running plans: hosting workers and running queries on them.
+ *
+ * A worker hosts tasks: it receives each task's stage over a coordinator
+ * channel, runs it when a consumer first asks for its output, routes the
+ * output through the producer head (shuffle, coalesce or broadcast), and
+ * serves partition streams.  A query runs a plan: it assigns each stage's
+ * tasks to workers round-robin, delivers the task plans, runs the head stage
+ * in the calling process, and hands out the head's batches.
+ *
+ * Both go through the context's transport: with inmem the workers are
+ * objects of this process; with a network transport they may be anywhere.
+ *
+ * Threading: dq_worker_* and dq_query_* calls on different objects may run
+ * concurrently.  A query is read by one thread at a time (dq_query_next),
+ * but dq_query_cancel may be called from any thread at any time.
+ */
+#ifndef DQ_RUNTIME_H
+#define DQ_RUNTIME_H
+
+#include <stdint.h>
+
+#include <dq/batch.h>
+#include <dq/dq.h>
+#include <dq/plan.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --- Workers ------------------------------------------------------------- */
+typedef struct dq_worker dq_worker;
+
+/* Starts a worker served at listen_url over ctx's transport ("inmem://" or
+ * a port of 0 picks a fresh address; see dq_worker_url).  ctx must outlive
+ * the worker.  Executor settings come from ctx's configuration. */
+DQ_EXPORT int dq_worker_start(dq_context *ctx, const char *listen_url,
+                              dq_worker **out, dq_error *err);
+/* The URL clients reach the worker at. */
+DQ_EXPORT const char *dq_worker_url(const dq_worker *w);
+/* Tasks the worker holds for coordinators (running or not): 0 once every
+ * query's coordinator channels have closed or its tasks' idle TTL passed. */
+DQ_EXPORT long dq_worker_task_count(const dq_worker *w);
+/* Stops serving, cancels every task, waits for the worker's threads, frees. */
+DQ_EXPORT void dq_worker_stop(dq_worker *w);
+
+/* --- Queries ------------------------------------------------------------- */
+typedef struct dq_query dq_query;
+
+/* Starts running plan on the workers at the given URLs (at least one).  The
+ * plan must outlive the query.  Returns once every task's plan is
+ * delivered; results are pulled with dq_query_next. */
+DQ_EXPORT int dq_query_start(dq_context *ctx, const dq_plan *plan,
+                             const char *const *worker_urls, size_t n_workers,
+                             dq_query **out, dq_error *err);
+/* The schema of the result batches. */
+DQ_EXPORT const dq_schema *dq_query_schema(const dq_query *q);
+/* 0 with *out = the next result batch (the caller owns the reference), or 0
+ * with *out = NULL at the end.  Errors carry the worker URL and task key
+ * where the failure happened. */
+DQ_EXPORT int dq_query_next(dq_query *q, dq_batch **out, dq_error *err);
+/* Cancels the query on every worker; a blocked dq_query_next returns
+ * DQ_ECANCELED.  Thread-safe. */
+DQ_EXPORT void dq_query_cancel(dq_query *q);
+/* Ends the query.  If it has not run to its end (an early drop, e.g. after
+ * a LIMIT was satisfied) every task on every worker is cancelled and freed.
+ * The metrics below stay readable until this call. */
+DQ_EXPORT void dq_query_close(dq_query *q);
+
+/* Metrics of one task, as its worker reported them at the end of the query
+ * (plus what the coordinator measured). */
+typedef struct dq_task_info {
+  dq_task_key key;
+  char worker_url[256];
+  uint64_t plan_bytes;     /* size of the task plan sent */
+  uint64_t plan_send_ns;   /* time to deliver it (coord_open) */
+  uint64_t queued_ns;      /* SetPlan to start, on the worker */
+  uint64_t run_ns;         /* start to end of its output, on the worker */
+  uint64_t rows_out, batches_out, bytes_out;
+  /* What the task read across its input boundary (if it has one). */
+  uint64_t in_bytes, in_batches, in_rows, in_wait_ns, in_buffered_peak;
+  int has_metrics;         /* 0 when the query ended early or failed */
+} dq_task_info;
+
+/* Tasks of the query, in stage order (the head stage, run in the
+ * coordinator, is last).  Valid after dq_query_next returned the end. */
+DQ_EXPORT size_t dq_query_n_tasks(const dq_query *q);
+DQ_EXPORT int dq_query_task_info(const dq_query *q, size_t i,
+                                 dq_task_info *out);
+/* Which worker each task of each stage runs on, for --explain; the head
+ * stage runs in the coordinator ("coordinator"). */
+DQ_EXPORT const char *dq_query_task_worker(const dq_query *q,
+                                           uint32_t stage_id,
+                                           uint32_t task_number);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DQ_RUNTIME_H */

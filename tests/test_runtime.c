@@ -1,0 +1,851 @@
+/* test_runtime.c — the distributed runtime end to end, over the transport
+ * named by $DQ_TEST_TRANSPORT (default inmem), so every transport runs the
+ * same suite: each boundary kind against the single-process answer, early
+ * drop (LIMIT) cleanup, error propagation with worker URL and task key,
+ * hygiene over 100 queries, partition poll orders, per-stream cancel, the
+ * bounded wait for a late plan, and the idle TTL. */
+#include <dirent.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <dq/dq.h>
+#include <dq/plan.h>
+#include <dq/runtime.h>
+#include <dq/tpch.h>
+#include <dq/transport.h>
+
+#include "boundary_reader.h"
+#include "clock.h"
+#include "context.h"
+#include "exec.h"
+#include "result_text.h"
+#include "task_plan.h"
+#include "worker_internal.h"
+
+#define MAX_WORKERS 4
+
+static const char *transport(void) {
+  const char *t = getenv("DQ_TEST_TRANSPORT");
+  return t && *t ? t : "inmem";
+}
+
+typedef struct cluster {
+  dq_config *cfg;
+  dq_context *ctx;
+  dq_worker *w[MAX_WORKERS];
+  const char *urls[MAX_WORKERS];
+  size_t n;
+} cluster;
+
+static void cluster_start(cluster *c, size_t n, const char *extra) {
+  memset(c, 0, sizeof *c);
+  char text[1024];
+  snprintf(text, sizeof text, "[dq]\ntransport = %s\n%s", transport(),
+           extra ? extra : "");
+  dq_error err;
+  if (dq_config_parse(text, "test", &c->cfg, &err) < 0)
+    fail_msg("config: %s", err.message);
+  if (dq_context_new(c->cfg, &c->ctx, &err) < 0)
+    fail_msg("context: %s", err.message);
+  char listen[128];
+  snprintf(listen, sizeof listen, "%s://%s", transport(),
+           strcmp(transport(), "inmem") == 0 ? "" : "127.0.0.1:0");
+  for (size_t i = 0; i < n; i++) {
+    if (dq_worker_start(c->ctx, listen, &c->w[i], &err) < 0)
+      fail_msg("worker: %s", err.message);
+    c->urls[i] = dq_worker_url(c->w[i]);
+  }
+  c->n = n;
+}
+
+static void cluster_stop(cluster *c) {
+  for (size_t i = 0; i < c->n; i++)
+    dq_worker_stop(c->w[i]);
+  dq_context_free(c->ctx);
+  dq_config_free(c->cfg);
+}
+
+/* Waits (at most ms) until no worker holds a task object. */
+static long wait_no_tasks(cluster *c, int ms) {
+  uint64_t deadline = dq_now_ns() + (uint64_t)ms * 1000000u;
+  long left;
+  do {
+    left = 0;
+    for (size_t i = 0; i < c->n; i++)
+      left += dq_worker_task_count(c->w[i]) + dq_worker_live_tasks(c->w[i]);
+    if (left == 0)
+      return 0;
+    usleep(2000);
+  } while (dq_now_ns() < deadline);
+  return left;
+}
+
+static int run_distributed(cluster *c, size_t n_workers, const dq_plan *p,
+                           result_text *out, dq_error *err) {
+  dq_query *q;
+  int rc = dq_query_start(c->ctx, p, c->urls, n_workers, &q, err);
+  if (rc < 0)
+    return rc;
+  for (;;) {
+    dq_batch *b;
+    rc = dq_query_next(q, &b, err);
+    if (rc < 0 || b == NULL)
+      break;
+    result_text_add(out, b);
+    dq_batch_unref(b);
+  }
+  dq_query_close(q);
+  return rc;
+}
+
+static int collect_local(void *ctx, const dq_batch *b, dq_error *err) {
+  (void)err;
+  result_text_add(ctx, b);
+  return 0;
+}
+
+static void run_local(const dq_plan *p, result_text *out) {
+  dq_error err;
+  if (dq_plan_run_local(p, collect_local, out, &err) < 0)
+    fail_msg("local run: %s", err.message);
+}
+
+static dq_plan *finish(dq_plan_builder *b) {
+  dq_plan *p;
+  dq_error err;
+  if (dq_plan_builder_finish(b, &p, &err) < 0)
+    fail_msg("plan: %s", err.message);
+  dq_plan_builder_free(b);
+  return p;
+}
+
+/* --- plans -----------------------------------------------------------------*/
+
+static const char *lineitem_cols[] = {"l_orderkey", "l_quantity"};
+
+/* Per-order aggregates, shuffled on the order key, then totals:
+ *   stage 1: scan (N tasks, 2 partitions)  --shuffle(l_orderkey)-->
+ *   stage 2: group by l_orderkey (N tasks, 3 partitions) --coalesce-->
+ *   head:    count(groups), sum(rows), sum(quantity).
+ * A row routed to the wrong consumer would split a group and change the
+ * group count. */
+static dq_plan *shuffle_plan(double scale, uint32_t n, int local) {
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  dq_node *scan = dq_node_scan_tpch(b, "lineitem", scale, 7, lineitem_cols, 2);
+  dq_expr *key = dq_expr_column(b, "l_orderkey");
+  const char *gname = "l_orderkey";
+  dq_agg per_order[] = {{DQ_AGG_COUNT_STAR, NULL, "n"},
+                        {DQ_AGG_SUM, dq_expr_column(b, "l_quantity"), "q"}};
+  dq_agg totals[] = {{DQ_AGG_COUNT_STAR, NULL, "groups"},
+                     {DQ_AGG_SUM, dq_expr_column(b, "n"), "rows"},
+                     {DQ_AGG_SUM, dq_expr_column(b, "q"), "qty"}};
+  if (local) {
+    dq_node *g = dq_node_aggregate(b, scan, DQ_AGG_SINGLE, 1, &key, &gname, 2,
+                                   per_order);
+    dq_node *t = dq_node_aggregate(b, g, DQ_AGG_SINGLE, 0, NULL, NULL, 3,
+                                   totals);
+    dq_plan_stage(b, t, 1, 1, NULL);
+    return finish(b);
+  }
+  const char *keys[] = {"l_orderkey"};
+  dq_boundary shuffle = {DQ_BOUNDARY_SHUFFLE, 1, keys};
+  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t s1 = dq_plan_stage(b, scan, n, 2, &shuffle);
+  dq_node *g = dq_node_aggregate(b, dq_node_read(b, s1), DQ_AGG_SINGLE, 1,
+                                 &key, &gname, 2, per_order);
+  uint32_t s2 = dq_plan_stage(b, g, n, 3, &coalesce);
+  dq_node *t = dq_node_aggregate(b, dq_node_read(b, s2), DQ_AGG_SINGLE, 0,
+                                 NULL, NULL, 3, totals);
+  dq_plan_stage(b, t, 1, 1, NULL);
+  return finish(b);
+}
+
+/* Partial count/sum on N_p tasks coalesced into N_c tasks, then final. */
+static dq_plan *coalesce_plan(double scale, uint32_t np, uint32_t nc,
+                              int local) {
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  dq_node *scan = dq_node_scan_tpch(b, "lineitem", scale, 7, lineitem_cols, 2);
+  dq_agg aggs[] = {{DQ_AGG_COUNT_STAR, NULL, "n"},
+                   {DQ_AGG_SUM, dq_expr_column(b, "l_quantity"), "q"},
+                   {DQ_AGG_MAX, dq_expr_column(b, "l_orderkey"), "k"}};
+  if (local) {
+    dq_plan_stage(b,
+                  dq_node_aggregate(b, scan, DQ_AGG_SINGLE, 0, NULL, NULL, 3,
+                                    aggs),
+                  1, 1, NULL);
+    return finish(b);
+  }
+  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t s1 = dq_plan_stage(b, scan, np, 2, &coalesce);
+  dq_node *partial = dq_node_aggregate(b, dq_node_read(b, s1), DQ_AGG_PARTIAL,
+                                       0, NULL, NULL, 3, aggs);
+  uint32_t s2 = dq_plan_stage(b, partial, nc, 1, &coalesce);
+  dq_plan_stage(b, dq_node_aggregate_final(b, dq_node_read(b, s2), partial),
+                1, 1, NULL);
+  return finish(b);
+}
+
+/* nation (25 rows, split over 2 tasks) broadcast to N tasks of 2
+ * partitions: every consumer pipeline sees all 25 rows. */
+static dq_plan *broadcast_plan(uint32_t n) {
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  const char *cols[] = {"n_nationkey"};
+  dq_node *scan = dq_node_scan_tpch(b, "nation", 1, 7, cols, 1);
+  dq_boundary broadcast = {DQ_BOUNDARY_BROADCAST, 0, NULL};
+  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t s1 = dq_plan_stage(b, scan, 2, 1, &broadcast);
+  uint32_t s2 = dq_plan_stage(b, dq_node_read(b, s1), n, 2, &coalesce);
+  dq_agg aggs[] = {{DQ_AGG_COUNT_STAR, NULL, "n"},
+                   {DQ_AGG_SUM, dq_expr_column(b, "n_nationkey"), "s"}};
+  dq_plan_stage(b,
+                dq_node_aggregate(b, dq_node_read(b, s2), DQ_AGG_SINGLE, 0,
+                                  NULL, NULL, 2, aggs),
+                1, 1, NULL);
+  return finish(b);
+}
+
+/* scan -> coalesce -> head LIMIT: the head stops long before the scan. */
+static dq_plan *limit_plan(double scale, uint32_t n, int64_t limit) {
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  dq_node *scan = dq_node_scan_tpch(b, "lineitem", scale, 7, lineitem_cols, 2);
+  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t s1 = dq_plan_stage(b, scan, n, 1, &coalesce);
+  dq_plan_stage(b, dq_node_limit(b, dq_node_read(b, s1), limit, 0), 1, 1,
+                NULL);
+  return finish(b);
+}
+
+/* --- boundary kinds against the single-process answer ----------------------*/
+
+static void test_shuffle_equals_local(void **state) {
+  (void)state;
+  dq_plan *lp = shuffle_plan(0.01, 1, 1);
+  result_text want = {0};
+  run_local(lp, &want);
+  assert_int_equal(want.n, 1);
+  for (size_t w = 1; w <= MAX_WORKERS; w++) {
+    cluster c;
+    cluster_start(&c, w, NULL);
+    dq_plan *p = shuffle_plan(0.01, (uint32_t)w, 0);
+    result_text got = {0};
+    dq_error err;
+    if (run_distributed(&c, w, p, &got, &err) < 0)
+      fail_msg("%zu workers: %s", w, err.message);
+    assert_true(result_text_equal(&want, &got));
+    result_text_free(&got);
+    dq_plan_free(p);
+    assert_int_equal(wait_no_tasks(&c, 1000), 0);
+    cluster_stop(&c);
+  }
+  result_text_free(&want);
+  dq_plan_free(lp);
+}
+
+static void test_coalesce_equals_local(void **state) {
+  (void)state;
+  dq_plan *lp = coalesce_plan(0.01, 1, 1, 1);
+  result_text want = {0};
+  run_local(lp, &want);
+  cluster c;
+  cluster_start(&c, 3, NULL);
+  /* Groups of N_p over N_c, including consumers with nothing to read. */
+  static const uint32_t shapes[][2] = {{1, 1}, {3, 1}, {5, 3}, {2, 4}, {4, 2}};
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    dq_plan *p = coalesce_plan(0.01, shapes[i][0], shapes[i][1], 0);
+    result_text got = {0};
+    dq_error err;
+    if (run_distributed(&c, 3, p, &got, &err) < 0)
+      fail_msg("%u->%u: %s", shapes[i][0], shapes[i][1], err.message);
+    assert_true(result_text_equal(&want, &got));
+    result_text_free(&got);
+    dq_plan_free(p);
+  }
+  assert_int_equal(wait_no_tasks(&c, 1000), 0);
+  cluster_stop(&c);
+  result_text_free(&want);
+  dq_plan_free(lp);
+}
+
+static void test_broadcast(void **state) {
+  (void)state;
+  cluster c;
+  cluster_start(&c, 2, NULL);
+  for (uint32_t n = 1; n <= 3; n++) {
+    dq_plan *p = broadcast_plan(n);
+    result_text got = {0};
+    dq_error err;
+    if (run_distributed(&c, 2, p, &got, &err) < 0)
+      fail_msg("%s", err.message);
+    /* 25 nations, each seen by all n tasks x 2 partitions; keys 0..24. */
+    char want[64];
+    snprintf(want, sizeof want, "%u|%u", 25 * n * 2, 300 * n * 2);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.rows[0], want);
+    result_text_free(&got);
+    dq_plan_free(p);
+  }
+  assert_int_equal(wait_no_tasks(&c, 1000), 0);
+  cluster_stop(&c);
+}
+
+/* TPC-H Q1 and Q6 on 1 to 4 workers give exactly the single-process
+ * answer (Q1 orders its rows; Q6 has one). */
+static void test_tpch_equals_local(void **state) {
+  (void)state;
+  static const char *queries[] = {"q1", "q6"};
+  for (size_t qi = 0; qi < 2; qi++) {
+    dq_plan *lp;
+    dq_error err;
+    if (dq_tpch_query_plan(queries[qi], 0.02, 11, 0, 0, &lp, &err) < 0)
+      fail_msg("%s: %s", queries[qi], err.message);
+    result_text want = {0};
+    run_local(lp, &want);
+    assert_true(want.n >= 1);
+    for (size_t w = 1; w <= MAX_WORKERS; w++) {
+      cluster c;
+      cluster_start(&c, w, NULL);
+      dq_plan *p;
+      assert_int_equal(
+          dq_tpch_query_plan(queries[qi], 0.02, 11, (uint32_t)w, 0, &p, &err),
+          0);
+      result_text got = {0};
+      if (run_distributed(&c, w, p, &got, &err) < 0)
+        fail_msg("%s on %zu workers: %s", queries[qi], w, err.message);
+      if (!result_text_equal(&want, &got))
+        fail_msg("%s on %zu workers differs from the local answer",
+                 queries[qi], w);
+      result_text_free(&got);
+      dq_plan_free(p);
+      assert_int_equal(wait_no_tasks(&c, 1000), 0);
+      cluster_stop(&c);
+    }
+    result_text_free(&want);
+    dq_plan_free(lp);
+  }
+}
+
+/* --- early drop, errors, hygiene -------------------------------------------*/
+
+static void test_limit_early_drop(void **state) {
+  (void)state;
+  cluster c;
+  cluster_start(&c, 4, NULL);
+  /* SF 5 lineitem would take many seconds to generate: only cancellation
+   * can free the tasks within the second the check allows. */
+  dq_plan *p = limit_plan(5, 4, 10);
+  dq_query *q;
+  dq_error err;
+  assert_int_equal(dq_query_start(c.ctx, p, c.urls, 4, &q, &err), 0);
+  int64_t rows = 0;
+  for (;;) {
+    dq_batch *b;
+    assert_int_equal(dq_query_next(q, &b, &err), 0);
+    if (b == NULL)
+      break;
+    rows += dq_batch_n_rows(b);
+    dq_batch_unref(b);
+  }
+  assert_int_equal(rows, 10);
+  long before = 0;
+  for (size_t i = 0; i < c.n; i++)
+    before += dq_worker_task_count(c.w[i]);
+  assert_int_equal(before, 4); /* still there until the query closes */
+  dq_query_close(q);
+  assert_int_equal(wait_no_tasks(&c, 1000), 0);
+
+  /* Dropped after one batch, before the LIMIT is reached. */
+  assert_int_equal(dq_query_start(c.ctx, p, c.urls, 4, &q, &err), 0);
+  dq_batch *b;
+  assert_int_equal(dq_query_next(q, &b, &err), 0);
+  assert_non_null(b);
+  dq_batch_unref(b);
+  dq_query_close(q);
+  assert_int_equal(wait_no_tasks(&c, 1000), 0);
+
+  /* Cancelled from another thread while the head waits: DQ_ECANCELED. */
+  dq_plan *big = limit_plan(5, 4, 1000000000);
+  assert_int_equal(dq_query_start(c.ctx, big, c.urls, 4, &q, &err), 0);
+  assert_int_equal(dq_query_next(q, &b, &err), 0);
+  dq_batch_unref(b);
+  dq_query_cancel(q);
+  int rc;
+  while ((rc = dq_query_next(q, &b, &err)) == 0 && b != NULL)
+    dq_batch_unref(b);
+  assert_int_equal(rc, DQ_ECANCELED);
+  dq_query_close(q);
+  assert_int_equal(wait_no_tasks(&c, 1000), 0);
+  dq_plan_free(big);
+  dq_plan_free(p);
+  cluster_stop(&c);
+}
+
+/* l_orderkey * 10^18 overflows int64 on stage 1's workers. */
+static void test_error_propagation(void **state) {
+  (void)state;
+  cluster c;
+  cluster_start(&c, 2, NULL);
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  dq_node *scan = dq_node_scan_tpch(b, "lineitem", 0.01, 7, lineitem_cols, 2);
+  dq_expr *big = dq_expr_mul(b, dq_expr_column(b, "l_orderkey"),
+                             dq_expr_int64(b, 1000000000000000000LL));
+  const char *name = "boom";
+  dq_node *proj = dq_node_project(b, scan, 1, &big, &name);
+  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t s1 = dq_plan_stage(b, proj, 2, 1, &coalesce);
+  dq_plan_stage(b, dq_node_read(b, s1), 1, 1, NULL);
+  dq_plan *p = finish(b);
+  result_text got = {0};
+  dq_error_clear(&err);
+  int rc = run_distributed(&c, 2, p, &got, &err);
+  assert_true(rc < 0);
+  assert_int_equal(err.code, rc);
+  /* The failing worker and task are named, not just "stream failed". */
+  assert_true(strcmp(err.worker_url, c.urls[0]) == 0 ||
+              strcmp(err.worker_url, c.urls[1]) == 0);
+  assert_true(err.has_task);
+  assert_int_equal(err.task.stage_id, 1);
+  assert_true(err.task.task_number < 2);
+  char buf[1024];
+  dq_error_format(&err, buf, sizeof buf);
+  assert_non_null(strstr(buf, err.worker_url));
+  assert_non_null(strstr(buf, "/1/"));
+  result_text_free(&got);
+  dq_plan_free(p);
+  assert_int_equal(wait_no_tasks(&c, 1000), 0);
+  cluster_stop(&c);
+}
+
+static long count_threads(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long n = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "Threads: %ld", &n) == 1)
+      break;
+  if (f)
+    fclose(f);
+  return n;
+}
+
+static long count_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  long n = 0;
+  while (d && readdir(d))
+    n++;
+  if (d)
+    closedir(d);
+  return n;
+}
+
+static void test_hygiene(void **state) {
+  (void)state;
+  cluster c;
+  cluster_start(&c, 3, NULL);
+  dq_plan *p = coalesce_plan(0.001, 3, 2, 0);
+  dq_plan *lim = limit_plan(0.05, 3, 1);
+  result_text warm = {0};
+  dq_error err;
+  assert_int_equal(run_distributed(&c, 3, p, &warm, &err), 0);
+  assert_int_equal(wait_no_tasks(&c, 1000), 0);
+  long threads = count_threads(), fds = count_fds();
+  for (int i = 0; i < 100; i++) {
+    result_text got = {0};
+    /* Alternate complete queries and early drops. */
+    if (run_distributed(&c, 3, i % 2 ? lim : p, &got, &err) < 0)
+      fail_msg("query %d: %s", i, err.message);
+    if (i % 2 == 0)
+      assert_true(result_text_equal(&warm, &got));
+    result_text_free(&got);
+  }
+  assert_int_equal(wait_no_tasks(&c, 2000), 0);
+  /* Pipeline threads are detached: a thread that has let go of its task
+   * may still be exiting, slowly on a loaded machine.  Leaked threads stay;
+   * exiting ones go within the 5 s allowed here. */
+  for (int i = 0; i < 1000 && count_threads() != threads; i++)
+    usleep(5000);
+  assert_int_equal(count_threads(), threads);
+  assert_int_equal(count_fds(), fds);
+  result_text_free(&warm);
+  dq_plan_free(p);
+  dq_plan_free(lim);
+  cluster_stop(&c);
+}
+
+/* --- below the query: tasks, streams and readers by hand --------------------*/
+
+/* Delivers every task of stage 1 of p (which reads nothing) to the cluster,
+ * task i to worker i mod n.  Returns the coordinator handles. */
+static dq_coord **deliver_stage1(cluster *c, const dq_plan *p,
+                                 const uint8_t qid[16]) {
+  const dq_stage *s = dq_plan_stage_by_id(p, 1);
+  const dq_transport_ops *ops = dq_context_ops(c->ctx);
+  uint8_t *bytes;
+  size_t len;
+  dq_error err;
+  assert_int_equal(dq_task_plan_encode(s, NULL, 0, &bytes, &len, &err), 0);
+  uint32_t n = dq_stage_task_count(s);
+  dq_coord **coords = calloc(n, sizeof *coords);
+  for (uint32_t t = 0; t < n; t++) {
+    dq_channel *ch;
+    assert_int_equal(
+        ops->channel_open(dq_context_transport(c->ctx), c->urls[t % c->n], &ch,
+                          &err),
+        0);
+    dq_set_plan sp = {0};
+    memcpy(sp.key.query_id, qid, 16);
+    sp.key.stage_id = 1;
+    sp.key.task_number = t;
+    sp.task_count = n;
+    sp.plan = bytes;
+    sp.plan_len = len;
+    sp.target_worker_url = c->urls[t % c->n];
+    if (ops->coord_open(ch, &sp, &coords[t], &err) < 0)
+      fail_msg("coord_open: %s", err.message);
+    ops->channel_close(ch); /* the coord handle outlives its channel */
+  }
+  free(bytes);
+  return coords;
+}
+
+static void close_coords(cluster *c, dq_coord **coords, uint32_t n) {
+  for (uint32_t t = 0; t < n; t++)
+    dq_context_ops(c->ctx)->coord_close(coords[t]);
+  free(coords);
+}
+
+typedef struct open_ctx {
+  cluster *c;
+  dq_channel *ch[MAX_WORKERS];
+} open_ctx;
+
+static int open_by_url(void *ctx, const char *url, const dq_execute_task *req,
+                       dq_source *out, dq_error *err) {
+  open_ctx *oc = ctx;
+  for (size_t i = 0; i < oc->c->n; i++)
+    if (strcmp(url, oc->c->urls[i]) == 0)
+      return dq_source_open_transport(dq_context_ops(oc->c->ctx), oc->ch[i],
+                                      req, out, err);
+  return DQ_EINVAL;
+}
+
+/* Reads stage 1's shuffle output as consumer 0 of 1 with 4 partitions, in
+ * the given order, and checks each row's partition. */
+static int64_t read_shuffle(cluster *c, const dq_plan *p, const uint8_t *qid,
+                            int order) {
+  const dq_stage *s1 = dq_plan_stage_by_id(p, 1);
+  dq_error err;
+  dq_producer_head h;
+  assert_int_equal(dq_stage_producer_head(s1, &h, &err), 0);
+  dq_input_boundary in = {0};
+  assert_int_equal(dq_producer_head_encode(&h, &in.head_bytes, &in.head_len,
+                                           &err), 0);
+  assert_int_equal(dq_producer_head_decode(in.head_bytes, in.head_len,
+                                           &in.head, &err), 0);
+  assert_int_equal(in.head.partition_count, 4);
+  in.producer_stage_id = 1;
+  in.producer_task_count = dq_stage_task_count(s1);
+  in.producer_partitions = dq_stage_partitions(s1);
+  in.urls = calloc(in.producer_task_count, sizeof *in.urls);
+  for (uint32_t t = 0; t < in.producer_task_count; t++)
+    in.urls[t] = strdup(c->urls[t % c->n]);
+  open_ctx oc = {.c = c};
+  for (size_t i = 0; i < c->n; i++)
+    assert_int_equal(dq_context_ops(c->ctx)->channel_open(
+                         dq_context_transport(c->ctx), c->urls[i], &oc.ch[i],
+                         &err),
+                     0);
+  dq_reader *r;
+  if (dq_reader_start(&in, dq_stage_schema(s1), qid, 0, 1, 4, open_by_url, &oc,
+                      &r, &err) < 0)
+    fail_msg("reader: %s", err.message);
+  int64_t rows = 0;
+  int done[4] = {0};
+  int n_done = 0;
+  uint32_t key = 0;
+  for (uint32_t step = 0; n_done < 4; step++) {
+    /* order 0: drain 3, then 2, 1, 0; order 1: one batch from each in turn */
+    uint32_t part = order == 0 ? 3 - (uint32_t)n_done : step % 4;
+    if (done[part])
+      continue;
+    dq_batch *b;
+    assert_int_equal(dq_reader_next(r, part, &b, &err), 0);
+    if (b == NULL) {
+      done[part] = 1;
+      n_done++;
+      continue;
+    }
+    uint32_t ids[8192];
+    assert_true(dq_batch_n_rows(b) <= 8192);
+    assert_int_equal(dq_hash_partition_ids(b, &key, 1, 4, ids, &err), 0);
+    for (int64_t i = 0; i < dq_batch_n_rows(b); i++)
+      assert_int_equal(ids[i], part);
+    rows += dq_batch_n_rows(b);
+    dq_batch_unref(b);
+  }
+  dq_boundary_metrics m;
+  dq_reader_metrics(r, &m);
+  assert_int_equal((int64_t)m.rows, rows);
+  if (order == 0)
+    assert_true(m.buffered_peak > 0); /* partitions 0-2 waited for us */
+  dq_reader_free(r);
+  for (size_t i = 0; i < c->n; i++)
+    dq_context_ops(c->ctx)->channel_close(oc.ch[i]);
+  dq_input_boundary_clear(&in);
+  return rows;
+}
+
+static void test_shuffle_poll_orders(void **state) {
+  (void)state;
+  cluster c;
+  cluster_start(&c, 2, NULL);
+  /* stage 1: 3 tasks, shuffled for one consumer task of 4 partitions */
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  const char *keys[] = {"l_orderkey"};
+  dq_boundary shuffle = {DQ_BOUNDARY_SHUFFLE, 1, keys};
+  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t s1 = dq_plan_stage(
+      b, dq_node_scan_tpch(b, "lineitem", 0.01, 7, lineitem_cols, 1), 3, 1,
+      &shuffle);
+  uint32_t s2 = dq_plan_stage(b, dq_node_read(b, s1), 1, 4, &coalesce);
+  dq_plan_stage(b, dq_node_read(b, s2), 1, 1, NULL);
+  dq_plan *p = finish(b);
+  result_text total = {0};
+  dq_plan *lp = coalesce_plan(0.01, 1, 1, 1); /* count(*) is its 1st column */
+  run_local(lp, &total);
+  int64_t want = atoll(total.rows[0]);
+  for (int order = 0; order < 2; order++) {
+    uint8_t qid[16] = {0xab, (uint8_t)order};
+    dq_coord **coords = deliver_stage1(&c, p, qid);
+    assert_int_equal(read_shuffle(&c, p, qid, order), want);
+    close_coords(&c, coords, 3);
+  }
+  assert_int_equal(wait_no_tasks(&c, 1000), 0);
+  result_text_free(&total);
+  dq_plan_free(lp);
+  dq_plan_free(p);
+  cluster_stop(&c);
+}
+
+/* Drains a stream; returns rows, or the error code. */
+static int64_t drain(const dq_transport_ops *ops, dq_stream *s, dq_error *err) {
+  int64_t rows = 0;
+  for (;;) {
+    dq_frame f;
+    int rc = ops->stream_next(s, &f, err);
+    if (rc < 0)
+      return rc;
+    if (f.kind == DQ_FRAME_SCHEMA)
+      f.schema.release(&f.schema);
+    if (f.kind == DQ_FRAME_BATCH) {
+      rows += f.array.length;
+      f.array.release(&f.array);
+    }
+    if (f.kind == DQ_FRAME_END)
+      return rows;
+  }
+}
+
+static void test_stream_cancel_alone(void **state) {
+  (void)state;
+  cluster c;
+  cluster_start(&c, 1, NULL);
+  /* One producer task with 2 coalesce partitions: two sibling streams. */
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t s1 = dq_plan_stage(
+      b, dq_node_scan_tpch(b, "lineitem", 0.01, 7, lineitem_cols, 2), 1, 2,
+      &coalesce);
+  dq_plan_stage(b, dq_node_read(b, s1), 1, 1, NULL);
+  dq_plan *p = finish(b);
+  uint8_t qid[16] = {0xcd};
+  dq_coord **coords = deliver_stage1(&c, p, qid);
+  const dq_transport_ops *ops = dq_context_ops(c.ctx);
+  dq_channel *ch;
+  assert_int_equal(
+      ops->channel_open(dq_context_transport(c.ctx), c.urls[0], &ch, &err), 0);
+  dq_producer_head h;
+  assert_int_equal(dq_stage_producer_head(dq_plan_stage_by_id(p, 1), &h, &err),
+                   0);
+  uint8_t *hb;
+  size_t hl;
+  assert_int_equal(dq_producer_head_encode(&h, &hb, &hl, &err), 0);
+  dq_execute_task req = {0};
+  memcpy(req.key.query_id, qid, 16);
+  req.key.stage_id = 1;
+  req.producer_head = hb;
+  req.producer_head_len = hl;
+  dq_stream *s0, *s1s;
+  req.partition_start = 0;
+  req.partition_end = 1;
+  assert_int_equal(ops->execute_task(ch, &req, &s0, &err), 0);
+  req.partition_start = 1;
+  req.partition_end = 2;
+  assert_int_equal(ops->execute_task(ch, &req, &s1s, &err), 0);
+  /* A partition has one reader: asking again is refused. */
+  dq_stream *again;
+  assert_int_equal(ops->execute_task(ch, &req, &again, &err), DQ_EINVAL);
+  assert_non_null(strstr(err.message, "already being read"));
+  ops->stream_cancel(s0);
+  assert_int_equal(drain(ops, s0, &err), DQ_ECANCELED);
+  int64_t rows = drain(ops, s1s, &err);
+  assert_true(rows > 0); /* the sibling ran to its end */
+  ops->stream_close(s0);
+  ops->stream_close(s1s);
+  ops->channel_close(ch);
+  free(hb);
+  close_coords(&c, coords, 1);
+  assert_int_equal(wait_no_tasks(&c, 1000), 0);
+  dq_plan_free(p);
+  cluster_stop(&c);
+}
+
+typedef struct late_exec {
+  cluster *c;
+  dq_execute_task req;
+  int rc;
+  dq_error err;
+} late_exec;
+
+static void *execute_thread(void *arg) {
+  late_exec *le = arg;
+  const dq_transport_ops *ops = dq_context_ops(le->c->ctx);
+  dq_channel *ch;
+  le->rc = ops->channel_open(dq_context_transport(le->c->ctx), le->c->urls[0],
+                             &ch, &le->err);
+  dq_stream *s = NULL;
+  if (le->rc == 0)
+    le->rc = ops->execute_task(ch, &le->req, &s, &le->err);
+  if (le->rc == 0) {
+    int64_t rows = drain(ops, s, &le->err);
+    le->rc = rows < 0 ? (int)rows : 0;
+    ops->stream_close(s);
+  }
+  ops->channel_close(ch);
+  return NULL;
+}
+
+static void test_plan_wait(void **state) {
+  (void)state;
+  cluster c;
+  cluster_start(&c, 1, "[executor]\nplan_wait_ms = 300\n");
+  dq_plan *p = limit_plan(0.001, 1, 1);
+  dq_error err;
+  dq_producer_head h;
+  assert_int_equal(dq_stage_producer_head(dq_plan_stage_by_id(p, 1), &h, &err),
+                   0);
+  late_exec le = {.c = &c};
+  uint8_t *hb;
+  size_t hl;
+  assert_int_equal(dq_producer_head_encode(&h, &hb, &hl, &err), 0);
+  le.req.key.query_id[0] = 0xee;
+  le.req.key.stage_id = 1;
+  le.req.partition_end = 1;
+  le.req.producer_head = hb;
+  le.req.producer_head_len = hl;
+
+  /* No plan ever: a clear timeout naming the worker and the task. */
+  execute_thread(&le);
+  assert_int_equal(le.rc, DQ_ETIMEDOUT);
+  assert_non_null(strstr(le.err.message, "no plan arrived for the task "
+                                         "within 300 ms"));
+  assert_string_equal(le.err.worker_url, c.urls[0]);
+  assert_true(le.err.has_task);
+  assert_int_equal(le.err.task.stage_id, 1);
+
+  /* The plan arrives while ExecuteTask waits: it goes through. */
+  memcpy(le.req.key.query_id, (uint8_t[16]){0xef}, 16);
+  pthread_t th;
+  pthread_create(&th, NULL, execute_thread, &le);
+  usleep(50000);
+  dq_coord **coords = deliver_stage1(&c, p, le.req.key.query_id);
+  pthread_join(th, NULL);
+  if (le.rc != 0)
+    fail_msg("late plan: %s", le.err.message);
+  close_coords(&c, coords, 1);
+  free(hb);
+  assert_int_equal(wait_no_tasks(&c, 1000), 0);
+  dq_plan_free(p);
+  cluster_stop(&c);
+}
+
+static void test_idle_ttl(void **state) {
+  (void)state;
+  cluster c;
+  cluster_start(&c, 1, "[executor]\ntask_ttl_ms = 100\n");
+  dq_plan *p = limit_plan(0.001, 2, 1);
+  uint8_t qid[16] = {0x77};
+  /* A coordinator that delivers plans and then never comes back. */
+  dq_coord **coords = deliver_stage1(&c, p, qid);
+  assert_int_equal(dq_worker_task_count(c.w[0]), 2);
+  uint64_t deadline = dq_now_ns() + 2000000000u;
+  while (dq_worker_task_count(c.w[0]) > 0 && dq_now_ns() < deadline)
+    usleep(5000);
+  assert_int_equal(dq_worker_task_count(c.w[0]), 0);
+  /* Its handles still close cleanly afterwards. */
+  close_coords(&c, coords, 2);
+  assert_int_equal(wait_no_tasks(&c, 1000), 0);
+  dq_plan_free(p);
+  cluster_stop(&c);
+}
+
+static void test_unreachable_worker(void **state) {
+  (void)state;
+  cluster c;
+  cluster_start(&c, 1, NULL);
+  char bad[160];
+  snprintf(bad, sizeof bad, "%s://%s", transport(),
+           strcmp(transport(), "inmem") == 0 ? "nobody-here" : "127.0.0.1:1");
+  const char *urls[] = {c.urls[0], bad};
+  dq_plan *p = coalesce_plan(0.001, 2, 1, 0);
+  dq_query *q;
+  dq_error err;
+  dq_error_clear(&err);
+  int rc = dq_query_start(c.ctx, p, urls, 2, &q, &err);
+  assert_int_equal(rc, DQ_EUNAVAILABLE);
+  assert_string_equal(err.worker_url, bad);
+  assert_int_equal(wait_no_tasks(&c, 1000), 0);
+  dq_plan_free(p);
+  cluster_stop(&c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_shuffle_equals_local),
+      cmocka_unit_test(test_coalesce_equals_local),
+      cmocka_unit_test(test_broadcast),
+      cmocka_unit_test(test_tpch_equals_local),
+      cmocka_unit_test(test_limit_early_drop),
+      cmocka_unit_test(test_error_propagation),
+      cmocka_unit_test(test_hygiene),
+      cmocka_unit_test(test_shuffle_poll_orders),
+      cmocka_unit_test(test_stream_cancel_alone),
+      cmocka_unit_test(test_plan_wait),
+      cmocka_unit_test(test_idle_ttl),
+      cmocka_unit_test(test_unreachable_worker),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,889 @@
+/* cmd_run.c — `dq run QUERY`: the main job of dq.  Builds a built-in query's
+ * plan, starts in-process workers (or uses running ones), runs the plan on
+ * them, and prints the result as a table followed by the wall time and scan
+ * rate.  Also owns --explain (the stage graph and where each task goes),
+ * --analyze (per-task metrics), --local (the single-node baseline), the
+ * progress line, and Ctrl-C, which cancels the query on every worker.
+ *
+ * Exit status: 0 success, 1 the query (or its setup) failed, 2 a usage
+ * error, 128 + the signal number when interrupted (130 for Ctrl-C). */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dq/batch.h>
+#include <dq/dq.h>
+#include <dq/plan.h>
+#include <dq/runtime.h>
+
+#include <dq/tpch.h>
+
+#include "commands.h"
+#include "table.h"
+
+#define EXIT_USAGE 2
+/* Bounds that catch typos (--workers 40000) rather than limit anyone. */
+#define MAX_WORKERS 1024
+#define MAX_TASKS 65536
+#define DEFAULT_WORKERS 4
+/* The generator's range of scale factors (libdq/tpch.h). */
+#define RUN_MAX_SCALE 100000.0
+#define RUN_DEFAULT_SEED UINT64_C(0)
+
+/* --- The queries ------------------------------------------------------------
+ * One row per query dq run knows.  A row names the plan builder and the
+ * builder's own name for the query; a TPC-H query is added by writing it in
+ * libdq/tpch_queries.c and adding its row here.  Another family of queries
+ * (say "csv:...") needs only a builder function with run_build_fn's shape. */
+
+/* Builds the query's plan: the single-node plan when tasks is 0, else the
+ * distributed plan with `tasks` tasks per distributed stage. */
+typedef int (*run_build_fn)(const char *name, double scale, uint64_t seed,
+                            uint32_t tasks, dq_plan **out, dq_error *err);
+
+typedef struct run_query {
+  const char *name;  /* as typed after `dq run` */
+  const char *title; /* for --help */
+  run_build_fn build;
+  const char *builder_name; /* the builder's name for it */
+  /* The TPC-H tables the query scans, for the rows/s figure. */
+  const char *const scans[8];
+} run_query;
+
+static int build_tpch(const char *name, double scale, uint64_t seed,
+                      uint32_t tasks, dq_plan **out, dq_error *err) {
+  /* One pipeline per task: tasks are what spreads the work here. */
+  return dq_tpch_query_plan(name, scale, seed, tasks, 0, out, err);
+}
+
+static const run_query run_queries[] = {
+    {"tpch:q1", "TPC-H Q1, pricing summary report", build_tpch, "q1",
+     {"lineitem"}},
+    {"tpch:q6", "TPC-H Q6, forecasting revenue change", build_tpch, "q6",
+     {"lineitem"}},
+};
+static const size_t run_n_queries = sizeof run_queries / sizeof run_queries[0];
+
+/* Rows the query reads from its tables.  lineitem's count is the
+ * generator's estimate (4 lines per order, the mean of 1..7): counting
+ * exactly would mean generating the table once more, and the estimate is
+ * off by 0.07% at SF 0.01, 0.02% at SF 1 (seed 0). */
+static int64_t run_query_scanned_rows(const run_query *q, double scale) {
+  int64_t rows = 0;
+  for (size_t i = 0; i < sizeof q->scans / sizeof q->scans[0]; i++) {
+    if (q->scans[i] == NULL)
+      break;
+    int64_t n = dq_tpch_table_rows(q->scans[i], scale);
+    if (n < 0)
+      return -1;
+    rows += n;
+  }
+  return rows;
+}
+
+/* --- Options -------------------------------------------------------------- */
+
+typedef struct run_opts {
+  const char *query;
+  double scale;
+  uint64_t seed;
+  uint32_t n_workers; /* --workers, 0 when not given */
+  const char **urls;  /* --worker URL..., then [workers] */
+  size_t n_urls;
+  const char *transport;
+  uint32_t tasks; /* --tasks, 0: one per worker */
+  bool local, explain, analyze, quiet;
+} run_opts;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: dq run QUERY [options]\n"
+          "Runs a built-in query distributed over workers and prints its "
+          "result.\n\n"
+          "queries:\n");
+  for (size_t i = 0; i < run_n_queries; i++)
+    fprintf(f, "  %-9s %s\n", run_queries[i].name, run_queries[i].title);
+  fprintf(f,
+          "\noptions:\n"
+          "  --scale SF        TPC-H scale factor, > 0 (default 1)\n"
+          "  --seed N          data generator seed (default %" PRIu64 ")\n"
+          "  --workers N       start N workers in this process over the "
+          "transport\n"
+          "                    (default %d, unless the config lists "
+          "[workers])\n"
+          "  --worker URL      use a running worker (repeatable); the "
+          "config's\n"
+          "                    [workers] section does the same\n"
+          "  --transport NAME  transport plugin, overriding config and "
+          "DQ_TRANSPORT\n"
+          "  --tasks N         tasks per distributed stage (default: one per "
+          "worker)\n"
+          "  --local           run the single-node plan in this process (the "
+          "baseline)\n"
+          "  --explain         print the stages and where each task runs, "
+          "then exit\n"
+          "  --analyze         after the result, print each task's metrics\n"
+          "  --quiet           print only the timing line, not the result\n"
+          "  --help            this text\n"
+          "\nThe global option --config FILE (before 'run') names the "
+          "config file.\n",
+          RUN_DEFAULT_SEED, DEFAULT_WORKERS);
+}
+
+static int usage_error(const char *fmt, ...) DQ_PRINTF(1, 2);
+static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("dq run: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputs("\nTry 'dq run --help'.\n", stderr);
+  return EXIT_USAGE;
+}
+
+static int fail(const dq_error *err) {
+  char buf[1024];
+  fprintf(stderr, "dq run: %s\n", dq_error_format(err, buf, sizeof buf));
+  return 1;
+}
+
+/* --- Option parsing ------------------------------------------------------- */
+
+/* Matches "--name VALUE" and "--name=VALUE".  Returns 1 with *value set, 0
+ * when argv[*i] is another option, -1 when the value is missing. */
+static int opt_value(int argc, char **argv, int *i, const char *name,
+                     const char **value) {
+  size_t n = strlen(name);
+  if (strncmp(argv[*i], name, n) != 0)
+    return 0;
+  if (argv[*i][n] == '=') {
+    *value = argv[*i] + n + 1;
+    return 1;
+  }
+  if (argv[*i][n] != '\0')
+    return 0;
+  if (*i + 1 >= argc)
+    return -1;
+  *value = argv[++*i];
+  return 1;
+}
+
+static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
+  if (s[0] < '0' || s[0] > '9') /* strtoull would take "-1" and " 1" */
+    return false;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v > max)
+    return false;
+  *out = v;
+  return true;
+}
+
+static const run_query *find_query(const char *name) {
+  for (size_t i = 0; i < run_n_queries; i++)
+    if (strcmp(run_queries[i].name, name) == 0)
+      return &run_queries[i];
+  return NULL;
+}
+
+static void list_queries(FILE *f) {
+  for (size_t i = 0; i < run_n_queries; i++)
+    fprintf(f, "%s%s", i ? ", " : "", run_queries[i].name);
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, run_opts *o) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = NULL;
+    int m;
+    uint64_t u;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      return 0;
+    } else if (strcmp(a, "--local") == 0) {
+      o->local = true;
+    } else if (strcmp(a, "--explain") == 0) {
+      o->explain = true;
+    } else if (strcmp(a, "--analyze") == 0) {
+      o->analyze = true;
+    } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+      o->quiet = true;
+    } else if ((m = opt_value(argc, argv, &i, "--scale", &v)) != 0) {
+      if (m < 0)
+        return usage_error("--scale needs a value");
+      char *end;
+      errno = 0;
+      double sf = strtod(v, &end);
+      if (end == v || *end != '\0' || errno != 0 || !isfinite(sf) ||
+          sf <= 0 || sf > RUN_MAX_SCALE)
+        return usage_error("--scale must be a number > 0 and <= %g, not "
+                           "'%s'",
+                           RUN_MAX_SCALE, v);
+      o->scale = sf;
+    } else if ((m = opt_value(argc, argv, &i, "--seed", &v)) != 0) {
+      if (m < 0)
+        return usage_error("--seed needs a value");
+      if (!parse_u64(v, UINT64_MAX, &u))
+        return usage_error("--seed must be a non-negative integer, not '%s'",
+                           v);
+      o->seed = u;
+    } else if ((m = opt_value(argc, argv, &i, "--workers", &v)) != 0) {
+      if (m < 0)
+        return usage_error("--workers needs a value");
+      if (!parse_u64(v, MAX_WORKERS, &u) || u == 0)
+        return usage_error("--workers must be an integer from 1 to %d, not "
+                           "'%s'",
+                           MAX_WORKERS, v);
+      o->n_workers = (uint32_t)u;
+    } else if ((m = opt_value(argc, argv, &i, "--tasks", &v)) != 0) {
+      if (m < 0)
+        return usage_error("--tasks needs a value");
+      if (!parse_u64(v, MAX_TASKS, &u) || u == 0)
+        return usage_error("--tasks must be an integer from 1 to %d, not "
+                           "'%s'",
+                           MAX_TASKS, v);
+      o->tasks = (uint32_t)u;
+    } else if ((m = opt_value(argc, argv, &i, "--worker", &v)) != 0) {
+      if (m < 0)
+        return usage_error("--worker needs a URL");
+      if (v[0] == '\0' || strstr(v, "://") == NULL)
+        return usage_error("--worker needs a URL such as grpc://host:port, "
+                           "not '%s'",
+                           v);
+      const char **urls = realloc(o->urls, (o->n_urls + 1) * sizeof *urls);
+      if (urls == NULL) {
+        fprintf(stderr, "dq run: out of memory\n");
+        return 1;
+      }
+      o->urls = urls;
+      o->urls[o->n_urls++] = v;
+    } else if ((m = opt_value(argc, argv, &i, "--transport", &v)) != 0) {
+      if (m < 0 || v[0] == '\0')
+        return usage_error("--transport needs a plugin name");
+      o->transport = v;
+    } else if (a[0] == '-' && a[1] != '\0') {
+      return usage_error("unknown option '%s'", a);
+    } else if (o->query == NULL) {
+      o->query = a;
+    } else {
+      return usage_error("one query at a time ('%s', then '%s')", o->query,
+                         a);
+    }
+  }
+  if (o->query == NULL) {
+    fputs("dq run: which query? Known queries: ", stderr);
+    list_queries(stderr);
+    fputs("\nTry 'dq run --help'.\n", stderr);
+    return EXIT_USAGE;
+  }
+  if (find_query(o->query) == NULL) {
+    fprintf(stderr, "dq run: unknown query '%s'; known queries: ", o->query);
+    list_queries(stderr);
+    fputs("\n", stderr);
+    return EXIT_USAGE;
+  }
+  if (o->n_workers && o->n_urls)
+    return usage_error("--workers starts workers and --worker uses running "
+                       "ones: give one of them");
+  if (o->local && (o->n_workers || o->n_urls || o->tasks || o->transport))
+    return usage_error("--local runs in this process: --workers, --worker, "
+                       "--tasks and --transport do not apply");
+  if (o->local && o->analyze)
+    return usage_error("--analyze shows per-task metrics of a distributed "
+                       "run; --local has no tasks");
+  return -1;
+}
+
+/* --- Timing, progress and Ctrl-C ------------------------------------------
+ * One watcher thread per run.  It draws the progress line on a terminal and
+ * turns Ctrl-C into dq_query_cancel(): the signal handler only sets a flag
+ * (it may run on any thread, and nothing in libdq is async-signal-safe), and
+ * the watcher, which wakes every 100 ms anyway, acts on it. */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) { interrupted = sig; }
+
+typedef struct watcher {
+  pthread_t thread;
+  bool running;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool stop;
+  double t0;
+  const char *label;
+  bool tty;           /* draw a progress line on stderr */
+  bool drawn;         /* a progress line is on screen */
+  bool local;         /* no query to cancel: Ctrl-C just quits */
+  dq_query *query;    /* cancelled on Ctrl-C, once started */
+  bool cancelled;     /* the watcher cancelled it */
+  struct sigaction old_int, old_term;
+} watcher;
+
+static void erase_progress(watcher *w) {
+  if (w->drawn) {
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    w->drawn = false;
+  }
+}
+
+static void *watch(void *arg) {
+  watcher *w = arg;
+  double last_draw = 0;
+  pthread_mutex_lock(&w->mu);
+  while (!w->stop) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += 100 * 1000 * 1000;
+    if (ts.tv_nsec >= 1000000000) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    if (w->stop)
+      break;
+    if (interrupted && w->local) {
+      /* A local run has no way to stop early: leave as Ctrl-C would. */
+      erase_progress(w);
+      signal(interrupted, SIG_DFL);
+      raise(interrupted);
+      _exit(128 + interrupted);
+    }
+    /* Before dq_query_start returns there is nothing to cancel yet: the
+     * flag stays set and is acted on at the next tick. */
+    if (interrupted && w->query != NULL && !w->cancelled) {
+      erase_progress(w);
+      dq_query_cancel(w->query); /* thread-safe, see runtime.h */
+      w->cancelled = true;
+      fputs("dq run: cancelling (Ctrl-C again to quit at once)\n", stderr);
+    }
+    double t = now_s() - w->t0;
+    /* Quick queries print no progress at all, so nothing flickers. */
+    if (w->tty && !w->cancelled && t >= 1.0 && t - last_draw >= 0.25) {
+      fprintf(stderr, "\r\033[K%s: running, %.1f s", w->label, t);
+      fflush(stderr);
+      w->drawn = true;
+      last_draw = t;
+    }
+  }
+  erase_progress(w);
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+static void watcher_start(watcher *w, const char *label, bool local) {
+  memset(w, 0, sizeof *w);
+  w->label = label;
+  w->local = local;
+  w->tty = isatty(STDERR_FILENO) != 0;
+  w->t0 = now_s();
+  interrupted = 0;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  /* A second Ctrl-C takes the default action: quit at once. */
+  sa.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &sa, &w->old_int);
+  sigaction(SIGTERM, &sa, &w->old_term);
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&w->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  /* Without the thread we lose only the progress line and Ctrl-C's
+   * graceful cancel; the query itself still runs. */
+  w->running = pthread_create(&w->thread, NULL, watch, w) == 0;
+}
+
+/* Stops the watcher and erases its line; returns the elapsed seconds. */
+static double watcher_stop(watcher *w) {
+  double t = now_s() - w->t0;
+  if (w->running) {
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+  }
+  pthread_cond_destroy(&w->cv);
+  pthread_mutex_destroy(&w->mu);
+  sigaction(SIGINT, &w->old_int, NULL);
+  sigaction(SIGTERM, &w->old_term, NULL);
+  return t;
+}
+
+/* --- Result sink ---------------------------------------------------------- */
+
+typedef struct sink {
+  table *table; /* NULL with --quiet */
+  int64_t rows;
+} sink;
+
+static int sink_init(sink *s, const dq_schema *schema, bool quiet,
+                     dq_error *err) {
+  s->rows = 0;
+  s->table = NULL;
+  if (!quiet && (s->table = table_new(schema)) == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory for the result table");
+  return 0;
+}
+
+static int sink_add(sink *s, const dq_batch *b, dq_error *err) {
+  s->rows += dq_batch_n_rows(b);
+  return s->table ? table_add(s->table, b, err) : 0;
+}
+
+static int on_local_batch(void *user, const dq_batch *b, dq_error *err) {
+  return sink_add(user, b, err);
+}
+
+static void print_result(const sink *s, const run_opts *o,
+                         const run_query *q, double secs) {
+  if (s->table != NULL)
+    table_print(s->table, stdout);
+  int64_t scanned = run_query_scanned_rows(q, o->scale);
+  printf("%" PRId64 " row%s in %.3f s", s->rows, s->rows == 1 ? "" : "s",
+         secs);
+  if (scanned > 0 && secs > 0)
+    printf(" (%.0f rows/s scanned)", (double)scanned / secs);
+  printf("\n");
+  fflush(stdout);
+}
+
+/* --- Explain -------------------------------------------------------------- */
+
+/* Where task t of a stage runs: the rule of libdq/query.c, task t of every
+ * stage on worker t mod W, so a stage's tasks spread over all workers. */
+static const char *task_worker(const char *const *urls, size_t n_urls,
+                               uint32_t task) {
+  return urls[task % n_urls];
+}
+
+static void print_placement(const dq_plan *plan, const dq_stage *s,
+                            const char *const *urls, size_t n_urls) {
+  uint32_t n = dq_stage_task_count(s);
+  for (uint32_t t = 0; t < n; t++) {
+    const char *where;
+    if (urls == NULL)
+      where = "this process (--local)";
+    else if (s == dq_plan_head(plan))
+      where = "coordinator";
+    else
+      where = task_worker(urls, n_urls, t);
+    printf("  task %" PRIu32 " on %s\n", t, where);
+  }
+}
+
+/* Prints dq_plan_explain()'s text with the worker of each task under its
+ * stage's header line.  urls == NULL: a local run, in this process. */
+static int explain(const dq_plan *plan, const char *const *urls,
+                   size_t n_urls, dq_error *err) {
+  char small[1];
+  size_t need = dq_plan_explain(plan, small, sizeof small);
+  size_t n_stages = dq_plan_n_stages(plan);
+  char *text = malloc(need + 1);
+  bool *placed = calloc(n_stages + 1, sizeof *placed);
+  if (text == NULL || placed == NULL) {
+    free(text);
+    free(placed);
+    return dq_error_set(err, DQ_ENOMEM, "out of memory explaining the plan");
+  }
+  dq_plan_explain(plan, text, need + 1);
+  for (char *line = text; *line;) {
+    char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) : strlen(line);
+    printf("%.*s\n", (int)len, line);
+    unsigned id;
+    const dq_stage *s;
+    if (sscanf(line, "Stage %u", &id) == 1 && id <= n_stages &&
+        !placed[id] && (s = dq_plan_stage_by_id(plan, id)) != NULL) {
+      print_placement(plan, s, urls, n_urls);
+      placed[id] = true;
+    }
+    line += len + (nl != NULL);
+  }
+  /* Should the explain text ever name stages differently, the placement
+   * still gets printed, after it. */
+  for (uint32_t id = 1; id <= n_stages; id++) {
+    const dq_stage *s = dq_plan_stage_by_id(plan, id);
+    if (!placed[id] && s != NULL) {
+      printf("Stage %" PRIu32 " tasks:\n", id);
+      print_placement(plan, s, urls, n_urls);
+    }
+  }
+  free(placed);
+  free(text);
+  return 0;
+}
+
+/* --- Analyze ----------------------------------------------------------------
+ * The metrics go through the same table printer as results: each stage's
+ * tasks become a batch (times in ms as decimal(18,3) so they print exactly
+ * at microsecond resolution). */
+
+enum {
+  A_TASK, A_WORKER, A_PLAN_B, A_SEND_MS, A_QUEUED_MS, A_RUN_MS, A_ROWS,
+  A_BATCHES, A_BYTES, A_IN_ROWS, A_IN_BATCHES, A_IN_BYTES, A_IN_WAIT_MS,
+  A_IN_PEAK_B, A_N
+};
+
+static const char *const analyze_names[A_N] = {
+    "task",    "worker",   "plan_bytes", "plan_send_ms", "queued_ms",
+    "run_ms",  "rows_out", "batches_out", "bytes_out",   "in_rows",
+    "in_batches", "in_bytes", "in_wait_ms", "in_buffered_peak"};
+
+static dq_decimal ms_of_ns(uint64_t ns) {
+  dq_decimal d = {ns / 1000, 0}; /* microseconds: ms at scale 3 */
+  return d;
+}
+
+static int analyze_stage(const dq_query *q, const dq_plan *plan,
+                         uint32_t stage_id, dq_schema *schema, dq_error *err) {
+  const dq_stage *s = dq_plan_stage_by_id(plan, stage_id);
+  dq_batch_builder *bb = NULL;
+  dq_batch *b = NULL;
+  table *t = NULL;
+  int rc = dq_batch_builder_new(schema, 16, &bb, err);
+  if (rc < 0)
+    return rc;
+  size_t n = dq_query_n_tasks(q);
+  dq_task_info sum;
+  memset(&sum, 0, sizeof sum);
+  uint64_t max_send = 0, max_queued = 0, max_run = 0, max_wait = 0,
+           max_peak = 0;
+  size_t n_tasks = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    dq_task_info ti;
+    if (dq_query_task_info(q, i, &ti) < 0 || ti.key.stage_id != stage_id)
+      continue;
+    char num[32];
+    snprintf(num, sizeof num, "%" PRIu32, ti.key.task_number);
+    rc |= dq_builder_append_utf8(bb, A_TASK, num, strlen(num));
+    rc |= dq_builder_append_utf8(bb, A_WORKER, ti.worker_url,
+                                 strlen(ti.worker_url));
+    rc |= dq_builder_append_int64(bb, A_PLAN_B, (int64_t)ti.plan_bytes);
+    rc |= dq_builder_append_decimal(bb, A_SEND_MS, ms_of_ns(ti.plan_send_ns));
+    if (!ti.has_metrics) {
+      /* The worker never reported (early end or failure): show "-". */
+      for (int c = A_QUEUED_MS; c < A_N; c++)
+        rc |= dq_builder_append_null(bb, (size_t)c);
+    } else {
+      rc |= dq_builder_append_decimal(bb, A_QUEUED_MS, ms_of_ns(ti.queued_ns));
+      rc |= dq_builder_append_decimal(bb, A_RUN_MS, ms_of_ns(ti.run_ns));
+      rc |= dq_builder_append_int64(bb, A_ROWS, (int64_t)ti.rows_out);
+      rc |= dq_builder_append_int64(bb, A_BATCHES, (int64_t)ti.batches_out);
+      rc |= dq_builder_append_int64(bb, A_BYTES, (int64_t)ti.bytes_out);
+      rc |= dq_builder_append_int64(bb, A_IN_ROWS, (int64_t)ti.in_rows);
+      rc |= dq_builder_append_int64(bb, A_IN_BATCHES, (int64_t)ti.in_batches);
+      rc |= dq_builder_append_int64(bb, A_IN_BYTES, (int64_t)ti.in_bytes);
+      rc |= dq_builder_append_decimal(bb, A_IN_WAIT_MS,
+                                      ms_of_ns(ti.in_wait_ns));
+      rc |= dq_builder_append_int64(bb, A_IN_PEAK_B,
+                                    (int64_t)ti.in_buffered_peak);
+      sum.rows_out += ti.rows_out;
+      sum.batches_out += ti.batches_out;
+      sum.bytes_out += ti.bytes_out;
+      sum.in_rows += ti.in_rows;
+      sum.in_batches += ti.in_batches;
+      sum.in_bytes += ti.in_bytes;
+      max_queued = ti.queued_ns > max_queued ? ti.queued_ns : max_queued;
+      max_run = ti.run_ns > max_run ? ti.run_ns : max_run;
+      max_wait = ti.in_wait_ns > max_wait ? ti.in_wait_ns : max_wait;
+      max_peak = ti.in_buffered_peak > max_peak ? ti.in_buffered_peak
+                                                : max_peak;
+    }
+    sum.plan_bytes += ti.plan_bytes;
+    max_send = ti.plan_send_ns > max_send ? ti.plan_send_ns : max_send;
+    n_tasks++;
+  }
+  if (rc == 0 && n_tasks > 1) {
+    /* Counts and bytes add up over the stage's tasks; for times and the
+     * buffered peak the slowest (largest) task is what matters. */
+    rc |= dq_builder_append_utf8(bb, A_TASK, "all", 3);
+    rc |= dq_builder_append_utf8(bb, A_WORKER, "", 0);
+    rc |= dq_builder_append_int64(bb, A_PLAN_B, (int64_t)sum.plan_bytes);
+    rc |= dq_builder_append_decimal(bb, A_SEND_MS, ms_of_ns(max_send));
+    rc |= dq_builder_append_decimal(bb, A_QUEUED_MS, ms_of_ns(max_queued));
+    rc |= dq_builder_append_decimal(bb, A_RUN_MS, ms_of_ns(max_run));
+    rc |= dq_builder_append_int64(bb, A_ROWS, (int64_t)sum.rows_out);
+    rc |= dq_builder_append_int64(bb, A_BATCHES, (int64_t)sum.batches_out);
+    rc |= dq_builder_append_int64(bb, A_BYTES, (int64_t)sum.bytes_out);
+    rc |= dq_builder_append_int64(bb, A_IN_ROWS, (int64_t)sum.in_rows);
+    rc |= dq_builder_append_int64(bb, A_IN_BATCHES, (int64_t)sum.in_batches);
+    rc |= dq_builder_append_int64(bb, A_IN_BYTES, (int64_t)sum.in_bytes);
+    rc |= dq_builder_append_decimal(bb, A_IN_WAIT_MS, ms_of_ns(max_wait));
+    rc |= dq_builder_append_int64(bb, A_IN_PEAK_B, (int64_t)max_peak);
+  }
+  if (rc != 0) {
+    rc = dq_error_set(err, DQ_EINTERNAL, "building the metrics table: %s",
+                      dq_batch_builder_error(bb));
+    goto done;
+  }
+  if ((rc = dq_batch_builder_finish(bb, &b, err)) < 0)
+    goto done;
+  if ((t = table_new(schema)) == NULL) {
+    rc = dq_error_set(err, DQ_ENOMEM, "out of memory for the metrics table");
+    goto done;
+  }
+  table_set_null_text(t, "-");
+  if ((rc = table_add(t, b, err)) < 0)
+    goto done;
+
+  /* The same header line as --explain's (dq_plan_explain). */
+  printf("\nStage %" PRIu32, stage_id);
+  if (s != NULL) {
+    uint32_t tc = dq_stage_task_count(s), pc = dq_stage_partitions(s);
+    printf(" (%" PRIu32 " task%s x %" PRIu32 " partition%s)", tc,
+           tc == 1 ? "" : "s", pc, pc == 1 ? "" : "s");
+    static const char *const kinds[] = {"head", "SHUFFLE", "COALESCE",
+                                        "BROADCAST"};
+    dq_boundary_kind k = dq_stage_boundary_kind(s);
+    if (k == DQ_BOUNDARY_NONE) {
+      printf(" head, in the coordinator");
+    } else if ((unsigned)k < sizeof kinds / sizeof kinds[0]) {
+      printf(" -> %s", kinds[k]);
+      size_t n_keys = 0;
+      const uint32_t *keys = dq_stage_boundary_keys(s, &n_keys);
+      const dq_schema *out = dq_stage_schema(s);
+      for (size_t i = 0; i < n_keys && keys != NULL; i++)
+        printf("%s%s", i ? ", " : " [", dq_schema_field_name(out, keys[i]));
+      printf("%s to stage %" PRIu32, n_keys ? "]" : "", dq_stage_consumer(s));
+    }
+  }
+  printf("\n");
+  table_print(t, stdout);
+
+done:
+  table_free(t);
+  dq_batch_unref(b);
+  dq_batch_builder_free(bb);
+  return rc;
+}
+
+static int analyze(const dq_query *q, const dq_plan *plan, dq_error *err) {
+  dq_type types[A_N];
+  for (int c = 0; c < A_N; c++)
+    types[c] = (dq_type){DQ_TYPE_INT64, 0, 0};
+  types[A_TASK] = types[A_WORKER] = (dq_type){DQ_TYPE_UTF8, 0, 0};
+  dq_type ms = {DQ_TYPE_DECIMAL, 18, 3};
+  types[A_SEND_MS] = types[A_QUEUED_MS] = types[A_RUN_MS] = ms;
+  types[A_IN_WAIT_MS] = ms;
+  dq_schema *schema = NULL;
+  int rc = dq_schema_new(A_N, analyze_names, types, NULL, &schema, err);
+  if (rc < 0)
+    return rc;
+  printf("\nTask metrics.  Times are in ms; in_* is what a task read across "
+         "its input\nboundary: rows, batches, bytes, time spent waiting for "
+         "them, and the peak\nbytes buffered.  A stage's \"all\" row adds up "
+         "counts and bytes and shows\nthe largest time and peak.\n");
+  size_t n_stages = dq_plan_n_stages(plan);
+  for (uint32_t id = 1; id <= n_stages && rc == 0; id++)
+    rc = analyze_stage(q, plan, id, schema, err);
+  dq_schema_unref(schema);
+  fflush(stdout);
+  return rc;
+}
+
+/* --- Running -------------------------------------------------------------- */
+
+static int run_local(const run_opts *o, const run_query *q) {
+  dq_error err;
+  dq_error_clear(&err);
+  dq_plan *plan = NULL;
+  sink s = {0};
+  int status = 1;
+  if (q->build(q->builder_name, o->scale, o->seed, 0, &plan, &err) < 0)
+    goto done;
+  if (o->explain) {
+    status = explain(plan, NULL, 0, &err) < 0 ? 1 : 0;
+    goto done;
+  }
+  const dq_stage *head = dq_plan_head(plan);
+  if (head == NULL) {
+    dq_error_set(&err, DQ_EINTERNAL, "the plan of %s has no head stage",
+                 o->query);
+    goto done;
+  }
+  if (sink_init(&s, dq_stage_schema(head), o->quiet, &err) < 0)
+    goto done;
+  watcher w;
+  watcher_start(&w, o->query, true);
+  int rc = dq_plan_run_local(plan, on_local_batch, &s, &err);
+  double secs = watcher_stop(&w);
+  if (rc < 0)
+    goto done;
+  print_result(&s, o, q, secs);
+  status = 0;
+done:
+  if (status == 1 && err.code != 0)
+    fail(&err);
+  table_free(s.table);
+  dq_plan_free(plan);
+  return status;
+}
+
+/* Where in-process workers listen: every transport picks a fresh address
+ * from an empty or zero-port URL (runtime.h); a network transport must stay
+ * on the loopback interface, since nobody outside this process needs it. */
+static void listen_url(const char *transport, char *buf, size_t len) {
+  if (strcmp(transport, "grpc") == 0)
+    snprintf(buf, len, "grpc://127.0.0.1:0");
+  else
+    snprintf(buf, len, "%s://", transport);
+}
+
+static int run_distributed(const run_opts *o, const run_query *q,
+                           dq_config *cfg) {
+  dq_error err;
+  dq_error_clear(&err);
+  dq_context *ctx = NULL;
+  dq_worker **workers = NULL;
+  uint32_t n_started = 0;
+  const char **urls = NULL;
+  size_t n_urls = 0;
+  dq_plan *plan = NULL;
+  dq_query *query = NULL;
+  sink s = {0};
+  int status = 1;
+
+  if (dq_context_new(cfg, &ctx, &err) < 0)
+    goto done;
+
+  if (o->n_urls > 0) {
+    urls = o->urls;
+    n_urls = o->n_urls;
+  } else if (o->n_workers == 0 && dq_config_n_workers(cfg) > 0) {
+    n_urls = dq_config_n_workers(cfg);
+    if ((urls = calloc(n_urls, sizeof *urls)) == NULL) {
+      dq_error_set(&err, DQ_ENOMEM, "out of memory");
+      goto done;
+    }
+    for (size_t i = 0; i < n_urls; i++)
+      urls[i] = dq_config_worker(cfg, i);
+  } else {
+    uint32_t n = o->n_workers ? o->n_workers : DEFAULT_WORKERS;
+    workers = calloc(n, sizeof *workers);
+    urls = calloc(n, sizeof *urls);
+    if (workers == NULL || urls == NULL) {
+      dq_error_set(&err, DQ_ENOMEM, "out of memory");
+      goto done;
+    }
+    char listen[64];
+    listen_url(dq_context_transport_name(ctx), listen, sizeof listen);
+    for (; n_started < n; n_started++) {
+      if (dq_worker_start(ctx, listen, &workers[n_started], &err) < 0)
+        goto done;
+      urls[n_started] = dq_worker_url(workers[n_started]);
+    }
+    n_urls = n;
+  }
+
+  uint32_t tasks = o->tasks ? o->tasks : (uint32_t)n_urls;
+  if (q->build(q->builder_name, o->scale, o->seed, tasks, &plan, &err) < 0)
+    goto done;
+  if (o->explain) {
+    printf("%s on %zu worker%s (%s transport)\n", o->query, n_urls,
+           n_urls == 1 ? "" : "s", dq_context_transport_name(ctx));
+    status = explain(plan, urls, n_urls, &err) < 0 ? 1 : 0;
+    goto done;
+  }
+
+  watcher w;
+  watcher_start(&w, o->query, false);
+  int rc = dq_query_start(ctx, plan, urls, n_urls, &query, &err);
+  if (rc == 0) {
+    /* Hand the query to the watcher only now that it exists. */
+    pthread_mutex_lock(&w.mu);
+    w.query = query;
+    pthread_mutex_unlock(&w.mu);
+    rc = sink_init(&s, dq_query_schema(query), o->quiet, &err);
+  }
+  while (rc == 0) {
+    dq_batch *b = NULL;
+    if ((rc = dq_query_next(query, &b, &err)) < 0 || b == NULL)
+      break;
+    rc = sink_add(&s, b, &err);
+    dq_batch_unref(b);
+  }
+  double secs = watcher_stop(&w);
+  if (rc < 0) {
+    if (interrupted) {
+      fprintf(stderr, "dq run: interrupted; the query was cancelled on every "
+                      "worker\n");
+      status = 128 + interrupted; /* what the shell reports for a signal */
+      dq_error_clear(&err);
+    }
+    goto done;
+  }
+  print_result(&s, o, q, secs);
+  if (o->analyze && analyze(query, plan, &err) < 0)
+    goto done;
+  status = 0;
+
+done:
+  if (status == 1 && err.code != 0)
+    fail(&err);
+  table_free(s.table);
+  dq_query_close(query);
+  for (uint32_t i = 0; i < n_started; i++)
+    dq_worker_stop(workers[i]);
+  free(workers);
+  if (urls != o->urls)
+    free(urls);
+  dq_plan_free(plan);
+  dq_context_free(ctx);
+  return status;
+}
+
+int dq_cmd_run(int argc, char **argv, const dq_global_opts *g) {
+  run_opts o;
+  memset(&o, 0, sizeof o);
+  o.scale = 1.0;
+  o.seed = RUN_DEFAULT_SEED;
+  int status = parse_args(argc, argv, &o);
+  if (status >= 0) {
+    free(o.urls);
+    return status;
+  }
+  const run_query *q = find_query(o.query);
+
+  if (o.local) {
+    status = run_local(&o, q);
+    free(o.urls);
+    return status;
+  }
+
+  dq_error err;
+  dq_error_clear(&err);
+  dq_config *cfg = NULL;
+  if (dq_config_load(g->config_path, &cfg, &err) < 0 ||
+      (o.transport && dq_config_set_transport(cfg, o.transport, &err) < 0)) {
+    fail(&err);
+    dq_config_free(cfg);
+    free(o.urls);
+    return 1;
+  }
+  status = run_distributed(&o, q, cfg);
+  dq_config_free(cfg);
+  free(o.urls);
+  return status;
+}
