@@ -1,0 +1,1 @@
+# plugins/grpc/local.mk — (being written)
