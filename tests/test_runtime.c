@@ -49,9 +49,11 @@ typedef struct cluster {
 
 static void cluster_start(cluster *c, size_t n, const char *extra) {
   memset(c, 0, sizeof *c);
+  /* DQ_TEST_EXTRA_CONFIG adds settings, e.g. a transport's options. */
+  const char *more = getenv("DQ_TEST_EXTRA_CONFIG");
   char text[1024];
-  snprintf(text, sizeof text, "[dq]\ntransport = %s\n%s", transport(),
-           extra ? extra : "");
+  snprintf(text, sizeof text, "[dq]\ntransport = %s\n%s%s%s", transport(),
+           extra ? extra : "", more ? "\n" : "", more ? more : "");
   dq_error err;
   if (dq_config_parse(text, "test", &c->cfg, &err) < 0)
     fail_msg("config: %s", err.message);
@@ -59,7 +61,9 @@ static void cluster_start(cluster *c, size_t n, const char *extra) {
     fail_msg("context: %s", err.message);
   char listen[128];
   snprintf(listen, sizeof listen, "%s://%s", transport(),
-           strcmp(transport(), "inmem") == 0 ? "" : "127.0.0.1:0");
+           strcmp(transport(), "inmem") == 0 || strcmp(transport(), "shm") == 0
+               ? "" /* a fresh name */
+               : "127.0.0.1:0");
   for (size_t i = 0; i < n; i++) {
     if (dq_worker_start(c->ctx, listen, &c->w[i], &err) < 0)
       fail_msg("worker: %s", err.message);
@@ -818,7 +822,9 @@ static void test_unreachable_worker(void **state) {
   cluster_start(&c, 1, NULL);
   char bad[160];
   snprintf(bad, sizeof bad, "%s://%s", transport(),
-           strcmp(transport(), "inmem") == 0 ? "nobody-here" : "127.0.0.1:1");
+           strcmp(transport(), "inmem") == 0 || strcmp(transport(), "shm") == 0
+               ? "nobody-here"
+               : "127.0.0.1:1");
   const char *urls[] = {c.urls[0], bad};
   dq_plan *p = coalesce_plan(0.001, 2, 1, 0);
   dq_query *q;

@@ -1,0 +1,25 @@
+# plugins/shm/ — the shared-memory transport module (Linux: memfd, eventfd,
+# SCM_RIGHTS, SO_PEERCRED).  It compiles its own copy of the worker.proto
+# messages: libdq does not export them.
+pkglib_LTLIBRARIES += plugins/shm/shm.la
+plugins_shm_shm_la_SOURCES = plugins/shm/shm.c plugins/shm/shm.h \
+	plugins/shm/shm_internal.h plugins/shm/shm_proto.c \
+	plugins/shm/shm_ring.c plugins/shm/shm_server.c plugins/shm/shm_wire.c
+nodist_plugins_shm_shm_la_SOURCES = proto/worker.pb-c.c proto/worker.pb-c.h
+plugins_shm_shm_la_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+plugins_shm_shm_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
+	-no-undefined -shared
+plugins_shm_shm_la_LIBADD = libdq/libdq.la $(PROTOBUF_C_LIBS) $(PTHREAD_LIBS)
+
+TESTS += plugins/shm/runtime-shm.test
+EXTRA_DIST += plugins/shm/runtime-shm.test
+
+# The ring on its own (compiled in: the plugin exports nothing but its
+# entry point).
+check_PROGRAMS += plugins/shm/test_shm_ring
+TESTS += plugins/shm/test_shm_ring
+plugins_shm_test_shm_ring_SOURCES = plugins/shm/test_shm_ring.c \
+	plugins/shm/shm_ring.c plugins/shm/shm_internal.h
+plugins_shm_test_shm_ring_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+plugins_shm_test_shm_ring_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS) \
+	$(PTHREAD_LIBS)

@@ -1,0 +1,720 @@
+/* shm.c — the shm transport: worker processes on one host, control over
+ * Unix sockets, data through shared-memory rings read in place.
+ *
+ * This file holds the instance (options), the client side of every call and
+ * the ops table; shm_server.c hosts workers, shm_ring.c moves the bytes.
+ *
+ * Client streams: records arrive in the ring, or — when the ring could not
+ * take one (too big, or full of batches this side still holds) — through
+ * the socket as a segment.  Every record carries the stream's sequence
+ * number, and the reader takes them strictly in sequence from whichever
+ * path has the next one.  Batches are decoded in place: their buffers point
+ * into the ring (or the segment's mapping) until the batch is released.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <dq/batch.h>
+#include <dq/ipc.h>
+
+#include "shm.h"
+
+struct dq_transport {
+  shm_transport t;
+};
+
+struct dq_channel {
+  dq_transport *t;
+  char url[256];
+  char name[128];
+};
+
+struct dq_coord {
+  int sock;
+  char url[256];
+  dq_boundary_metrics *boundaries;
+};
+
+struct dq_server {
+  shm_server *srv;
+};
+
+struct dq_stream {
+  int sock;
+  char url[256];
+  shm_ring *ring;
+  pthread_mutex_t sock_lock; /* cancel (any thread) vs close */
+  atomic_bool cancelled;
+  uint64_t expected;
+  int have_rec;
+  shm_rec rec; /* a ring record ahead of the sequence */
+  int have_seg;
+  shm_seg_hdr seg; /* a socket record ahead of the sequence */
+  void *seg_inline;
+  int seg_fd;
+  dq_schema *schema;
+  int ended, failed;
+  dq_error error;
+};
+
+/* --- instance -------------------------------------------------------------- */
+
+int shm_parse_url(const char *url, char *name, size_t len, int allow_empty,
+                  dq_error *err) {
+  if (url == NULL || strncmp(url, "shm://", 6) != 0)
+    return dq_error_set(err, DQ_EINVAL,
+                        "'%s' is not an shm URL (expected shm://NAME)",
+                        url ? url : "(null)");
+  const char *n = url + 6;
+  if (*n == '\0' && !allow_empty)
+    return dq_error_set(err, DQ_EINVAL, "'%s' names no worker", url);
+  for (const char *p = n; *p; p++)
+    if (!(*p == '-' || *p == '_' || *p == '.' || (*p >= '0' && *p <= '9') ||
+          (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+      return dq_error_set(err, DQ_EINVAL,
+                          "'%s': an shm worker name uses letters, digits, "
+                          "'-', '_' and '.'",
+                          url);
+  if (strlen(n) >= len)
+    return dq_error_set(err, DQ_EINVAL, "'%s': the name is too long", url);
+  snprintf(name, len, "%s", n);
+  return 0;
+}
+
+static int parse_size(const char *v, size_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long n = strtoull(v, &end, 10);
+  if (errno || end == v)
+    return -1;
+  if (*end == 'K' || *end == 'k')
+    n <<= 10, end++;
+  else if (*end == 'M' || *end == 'm')
+    n <<= 20, end++;
+  else if (*end == 'G' || *end == 'g')
+    n <<= 30, end++;
+  if (*end != '\0')
+    return -1;
+  *out = (size_t)n;
+  return 0;
+}
+
+static int shm_init(const dq_kv *options, size_t n_options, dq_transport **out,
+                    dq_error *err) {
+  dq_transport *t = calloc(1, sizeof *t);
+  if (t == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  t->t.ring_size = 16u << 20;
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < n_options; i++) {
+    const char *k = options[i].key, *v = options[i].value;
+    if (strcmp(k, "ring_size") == 0) {
+      size_t n;
+      if (parse_size(v, &n) < 0 || n < (64u << 10) || n > (1ull << 30))
+        rc = dq_error_set(err, DQ_ECONFIG,
+                          "[transport.shm] ring_size = '%s' is not a size "
+                          "from 64K to 1G",
+                          v);
+      else
+        t->t.ring_size = n;
+    } else if (strcmp(k, "socket_dir") == 0) {
+      struct stat st;
+      if (strlen(v) >= sizeof t->t.socket_dir - 16)
+        rc = dq_error_set(err, DQ_ECONFIG, "[transport.shm] socket_dir is "
+                                           "too long");
+      else if (stat(v, &st) != 0 || !S_ISDIR(st.st_mode))
+        rc = dq_error_set(err, DQ_ECONFIG,
+                          "[transport.shm] socket_dir %s is not a directory",
+                          v);
+      else if ((st.st_mode & 077) != 0 || st.st_uid != getuid())
+        rc = dq_error_set(err, DQ_ECONFIG,
+                          "[transport.shm] socket_dir %s must be ours with "
+                          "mode 0700 (it is %04o)",
+                          v, (unsigned)(st.st_mode & 07777));
+      else
+        snprintf(t->t.socket_dir, sizeof t->t.socket_dir, "%s", v);
+    } else if (strcmp(k, "allow_uids") == 0) {
+      const char *p = v;
+      while (rc == 0 && *p) {
+        char *end;
+        unsigned long u = strtoul(p, &end, 10);
+        if (end == p || t->t.n_allow_uids == 16)
+          rc = dq_error_set(err, DQ_ECONFIG,
+                            "[transport.shm] allow_uids = '%s' is not a list "
+                            "of at most 16 uids",
+                            v);
+        else
+          t->t.allow_uids[t->t.n_allow_uids++] = (uid_t)u;
+        p = *end == ',' ? end + 1 : end;
+        if (rc == 0 && *end != ',' && *end != '\0')
+          rc = dq_error_set(err, DQ_ECONFIG,
+                            "[transport.shm] allow_uids = '%s' is not a list "
+                            "of uids",
+                            v);
+      }
+    } else {
+      rc = dq_error_set(err, DQ_ECONFIG,
+                        "[transport.shm] has no option '%s' (known: "
+                        "ring_size, socket_dir, allow_uids)",
+                        k);
+    }
+  }
+  if (rc < 0) {
+    free(t);
+    return rc;
+  }
+  *out = t;
+  return 0;
+}
+
+static void shm_fini(dq_transport *t) { free(t); }
+
+/* --- connections -------------------------------------------------------------*/
+
+static int dial(dq_transport *t, const char *url, int *sock, dq_error *err) {
+  char name[128];
+  int rc = shm_parse_url(url, name, sizeof name, 0, err);
+  struct sockaddr_un addr;
+  socklen_t alen;
+  if (rc == 0)
+    rc = shm_address(&t->t, name, &addr, &alen, err);
+  if (rc < 0)
+    return rc;
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return dq_error_set(err, DQ_EIO, "socket: %s", strerror(errno));
+  if (connect(s, (struct sockaddr *)&addr, alen) != 0) {
+    rc = dq_error_set(err, DQ_EUNAVAILABLE, "no shm worker at %s (%s)", url,
+                      strerror(errno));
+    close(s);
+    dq_error_set_origin(err, url, NULL);
+    return rc;
+  }
+  /* Anyone could bind an abstract name first: check who answers. */
+  rc = shm_check_peer(s, t->t.allow_uids, t->t.n_allow_uids, err);
+  if (rc < 0) {
+    close(s);
+    dq_error_set_origin(err, url, NULL);
+    return rc;
+  }
+  *sock = s;
+  return 0;
+}
+
+/* Reads the reply to a request: OK, the expected type, or an error. */
+static int reply(int sock, const char *url, uint8_t want, void **data,
+                 size_t *len, int *fds, int *n_fds, dq_error *err) {
+  uint8_t type;
+  int rc = shm_recv(sock, &type, data, len, fds, n_fds, err);
+  if (rc < 0) {
+    dq_error_set(err, DQ_EUNAVAILABLE, "shm worker %s closed the connection "
+                 "before answering", url);
+    dq_error_set_origin(err, url, NULL);
+    return DQ_EUNAVAILABLE;
+  }
+  if (type == SHM_MSG_ERROR) {
+    rc = shm_error_from_msg(*data, *len, err);
+    free(*data);
+    *data = NULL;
+    if (err != NULL && err->worker_url[0] == '\0')
+      dq_error_set_origin(err, url, NULL);
+    return rc;
+  }
+  if (type != want) {
+    free(*data);
+    *data = NULL;
+    for (int i = 0; n_fds && i < *n_fds; i++)
+      close(fds[i]);
+    dq_error_set(err, DQ_EPROTO, "shm worker %s answered with message type "
+                 "%u, expected %u", url, type, want);
+    dq_error_set_origin(err, url, NULL);
+    return DQ_EPROTO;
+  }
+  return 0;
+}
+
+static int shm_channel_open(dq_transport *t, const char *url,
+                            dq_channel **out, dq_error *err) {
+  int s;
+  int rc = dial(t, url, &s, err); /* fail early on an absent worker */
+  if (rc < 0)
+    return rc;
+  close(s);
+  dq_channel *ch = calloc(1, sizeof *ch);
+  if (ch == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  ch->t = t;
+  snprintf(ch->url, sizeof ch->url, "%s", url);
+  *out = ch;
+  return 0;
+}
+
+static void shm_channel_close(dq_channel *ch) { free(ch); }
+
+static int shm_get_worker_info(dq_channel *ch, dq_worker_info *out,
+                               dq_error *err) {
+  int s;
+  int rc = dial(ch->t, ch->url, &s, err);
+  if (rc < 0)
+    return rc;
+  void *data = NULL;
+  size_t len;
+  rc = shm_send(s, SHM_MSG_INFO_REQ, NULL, 0, NULL, 0, err);
+  if (rc == 0)
+    rc = reply(s, ch->url, SHM_MSG_INFO, &data, &len, NULL, NULL, err);
+  if (rc == 0)
+    rc = shm_decode_info(data, len, out, err);
+  free(data);
+  close(s);
+  return rc;
+}
+
+/* --- coordinator channels ---------------------------------------------------*/
+
+static int shm_coord_open(dq_channel *ch, const dq_set_plan *plan,
+                          dq_coord **out, dq_error *err) {
+  dq_coord *c = calloc(1, sizeof *c);
+  if (c == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  snprintf(c->url, sizeof c->url, "%s", ch->url);
+  int rc = dial(ch->t, ch->url, &c->sock, err);
+  if (rc < 0) {
+    free(c);
+    return rc;
+  }
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  void *data = NULL;
+  rc = shm_encode_set_plan(plan, &buf, &len) < 0
+           ? dq_error_set(err, DQ_ENOMEM, "out of memory")
+           : shm_send(c->sock, SHM_MSG_SET_PLAN, buf, len, NULL, 0, err);
+  free(buf);
+  if (rc == 0)
+    rc = reply(c->sock, c->url, SHM_MSG_OK, &data, &len, NULL, NULL, err);
+  free(data);
+  if (rc < 0) {
+    if (err != NULL && err->worker_url[0] == '\0')
+      dq_error_set_origin(err, c->url, &plan->key);
+    close(c->sock);
+    free(c);
+    return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+static int shm_coord_send_work_unit(dq_coord *c, const void *data, size_t len,
+                                    dq_error *err) {
+  uint8_t *buf = NULL;
+  size_t blen;
+  void *r = NULL;
+  size_t rlen;
+  int rc = shm_encode_work_unit(data, len, &buf, &blen) < 0
+               ? dq_error_set(err, DQ_ENOMEM, "out of memory")
+               : shm_send(c->sock, SHM_MSG_WORK_UNIT, buf, blen, NULL, 0, err);
+  free(buf);
+  if (rc == 0)
+    rc = reply(c->sock, c->url, SHM_MSG_OK, &r, &rlen, NULL, NULL, err);
+  free(r);
+  return rc;
+}
+
+static int shm_coord_finish(dq_coord *c, dq_task_metrics *out,
+                            dq_error *err) {
+  void *data = NULL;
+  size_t len;
+  int rc = shm_send(c->sock, SHM_MSG_FINISH, NULL, 0, NULL, 0, err);
+  if (rc == 0)
+    rc = reply(c->sock, c->url, SHM_MSG_METRICS, &data, &len, NULL, NULL,
+               err);
+  if (rc == 0) {
+    free(c->boundaries);
+    c->boundaries = NULL;
+    rc = shm_decode_metrics(data, len, out, &c->boundaries, err);
+  }
+  free(data);
+  return rc;
+}
+
+static void shm_coord_close(dq_coord *c) {
+  if (c == NULL)
+    return;
+  close(c->sock); /* the worker frees the task on the hang-up */
+  free(c->boundaries);
+  free(c);
+}
+
+/* --- streams ------------------------------------------------------------------*/
+
+static int shm_execute_task(dq_channel *ch, const dq_execute_task *req,
+                            dq_stream **out, dq_error *err) {
+  dq_stream *s = calloc(1, sizeof *s);
+  if (s == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  snprintf(s->url, sizeof s->url, "%s", ch->url);
+  s->seg_fd = -1;
+  int rc = dial(ch->t, ch->url, &s->sock, err);
+  if (rc < 0) {
+    free(s);
+    return rc;
+  }
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  void *data = NULL;
+  int fds[SHM_MAX_FDS];
+  int n_fds = 0;
+  rc = shm_encode_execute(req, &buf, &len) < 0
+           ? dq_error_set(err, DQ_ENOMEM, "out of memory")
+           : shm_send(s->sock, SHM_MSG_EXECUTE, buf, len, NULL, 0, err);
+  free(buf);
+  if (rc == 0)
+    rc = reply(s->sock, s->url, SHM_MSG_STREAM, &data, &len, fds, &n_fds, err);
+  free(data);
+  if (rc == 0 && n_fds != 3) {
+    for (int i = 0; i < n_fds; i++)
+      close(fds[i]);
+    rc = dq_error_set(err, DQ_EPROTO, "shm worker %s sent %d descriptors "
+                      "with a stream, expected 3", s->url, n_fds);
+  }
+  if (rc == 0)
+    rc = shm_ring_attach(fds, &s->ring, err);
+  if (rc < 0) {
+    if (err != NULL && !err->has_task)
+      dq_error_set_origin(err, s->url, &req->key);
+    close(s->sock);
+    free(s);
+    return rc;
+  }
+  pthread_mutex_init(&s->sock_lock, NULL);
+  *out = s;
+  return 0;
+}
+
+typedef struct ring_hold {
+  shm_ring *ring;
+  void *hdr;
+} ring_hold;
+
+static void release_ring_record(void *ctx) {
+  ring_hold *h = ctx;
+  shm_ring_release(h->ring, h->hdr);
+  shm_ring_unref(h->ring);
+  free(h);
+}
+
+typedef struct seg_hold {
+  void *addr;
+  size_t size;
+} seg_hold;
+
+static void release_segment(void *ctx) {
+  seg_hold *h = ctx;
+  munmap(h->addr, h->size);
+  free(h);
+}
+
+static int fail(dq_stream *s, int rc, dq_error *err) {
+  s->failed = 1;
+  if (err != NULL) {
+    if (err->worker_url[0] == '\0')
+      dq_error_set_origin(err, s->url, NULL);
+    s->error = *err;
+  } else {
+    dq_error_set(&s->error, rc, "%s", dq_strerror(rc));
+  }
+  s->error.code = rc;
+  return rc;
+}
+
+/* Turns one record into a frame.  For batches, `release(ctx)` gives the
+ * memory back; it is called by the decoder when the batch goes. */
+static int to_frame(dq_stream *s, uint8_t kind, uint32_t partition,
+                    const uint8_t *payload, size_t len, size_t capacity,
+                    void (*release)(void *), void *ctx, dq_frame *out,
+                    dq_error *err) {
+  int rc = 0;
+  switch (kind) {
+  case SHM_REC_SCHEMA:
+    dq_schema_unref(s->schema);
+    s->schema = NULL;
+    rc = dq_ipc_decode_schema(payload, len, &s->schema, err);
+    if (rc == 0)
+      rc = dq_schema_export(s->schema, &out->schema, err);
+    if (release)
+      release(ctx);
+    if (rc == 0)
+      out->kind = DQ_FRAME_SCHEMA;
+    return rc;
+  case SHM_REC_BATCH: {
+    if (s->schema == NULL) {
+      if (release)
+        release(ctx);
+      return dq_error_set(err, DQ_EPROTO, "a batch before the schema");
+    }
+    dq_batch *b = NULL;
+    /* In place: the batch's buffers point into shared memory, which
+     * release() hands back when the last of them goes. */
+    rc = dq_ipc_decode_batch(s->schema, payload, capacity, release, ctx, &b,
+                             err);
+    if (rc == 0)
+      rc = dq_batch_export(b, &out->array, err);
+    dq_batch_unref(b);
+    if (rc == 0) {
+      out->kind = DQ_FRAME_BATCH;
+      out->partition = partition;
+    }
+    return rc;
+  }
+  case SHM_REC_EOS:
+  case SHM_REC_END:
+    if (release)
+      release(ctx);
+    out->kind = kind == SHM_REC_EOS ? DQ_FRAME_EOS : DQ_FRAME_END;
+    out->partition = partition;
+    if (kind == SHM_REC_END)
+      s->ended = 1;
+    return 0;
+  case SHM_REC_ERROR:
+    rc = shm_error_from_msg(payload, len, err);
+    if (release)
+      release(ctx);
+    return rc < 0 ? rc : DQ_EEXEC;
+  default:
+    if (release)
+      release(ctx);
+    return dq_error_set(err, DQ_EPROTO, "unknown ring record kind %u", kind);
+  }
+}
+
+/* Takes the next socket record if one is readable (or wait > 0). */
+static int read_segment(dq_stream *s, dq_error *err) {
+  struct pollfd p = {s->sock, POLLIN, 0};
+  if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+    return 0;
+  uint8_t type;
+  void *data;
+  size_t len;
+  int fds[SHM_MAX_FDS];
+  int n_fds = 0;
+  int rc = shm_recv(s->sock, &type, &data, &len, fds, &n_fds, err);
+  if (rc < 0)
+    return 0; /* a hang-up: the ring may still hold the rest */
+  if (type != SHM_MSG_SEGMENT || len < sizeof(shm_seg_hdr)) {
+    free(data);
+    for (int i = 0; i < n_fds; i++)
+      close(fds[i]);
+    return dq_error_set(err, DQ_EPROTO, "unexpected message type %u during "
+                        "a stream", type);
+  }
+  memcpy(&s->seg, data, sizeof s->seg);
+  if ((s->seg.has_fd && n_fds != 1) ||
+      (!s->seg.has_fd && (n_fds != 0 || s->seg.size != len - sizeof s->seg))) {
+    free(data);
+    for (int i = 0; i < n_fds; i++)
+      close(fds[i]);
+    return dq_error_set(err, DQ_EPROTO, "a malformed segment message");
+  }
+  s->seg_fd = s->seg.has_fd ? fds[0] : -1;
+  s->seg_inline = data;
+  s->have_seg = 1;
+  return 0;
+}
+
+static int take_segment(dq_stream *s, dq_frame *out, dq_error *err) {
+  s->have_seg = 0;
+  s->expected++;
+  const uint8_t *payload = (const uint8_t *)s->seg_inline + sizeof s->seg;
+  if (!s->seg.has_fd) {
+    int rc = to_frame(s, s->seg.kind, s->seg.partition, payload,
+                      (size_t)s->seg.size, (size_t)s->seg.size, NULL, NULL,
+                      out, err);
+    free(s->seg_inline);
+    s->seg_inline = NULL;
+    return rc;
+  }
+  free(s->seg_inline);
+  s->seg_inline = NULL;
+  int fd = s->seg_fd;
+  s->seg_fd = -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < s->seg.size) {
+    close(fd);
+    return dq_error_set(err, DQ_EPROTO, "a segment smaller than announced");
+  }
+  size_t cap = (size_t)st.st_size;
+  void *addr = mmap(NULL, cap, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  if (addr == MAP_FAILED)
+    return dq_error_set(err, DQ_EIO, "cannot map a segment: %s",
+                        strerror(errno));
+  seg_hold *h = malloc(sizeof *h);
+  if (h == NULL) {
+    munmap(addr, cap);
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  }
+  h->addr = addr;
+  h->size = cap;
+  return to_frame(s, s->seg.kind, s->seg.partition, addr, (size_t)s->seg.size,
+                  cap, release_segment, h, out, err);
+}
+
+static int take_ring(dq_stream *s, dq_frame *out, dq_error *err) {
+  s->have_rec = 0;
+  s->expected++;
+  ring_hold *h = malloc(sizeof *h);
+  if (h == NULL) {
+    shm_ring_release(s->ring, s->rec.hdr);
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  }
+  h->ring = shm_ring_ref(s->ring);
+  h->hdr = s->rec.hdr;
+  return to_frame(s, s->rec.kind, s->rec.partition, s->rec.payload,
+                  s->rec.len, s->rec.capacity, release_ring_record, h, out,
+                  err);
+}
+
+static int shm_stream_next(dq_stream *s, dq_frame *out, dq_error *err) {
+  memset(out, 0, sizeof *out);
+  if (s->failed) {
+    if (err != NULL)
+      *err = s->error;
+    return s->error.code;
+  }
+  if (s->ended) {
+    out->kind = DQ_FRAME_END;
+    return 0;
+  }
+  for (;;) {
+    if (atomic_load(&s->cancelled))
+      return dq_error_set(err, DQ_ECANCELED, "the stream was cancelled");
+    int rc = 0;
+    if (!s->have_rec) {
+      rc = shm_ring_get(s->ring, &s->rec, err);
+      if (rc < 0)
+        return fail(s, rc, err);
+      s->have_rec = rc == 0;
+    }
+    if (s->have_rec && s->rec.seq == s->expected) {
+      rc = take_ring(s, out, err);
+      return rc < 0 ? fail(s, rc, err) : 0;
+    }
+    if (!s->have_seg && (rc = read_segment(s, err)) < 0)
+      return fail(s, rc, err);
+    if (s->have_seg && s->seg.seq == s->expected) {
+      rc = take_segment(s, out, err);
+      return rc < 0 ? fail(s, rc, err) : 0;
+    }
+    if (s->have_rec && s->have_seg)
+      return fail(s, dq_error_set(err, DQ_EPROTO,
+                                  "the stream skipped record %llu",
+                                  (unsigned long long)s->expected),
+                  err);
+    rc = shm_ring_wait(s->ring, s->sock, err);
+    if (rc < 0) {
+      /* The worker hung up; anything it sent before is read first. */
+      if (!s->have_seg && read_segment(s, err) == 0 && s->have_seg)
+        continue;
+      if (!s->have_rec && shm_ring_get(s->ring, &s->rec, NULL) == 0) {
+        s->have_rec = 1;
+        continue;
+      }
+      dq_error_set(err, DQ_EUNAVAILABLE,
+                   "shm worker %s went away in the middle of a stream",
+                   s->url);
+      return fail(s, DQ_EUNAVAILABLE, err);
+    }
+  }
+}
+
+static void shm_stream_cancel(dq_stream *s) {
+  atomic_store(&s->cancelled, true);
+  shm_ring_cancel(s->ring); /* wakes a blocked reader and the producer */
+  pthread_mutex_lock(&s->sock_lock);
+  if (s->sock >= 0)
+    shm_send(s->sock, SHM_MSG_CANCEL, NULL, 0, NULL, 0, NULL);
+  pthread_mutex_unlock(&s->sock_lock);
+}
+
+static void shm_stream_close(dq_stream *s) {
+  if (s == NULL)
+    return;
+  if (!s->ended && !s->failed)
+    shm_stream_cancel(s);
+  pthread_mutex_lock(&s->sock_lock);
+  close(s->sock);
+  s->sock = -1;
+  pthread_mutex_unlock(&s->sock_lock);
+  if (s->have_rec)
+    shm_ring_release(s->ring, s->rec.hdr);
+  free(s->seg_inline);
+  if (s->seg_fd >= 0)
+    close(s->seg_fd);
+  dq_schema_unref(s->schema);
+  shm_ring_unref(s->ring); /* batches still out keep their own references */
+  pthread_mutex_destroy(&s->sock_lock);
+  free(s);
+}
+
+/* --- server side -------------------------------------------------------------*/
+
+static int shm_ops_serve(dq_transport *t, const char *listen_url,
+                         const dq_worker_service *svc, dq_server **out,
+                         dq_error *err) {
+  if (svc == NULL || svc->size < sizeof(dq_worker_service))
+    return dq_error_set(err, DQ_EINVAL, "shm: worker service too old");
+  dq_server *s = calloc(1, sizeof *s);
+  if (s == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  int rc = shm_serve(&t->t, listen_url, svc, &s->srv, err);
+  if (rc < 0) {
+    free(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+static const char *shm_ops_server_url(const dq_server *s) {
+  return shm_server_url(s->srv);
+}
+
+static void shm_ops_stop(dq_server *s) {
+  if (s == NULL)
+    return;
+  shm_stop(s->srv);
+  free(s);
+}
+
+static const dq_transport_ops shm_ops = {
+    .size = sizeof(dq_transport_ops),
+    .init = shm_init,
+    .fini = shm_fini,
+    .channel_open = shm_channel_open,
+    .channel_close = shm_channel_close,
+    .get_worker_info = shm_get_worker_info,
+    .coord_open = shm_coord_open,
+    .coord_send_work_unit = shm_coord_send_work_unit,
+    .coord_finish = shm_coord_finish,
+    .coord_close = shm_coord_close,
+    .execute_task = shm_execute_task,
+    .stream_next = shm_stream_next,
+    .stream_cancel = shm_stream_cancel,
+    .stream_close = shm_stream_close,
+    .serve = shm_ops_serve,
+    .server_url = shm_ops_server_url,
+    .stop = shm_ops_stop,
+};
+
+DQ_TRANSPORT_PLUGIN(shm, DQ_VERSION_STRING,
+                    "worker processes on one host: Unix sockets for control, "
+                    "shared-memory rings read in place for data",
+                    &shm_ops)

@@ -1,0 +1,496 @@
+/* shm_server.c — hosting a worker service at shm://NAME.
+ *
+ * One listening Unix socket (abstract namespace by default, so nothing is
+ * left on disk; or a socket file in a 0700 directory); one thread per
+ * connection.  The first message says what the connection is: GetWorkerInfo,
+ * a coordinator channel (SetPlan, then work units and finish; the
+ * connection's end is coord_close), or an ExecuteTask stream.  A stream has
+ * a pump thread (stream_next → ring) and a watcher thread blocked on the
+ * socket, which turns the client's CANCEL or hang-up into stream_cancel
+ * even while the pump waits inside stream_next.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <dq/batch.h>
+#include <dq/ipc.h>
+
+#include "shm.h"
+
+typedef struct conn conn;
+struct conn {
+  shm_server *srv;
+  int sock;
+  pthread_t thread;
+  int done; /* the thread has finished: join it */
+  conn *next;
+};
+
+struct shm_server {
+  shm_transport *t;
+  const dq_worker_service *svc;
+  char url[256];
+  int lsock;
+  pthread_t acceptor;
+  pthread_mutex_t lock;
+  int stopping;
+  conn *conns;
+};
+
+/* --- streams ------------------------------------------------------------------*/
+
+typedef struct stream_ctx {
+  shm_server *srv;
+  int sock;
+  dq_ws_stream *s;
+  pthread_mutex_t lock;
+  int finished; /* the pump is done: the watcher must not cancel */
+} stream_ctx;
+
+static void *watch_main(void *arg) {
+  stream_ctx *sc = arg;
+  for (;;) {
+    uint8_t type;
+    void *data;
+    size_t len;
+    int rc = shm_recv(sc->sock, &type, &data, &len, NULL, NULL, NULL);
+    free(data);
+    /* CANCEL, EOF (the client closed or died) and garbage all cancel. */
+    pthread_mutex_lock(&sc->lock);
+    if (!sc->finished)
+      sc->srv->svc->stream_cancel(sc->srv->svc->self, sc->s);
+    pthread_mutex_unlock(&sc->lock);
+    if (rc < 0 || type != SHM_MSG_CANCEL)
+      break;
+  }
+  return NULL;
+}
+
+/* Sends one record: in the ring, or through the socket when the ring cannot
+ * take it (too large, or pinned by a reader that waits). */
+static int put_record(stream_ctx *sc, shm_ring *ring, uint8_t kind,
+                      uint32_t partition, const shm_slice *sl, size_t n,
+                      dq_error *err) {
+  int rc = shm_ring_put(ring, sc->sock, kind, partition, sl, n, err);
+  if (rc != DQ_ETOOBIG)
+    return rc;
+  shm_seg_hdr h;
+  memset(&h, 0, sizeof h);
+  h.seq = shm_ring_next_seq(ring);
+  h.partition = partition;
+  h.kind = kind;
+  for (size_t i = 0; i < n; i++)
+    h.size += sl[i].len;
+  if (kind == SHM_REC_BATCH) {
+    int fd;
+    size_t size;
+    rc = shm_segment_create(sl, n, &fd, &size, err);
+    if (rc < 0)
+      return rc;
+    h.has_fd = 1;
+    rc = shm_send(sc->sock, SHM_MSG_SEGMENT, &h, sizeof h, &fd, 1, err);
+    close(fd);
+    return rc;
+  }
+  /* Small records travel inline. */
+  size_t total = sizeof h + (size_t)h.size;
+  uint8_t *buf = malloc(total);
+  if (buf == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  memcpy(buf, &h, sizeof h);
+  uint8_t *p = buf + sizeof h;
+  for (size_t i = 0; i < n; i++) {
+    memcpy(p, sl[i].p, sl[i].len);
+    p += sl[i].len;
+  }
+  rc = shm_send(sc->sock, SHM_MSG_SEGMENT, buf, total, NULL, 0, err);
+  free(buf);
+  return rc;
+}
+
+static int put_ipc(stream_ctx *sc, shm_ring *ring, uint8_t kind,
+                   uint32_t partition, dq_ipc_message *m, dq_error *err) {
+  size_t n;
+  const dq_ipc_slice *is = dq_ipc_message_slices(m, &n);
+  shm_slice sl[64];
+  if (n > 64)
+    return dq_error_set(err, DQ_EINTERNAL, "an IPC message of %zu slices", n);
+  for (size_t i = 0; i < n; i++) {
+    sl[i].p = is[i].data;
+    sl[i].len = is[i].len;
+  }
+  return put_record(sc, ring, kind, partition, sl, n, err);
+}
+
+static void serve_stream(shm_server *srv, int sock, const void *data,
+                         size_t len) {
+  const dq_worker_service *svc = srv->svc;
+  dq_error err;
+  dq_error_clear(&err);
+  dq_execute_task req;
+  void *keep = NULL;
+  dq_ws_stream *s = NULL;
+  int rc = shm_decode_execute(data, len, &req, &keep, &err);
+  if (rc == 0)
+    rc = svc->execute_task(svc->self, &req, &s, &err);
+  shm_msg_free(keep);
+  if (rc < 0) {
+    if (err.worker_url[0] == '\0')
+      dq_error_set_origin(&err, srv->url, NULL);
+    shm_send_error(sock, &err);
+    return;
+  }
+  shm_ring *ring = NULL;
+  int fds[3];
+  rc = shm_ring_create(srv->t->ring_size, &ring, fds, &err);
+  if (rc == 0)
+    rc = shm_send(sock, SHM_MSG_STREAM, NULL, 0, fds, 3, &err);
+  if (rc < 0) {
+    svc->stream_close(svc->self, s);
+    shm_ring_unref(ring);
+    if (err.worker_url[0] == '\0')
+      dq_error_set_origin(&err, srv->url, NULL);
+    shm_send_error(sock, &err);
+    return;
+  }
+  stream_ctx sc = {.srv = srv, .sock = sock, .s = s};
+  pthread_mutex_init(&sc.lock, NULL);
+  pthread_t watcher;
+  int watching = pthread_create(&watcher, NULL, watch_main, &sc) == 0;
+  if (!watching)
+    svc->stream_cancel(svc->self, s);
+
+  dq_schema *schema = NULL;
+  for (;;) {
+    dq_frame f;
+    memset(&f, 0, sizeof f);
+    rc = svc->stream_next(svc->self, s, &f, &err);
+    if (rc < 0) {
+      if (err.worker_url[0] == '\0')
+        dq_error_set_origin(&err, srv->url, NULL);
+      /* Tell the reader why, if it is still there. */
+      uint8_t *eb = NULL;
+      size_t el = 0;
+      if (shm_encode_error(&err, &eb, &el) == 0) {
+        shm_slice sl = {eb, el};
+        put_record(&sc, ring, SHM_REC_ERROR, 0, &sl, 1, &err);
+      }
+      free(eb);
+      break;
+    }
+    dq_ipc_message *m = NULL;
+    if (f.kind == DQ_FRAME_SCHEMA) {
+      dq_schema_unref(schema);
+      schema = NULL;
+      rc = dq_schema_import(&f.schema, &schema, &err);
+      if (f.schema.release)
+        f.schema.release(&f.schema);
+      if (rc == 0)
+        rc = dq_ipc_encode_schema(schema, &m, &err);
+      if (rc == 0)
+        rc = put_ipc(&sc, ring, SHM_REC_SCHEMA, 0, m, &err);
+    } else if (f.kind == DQ_FRAME_BATCH) {
+      dq_batch *b = NULL;
+      rc = schema ? dq_batch_import(&f.array, schema, &b, &err)
+                  : dq_error_set(&err, DQ_EPROTO, "a batch before the schema");
+      if (rc < 0 && f.array.release)
+        f.array.release(&f.array);
+      if (rc == 0)
+        rc = dq_ipc_encode_batch(b, &m, &err);
+      dq_batch_unref(b);
+      if (rc == 0)
+        rc = put_ipc(&sc, ring, SHM_REC_BATCH, f.partition, m, &err);
+    } else if (f.kind == DQ_FRAME_EOS) {
+      rc = put_record(&sc, ring, SHM_REC_EOS, f.partition, NULL, 0, &err);
+    } else {
+      rc = put_record(&sc, ring, SHM_REC_END, 0, NULL, 0, &err);
+      dq_ipc_message_unref(m);
+      break;
+    }
+    dq_ipc_message_unref(m);
+    if (rc < 0)
+      break; /* the reader cancelled or went away */
+  }
+  dq_schema_unref(schema);
+  pthread_mutex_lock(&sc.lock);
+  sc.finished = 1;
+  pthread_mutex_unlock(&sc.lock);
+  /* Wakes the watcher out of its read. */
+  shutdown(sock, SHUT_RD);
+  if (watching)
+    pthread_join(watcher, NULL);
+  pthread_mutex_destroy(&sc.lock);
+  svc->stream_close(svc->self, s);
+  shm_ring_unref(ring);
+}
+
+/* --- coordinator channels --------------------------------------------------*/
+
+static void serve_coord(shm_server *srv, int sock, const void *data,
+                        size_t len) {
+  const dq_worker_service *svc = srv->svc;
+  dq_error err;
+  dq_error_clear(&err);
+  dq_set_plan sp;
+  void *keep = NULL;
+  dq_ws_task *task = NULL;
+  int rc = shm_decode_set_plan(data, len, &sp, &keep, &err);
+  if (rc == 0)
+    rc = svc->coord_open(svc->self, &sp, &task, &err);
+  shm_set_plan_free(keep);
+  if (rc < 0) {
+    if (err.worker_url[0] == '\0')
+      dq_error_set_origin(&err, srv->url, NULL);
+    shm_send_error(sock, &err);
+    return;
+  }
+  if (shm_send(sock, SHM_MSG_OK, NULL, 0, NULL, 0, NULL) < 0) {
+    svc->coord_close(svc->self, task);
+    return;
+  }
+  for (;;) {
+    uint8_t type;
+    void *msg;
+    size_t mlen;
+    /* EOF, the client closing or dying, ends the channel: free the task. */
+    if (shm_recv(sock, &type, &msg, &mlen, NULL, NULL, NULL) < 0)
+      break;
+    dq_error_clear(&err);
+    if (type == SHM_MSG_WORK_UNIT) {
+      const uint8_t *bytes;
+      size_t n;
+      void *k = NULL;
+      rc = shm_decode_work_unit(msg, mlen, &k, &bytes, &n, &err);
+      if (rc == 0)
+        rc = svc->coord_send_work_unit(svc->self, task, bytes, n, &err);
+      shm_msg_free(k);
+      rc = rc < 0 ? shm_send_error(sock, &err)
+                  : shm_send(sock, SHM_MSG_OK, NULL, 0, NULL, 0, NULL);
+    } else if (type == SHM_MSG_FINISH) {
+      dq_task_metrics m;
+      uint8_t *buf = NULL;
+      size_t blen = 0;
+      rc = svc->coord_finish(svc->self, task, &m, &err);
+      if (rc == 0 && shm_encode_metrics(&m, &buf, &blen) < 0)
+        rc = dq_error_set(&err, DQ_ENOMEM, "out of memory");
+      rc = rc < 0 ? shm_send_error(sock, &err)
+                  : shm_send(sock, SHM_MSG_METRICS, buf, blen, NULL, 0, NULL);
+      free(buf);
+    } else {
+      rc = -1;
+    }
+    free(msg);
+    if (rc < 0)
+      break;
+  }
+  svc->coord_close(svc->self, task);
+}
+
+/* --- connections ------------------------------------------------------------*/
+
+static void *conn_main(void *arg) {
+  conn *c = arg;
+  shm_server *srv = c->srv;
+  dq_error err;
+  dq_error_clear(&err);
+  if (shm_check_peer(c->sock, srv->t->allow_uids, srv->t->n_allow_uids,
+                     &err) < 0) {
+    shm_send_error(c->sock, &err);
+  } else {
+    uint8_t type;
+    void *data;
+    size_t len;
+    if (shm_recv(c->sock, &type, &data, &len, NULL, NULL, &err) == 0) {
+      if (type == SHM_MSG_INFO_REQ) {
+        dq_worker_info info;
+        uint8_t *buf = NULL;
+        size_t blen = 0;
+        if (srv->svc->get_worker_info(srv->svc->self, &info, &err) == 0 &&
+            shm_encode_info(&info, &buf, &blen) == 0)
+          shm_send(c->sock, SHM_MSG_INFO, buf, blen, NULL, 0, NULL);
+        else
+          shm_send_error(c->sock, &err);
+        free(buf);
+      } else if (type == SHM_MSG_SET_PLAN) {
+        serve_coord(srv, c->sock, data, len);
+      } else if (type == SHM_MSG_EXECUTE) {
+        serve_stream(srv, c->sock, data, len);
+      } else {
+        dq_error_set(&err, DQ_EPROTO, "unexpected first message type %u",
+                     type);
+        shm_send_error(c->sock, &err);
+      }
+      free(data);
+    }
+  }
+  /* Close now, not when the thread is reaped: a finished call holds no
+   * descriptor.  Under the lock, so stop() never shuts a reused number. */
+  pthread_mutex_lock(&srv->lock);
+  close(c->sock);
+  c->sock = -1;
+  c->done = 1;
+  pthread_mutex_unlock(&srv->lock);
+  return NULL;
+}
+
+/* Joins finished connection threads; srv->lock held. */
+static void reap_locked(shm_server *srv) {
+  for (conn **pp = &srv->conns; *pp != NULL;) {
+    conn *c = *pp;
+    if (c->done) {
+      *pp = c->next;
+      pthread_join(c->thread, NULL);
+      free(c);
+    } else {
+      pp = &c->next;
+    }
+  }
+}
+
+static void *accept_main(void *arg) {
+  shm_server *srv = arg;
+  for (;;) {
+    int s = accept4(srv->lsock, NULL, NULL, SOCK_CLOEXEC);
+    pthread_mutex_lock(&srv->lock);
+    reap_locked(srv);
+    if (srv->stopping) {
+      pthread_mutex_unlock(&srv->lock);
+      if (s >= 0)
+        close(s);
+      break;
+    }
+    if (s < 0) {
+      pthread_mutex_unlock(&srv->lock);
+      if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE ||
+          errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        if (errno != EINTR && errno != ECONNABORTED)
+          usleep(10000); /* out of descriptors: back off, do not spin */
+        continue;
+      }
+      break;
+    }
+    conn *c = calloc(1, sizeof *c);
+    if (c == NULL || (c->srv = srv, c->sock = s,
+                      pthread_create(&c->thread, NULL, conn_main, c) != 0)) {
+      free(c);
+      close(s);
+      pthread_mutex_unlock(&srv->lock);
+      continue;
+    }
+    c->next = srv->conns;
+    srv->conns = c;
+    pthread_mutex_unlock(&srv->lock);
+  }
+  return NULL;
+}
+
+/* Fills addr for URL shm://NAME: abstract "\0dq-shm/NAME", or a file in
+ * socket_dir. */
+int shm_address(const shm_transport *t, const char *name,
+                struct sockaddr_un *addr, socklen_t *len, dq_error *err) {
+  memset(addr, 0, sizeof *addr);
+  addr->sun_family = AF_UNIX;
+  int n;
+  if (t->socket_dir[0] != '\0') {
+    n = snprintf(addr->sun_path, sizeof addr->sun_path, "%s/%s.sock",
+                 t->socket_dir, name);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+                       (size_t)n + 1);
+  } else {
+    n = snprintf(addr->sun_path + 1, sizeof addr->sun_path - 1, "dq-shm/%s",
+                 name);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+                       (size_t)n);
+  }
+  if (n < 0 || (size_t)n >= sizeof addr->sun_path - 1)
+    return dq_error_set(err, DQ_EINVAL, "shm worker name '%s' is too long",
+                        name);
+  return 0;
+}
+
+int shm_serve(shm_transport *t, const char *listen_url,
+              const dq_worker_service *svc, shm_server **out, dq_error *err) {
+  char name[128];
+  int rc = shm_parse_url(listen_url, name, sizeof name, 1, err);
+  if (rc < 0)
+    return rc;
+  if (name[0] == '\0') { /* like port 0: a fresh name */
+    static atomic_ulong counter;
+    snprintf(name, sizeof name, "w%ld-%lu", (long)getpid(),
+             (unsigned long)atomic_fetch_add(&counter, 1));
+  }
+  shm_server *srv = calloc(1, sizeof *srv);
+  if (srv == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  srv->t = t;
+  srv->svc = svc;
+  snprintf(srv->url, sizeof srv->url, "shm://%s", name);
+  pthread_mutex_init(&srv->lock, NULL);
+  struct sockaddr_un addr;
+  socklen_t alen;
+  rc = shm_address(t, name, &addr, &alen, err);
+  srv->lsock = rc == 0 ? socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
+  if (rc == 0 && srv->lsock < 0)
+    rc = dq_error_set(err, DQ_EIO, "socket: %s", strerror(errno));
+  if (rc == 0 && bind(srv->lsock, (struct sockaddr *)&addr, alen) != 0)
+    rc = dq_error_set(err, errno == EADDRINUSE ? DQ_EINVAL : DQ_EIO,
+                      "cannot serve at %s: %s", srv->url, strerror(errno));
+  if (rc == 0 && listen(srv->lsock, 128) != 0)
+    rc = dq_error_set(err, DQ_EIO, "listen: %s", strerror(errno));
+  if (rc == 0 && pthread_create(&srv->acceptor, NULL, accept_main, srv) != 0)
+    rc = dq_error_set(err, DQ_EIO, "cannot start the accept thread");
+  if (rc < 0) {
+    if (srv->lsock >= 0)
+      close(srv->lsock);
+    if (t->socket_dir[0] != '\0' && addr.sun_path[0] != '\0')
+      unlink(addr.sun_path);
+    pthread_mutex_destroy(&srv->lock);
+    free(srv);
+    return rc;
+  }
+  *out = srv;
+  return 0;
+}
+
+const char *shm_server_url(const shm_server *srv) { return srv->url; }
+
+void shm_stop(shm_server *srv) {
+  if (srv == NULL)
+    return;
+  pthread_mutex_lock(&srv->lock);
+  srv->stopping = 1;
+  /* Wake every connection thread: their reads and waits see the hang-up,
+   * coordinator channels end (coord_close), streams cancel. */
+  for (conn *c = srv->conns; c != NULL; c = c->next)
+    if (c->sock >= 0)
+      shutdown(c->sock, SHUT_RDWR);
+  pthread_mutex_unlock(&srv->lock);
+  shutdown(srv->lsock, SHUT_RDWR);
+  pthread_join(srv->acceptor, NULL);
+  close(srv->lsock);
+  if (srv->t->socket_dir[0] != '\0') {
+    struct sockaddr_un addr;
+    socklen_t alen;
+    if (shm_address(srv->t, srv->url + 6, &addr, &alen, NULL) == 0)
+      unlink(addr.sun_path);
+  }
+  pthread_mutex_lock(&srv->lock);
+  while (srv->conns != NULL) {
+    conn *c = srv->conns;
+    srv->conns = c->next;
+    pthread_mutex_unlock(&srv->lock);
+    pthread_join(c->thread, NULL);
+    free(c);
+    pthread_mutex_lock(&srv->lock);
+  }
+  pthread_mutex_unlock(&srv->lock);
+  pthread_mutex_destroy(&srv->lock);
+  free(srv);
+}
