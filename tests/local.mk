@@ -3,7 +3,7 @@
 # Tests load plugins from the build tree only: DQ_PLUGIN_PATH points at it
 # and DQ_CONFIG/DQ_TRANSPORT are cleared, so an installed copy is never used.
 AM_TESTS_ENVIRONMENT = \
-	DQ_PLUGIN_PATH='$(abs_top_builddir)/plugins/inmem'; export DQ_PLUGIN_PATH; \
+	DQ_PLUGIN_PATH='$(abs_top_builddir)/plugins/inmem:$(abs_top_builddir)/plugins/shm:$(abs_top_builddir)/plugins/grpc'; export DQ_PLUGIN_PATH; \
 	DQ_FIXTURE_DIR='$(abs_top_builddir)/tests/fixtures'; export DQ_FIXTURE_DIR; \
 	abs_top_builddir='$(abs_top_builddir)'; export abs_top_builddir; \
 	abs_top_srcdir='$(abs_top_srcdir)'; export abs_top_srcdir; \

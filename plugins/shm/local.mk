@@ -23,3 +23,11 @@ plugins_shm_test_shm_ring_SOURCES = plugins/shm/test_shm_ring.c \
 plugins_shm_test_shm_ring_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 plugins_shm_test_shm_ring_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS) \
 	$(PTHREAD_LIBS)
+
+# A connection from a uid the worker does not allow (needs root to switch
+# uid; skipped otherwise).
+check_PROGRAMS += plugins/shm/test_shm_uid
+TESTS += plugins/shm/test_shm_uid
+plugins_shm_test_shm_uid_SOURCES = plugins/shm/test_shm_uid.c
+plugins_shm_test_shm_uid_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+plugins_shm_test_shm_uid_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)

@@ -242,6 +242,25 @@ static int reply(int sock, const char *url, uint8_t want, void **data,
   return 0;
 }
 
+/* Sends a request and reads its reply.  A worker that refuses a
+ * connection (say, a uid it does not allow) answers with an error and
+ * closes at once, so our send may fail: the reply then says why. */
+static int request(int sock, const char *url, uint8_t type, const void *data,
+                   size_t len, uint8_t want, void **reply_data,
+                   size_t *reply_len, int *fds, int *n_fds, dq_error *err) {
+  dq_error send_err;
+  dq_error_clear(&send_err);
+  int src = shm_send(sock, type, data, len, NULL, 0, &send_err);
+  int rc = reply(sock, url, want, reply_data, reply_len, fds, n_fds, err);
+  if (rc < 0 && src < 0 && (err == NULL || err->code == DQ_EUNAVAILABLE) &&
+      err != NULL && strstr(err->message, "before answering") != NULL) {
+    *err = send_err; /* no reply: the send's reason is the better one */
+    dq_error_set_origin(err, url, NULL);
+    return src;
+  }
+  return rc;
+}
+
 static int shm_channel_open(dq_transport *t, const char *url,
                             dq_channel **out, dq_error *err) {
   int s;
@@ -268,9 +287,8 @@ static int shm_get_worker_info(dq_channel *ch, dq_worker_info *out,
     return rc;
   void *data = NULL;
   size_t len;
-  rc = shm_send(s, SHM_MSG_INFO_REQ, NULL, 0, NULL, 0, err);
-  if (rc == 0)
-    rc = reply(s, ch->url, SHM_MSG_INFO, &data, &len, NULL, NULL, err);
+  rc = request(s, ch->url, SHM_MSG_INFO_REQ, NULL, 0, SHM_MSG_INFO, &data,
+               &len, NULL, NULL, err);
   if (rc == 0)
     rc = shm_decode_info(data, len, out, err);
   free(data);
@@ -296,10 +314,9 @@ static int shm_coord_open(dq_channel *ch, const dq_set_plan *plan,
   void *data = NULL;
   rc = shm_encode_set_plan(plan, &buf, &len) < 0
            ? dq_error_set(err, DQ_ENOMEM, "out of memory")
-           : shm_send(c->sock, SHM_MSG_SET_PLAN, buf, len, NULL, 0, err);
+           : request(c->sock, c->url, SHM_MSG_SET_PLAN, buf, len, SHM_MSG_OK,
+                     &data, &len, NULL, NULL, err);
   free(buf);
-  if (rc == 0)
-    rc = reply(c->sock, c->url, SHM_MSG_OK, &data, &len, NULL, NULL, err);
   free(data);
   if (rc < 0) {
     if (err != NULL && err->worker_url[0] == '\0')
@@ -374,10 +391,9 @@ static int shm_execute_task(dq_channel *ch, const dq_execute_task *req,
   int n_fds = 0;
   rc = shm_encode_execute(req, &buf, &len) < 0
            ? dq_error_set(err, DQ_ENOMEM, "out of memory")
-           : shm_send(s->sock, SHM_MSG_EXECUTE, buf, len, NULL, 0, err);
+           : request(s->sock, s->url, SHM_MSG_EXECUTE, buf, len, SHM_MSG_STREAM,
+                     &data, &len, fds, &n_fds, err);
   free(buf);
-  if (rc == 0)
-    rc = reply(s->sock, s->url, SHM_MSG_STREAM, &data, &len, fds, &n_fds, err);
   free(data);
   if (rc == 0 && n_fds != 3) {
     for (int i = 0; i < n_fds; i++)

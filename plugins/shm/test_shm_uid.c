@@ -1,0 +1,98 @@
+/* test_shm_uid.c — a connection from a uid the worker does not allow is
+ * refused with a message naming it.  The worker runs in this process; a
+ * child drops to uid 65534 and calls it.  Needs root to switch uid: skipped
+ * otherwise. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <dq/dq.h>
+#include <dq/runtime.h>
+#include <dq/transport.h>
+
+#include "context.h"
+
+#define NOBODY 65534
+
+/* In the child: exit 0 if the worker refused us as it should. */
+static int child(dq_context *ctx, const char *url) {
+  if (setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
+    return 3;
+  const dq_transport_ops *ops = dq_context_ops(ctx);
+  dq_channel *ch;
+  dq_error err;
+  dq_error_clear(&err);
+  if (ops->channel_open(dq_context_transport(ctx), url, &ch, &err) < 0) {
+    fprintf(stderr, "channel_open: %s\n", err.message);
+    return 4;
+  }
+  dq_worker_info info;
+  int rc = ops->get_worker_info(ch, &info, &err);
+  ops->channel_close(ch);
+  if (rc == 0) {
+    fprintf(stderr, "uid %d was served\n", NOBODY);
+    return 1;
+  }
+  char want[64];
+  snprintf(want, sizeof want, "connection from uid %d", NOBODY);
+  if (strstr(err.message, want) == NULL || strstr(err.message, "refused") == NULL) {
+    fprintf(stderr, "unexpected refusal message: %s\n", err.message);
+    return 2;
+  }
+  return 0;
+}
+
+static void test_other_uid_refused(void **state) {
+  (void)state;
+  if (geteuid() != 0)
+    skip(); /* cannot switch uid */
+  dq_config *cfg;
+  dq_error err;
+  /* The child's client side must accept the worker's uid (0). */
+  if (dq_config_parse("[dq]\ntransport = shm\n[transport.shm]\n"
+                      "allow_uids = 0\n",
+                      "test", &cfg, &err) < 0)
+    fail_msg("%s", err.message);
+  dq_context *ctx;
+  if (dq_context_new(cfg, &ctx, &err) < 0)
+    fail_msg("%s", err.message);
+  dq_worker *w;
+  assert_int_equal(dq_worker_start(ctx, "shm://", &w, &err), 0);
+  /* Our own uid is served. */
+  const dq_transport_ops *ops = dq_context_ops(ctx);
+  dq_channel *ch;
+  dq_worker_info info;
+  assert_int_equal(ops->channel_open(dq_context_transport(ctx),
+                                     dq_worker_url(w), &ch, &err), 0);
+  assert_int_equal(ops->get_worker_info(ch, &info, &err), 0);
+  assert_string_equal(info.url, dq_worker_url(w));
+  ops->channel_close(ch);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    _exit(child(ctx, dq_worker_url(w)));
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  dq_worker_stop(w);
+  dq_context_free(ctx);
+  dq_config_free(cfg);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_other_uid_refused),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
