@@ -84,7 +84,8 @@ struct task {
   dq_producer_head head;
   uint32_t n_out;
   out_part *out;
-  int running;  /* pipelines still running */
+  atomic_int running; /* pipelines still running (the reaper reads it
+                       * without the task lock) */
   int finished; /* every pipeline ended: outputs complete */
   dq_reader **readers; /* one per input of tp */
   uint64_t t_plan, t_start, t_end;
@@ -769,9 +770,25 @@ static int execute_task(dq_worker *w, const dq_execute_task *req, int served,
   if (rc == 0 && atomic_load(&t->cancelled))
     rc = t->failed ? (*err = t->error, t->error.code)
                    : dq_error_set(err, DQ_ECANCELED, "the task was cancelled");
-  if (rc == 0 && !t->started)
+  if (rc == 0 && !t->started) {
     rc = task_start_locked(t, req, err);
-  else if (rc == 0 && (req->producer_head_len != t->head_len ||
+    if (rc < 0) {
+      /* Half-started (say, a producer was unreachable): fail the task for
+       * good rather than start it again on the next ExecuteTask. */
+      set_origin(t, err);
+      t->started = 1;
+      t->failed = 1;
+      t->error = *err;
+      atomic_store(&t->cancelled, true);
+      for (size_t i = 0; t->readers != NULL && i < t->tp->n_inputs; i++)
+        dq_reader_cancel(t->readers[i]);
+      if (t->running == 0) {
+        t->finished = 1;
+        t->t_end = dq_now_ns();
+      }
+      pthread_cond_broadcast(&t->cond);
+    }
+  } else if (rc == 0 && (req->producer_head_len != t->head_len ||
                        memcmp(req->producer_head, t->head_bytes,
                               t->head_len) != 0))
     rc = dq_error_set(err, DQ_EINVAL,
