@@ -49,22 +49,24 @@ int dq_array_from_buffers(dq_type type, int64_t length, int64_t null_count,
   *out = NULL;
   if ((rc = dq_type_check(type, err)) != 0)
     goto fail;
-  dq_type_format(type, tname, sizeof tname);
+  /* The type's name only for error messages: formatted when one is
+   * written, not on every call (imports run this per column per batch). */
+#define TNAME dq_type_format(type, tname, sizeof tname)
   if (length < 0) {
     rc = dq_error_set(err, DQ_EINVAL, "%s array length %" PRId64
-                      " is negative", tname, length);
+                      " is negative", TNAME, length);
     goto fail;
   }
   /* Bounds every size computed below (n * 16, (n + 1) * 4) far from
    * overflow, on 32-bit hosts too. */
   if ((uint64_t)length > (SIZE_MAX - 64) / 16) {
     rc = dq_error_set(err, DQ_ETOOBIG, "%s array length %" PRId64
-                      " is too large for this host", tname, length);
+                      " is too large for this host", TNAME, length);
     goto fail;
   }
   if (null_count < -1 || null_count > length) {
     rc = dq_error_set(err, DQ_EINVAL, "%s array null_count %" PRId64
-                      " is outside 0..%" PRId64 " (its length)", tname,
+                      " is outside 0..%" PRId64 " (its length)", TNAME,
                       null_count, length);
     goto fail;
   }
@@ -73,7 +75,7 @@ int dq_array_from_buffers(dq_type type, int64_t length, int64_t null_count,
   for (int k = 0; k < 3; k++)
     if (all[k] != NULL && all[k]->data == NULL && all[k]->size != 0) {
       rc = dq_error_set(err, DQ_EINVAL, "%s array %s buffer claims %zu bytes "
-                        "but has no data", tname, what[k], all[k]->size);
+                        "but has no data", TNAME, what[k], all[k]->size);
       goto fail;
     }
 
@@ -140,7 +142,7 @@ int dq_array_from_buffers(dq_type type, int64_t length, int64_t null_count,
   } else {
     if (offsets != NULL) {
       rc = dq_error_set(err, DQ_EINVAL, "an offsets buffer was given for a "
-                        "%s array, which has none", tname);
+                        "%s array, which has none", TNAME);
       goto fail;
     }
     size_t need = type.id == DQ_TYPE_BOOL ? bitmap_bytes
@@ -153,18 +155,18 @@ int dq_array_from_buffers(dq_type type, int64_t length, int64_t null_count,
     }
     if (values == NULL) {
       rc = dq_error_set(err, DQ_EINVAL, "%s array of %" PRId64
-                        " rows has no values buffer", tname, length);
+                        " rows has no values buffer", TNAME, length);
       goto fail;
     }
     if (values->size < need) {
       rc = dq_error_set(err, DQ_EINVAL, "%s values buffer holds %zu bytes "
-                        "but %" PRId64 " rows need %zu", tname, values->size,
+                        "but %" PRId64 " rows need %zu", TNAME, values->size,
                         length, need);
       goto fail;
     }
     if (!aligned(values->data, value_align(type))) {
       rc = dq_error_set(err, DQ_EINVAL, "%s values buffer is not %zu-byte "
-                        "aligned", tname, value_align(type));
+                        "aligned", TNAME, value_align(type));
       goto fail;
     }
   }
@@ -177,14 +179,14 @@ int dq_array_from_buffers(dq_type type, int64_t length, int64_t null_count,
   } else if (validity == NULL) {
     if (null_count > 0) {
       rc = dq_error_set(err, DQ_EINVAL, "%s array has null_count %" PRId64
-                        " but no validity bitmap", tname, null_count);
+                        " but no validity bitmap", TNAME, null_count);
       goto fail;
     }
     null_count = 0;
   } else {
     if (validity->size < bitmap_bytes) {
       rc = dq_error_set(err, DQ_EINVAL, "%s validity bitmap holds %zu bytes "
-                        "but %" PRId64 " rows need %zu", tname, validity->size,
+                        "but %" PRId64 " rows need %zu", TNAME, validity->size,
                         length, bitmap_bytes);
       goto fail;
     }
@@ -194,7 +196,7 @@ int dq_array_from_buffers(dq_type type, int64_t length, int64_t null_count,
     if (null_count >= 0 && null_count != nulls) {
       rc = dq_error_set(err, DQ_EINVAL, "%s array declares null_count %" PRId64
                         " but its validity bitmap has %" PRId64 " nulls",
-                        tname, null_count, nulls);
+                        TNAME, null_count, nulls);
       goto fail;
     }
     null_count = nulls;
@@ -326,3 +328,5 @@ const char *dq_array_utf8(const dq_array *a, int64_t i, size_t *len) {
     return "";
   return (const char *)a->values->data + o[i];
 }
+
+#undef TNAME

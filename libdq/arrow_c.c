@@ -614,8 +614,8 @@ int dq_batch_import(struct ArrowArray *in, dq_schema *schema, dq_batch **out,
     const struct ArrowArray *c = root->children[i];
     const char *name = schema->names[i];
     dq_type t = schema->types[i];
-    char tname[32];
-    dq_type_format(t, tname, sizeof tname);
+    char tname[32]; /* formatted only when an error is written */
+#define TNAME dq_type_format(t, tname, sizeof tname)
     if (c == NULL) {
       rc = dq_error_set(err, DQ_EINVAL, "column %zu (\"%s\"): its ArrowArray "
                         "child is NULL", i, name);
@@ -630,19 +630,19 @@ int dq_batch_import(struct ArrowArray *in, dq_schema *schema, dq_batch **out,
     if (c->n_buffers != want_buffers) {
       rc = dq_error_set(err, DQ_EINVAL,
                         "column %zu (\"%s\", %s) has %" PRId64
-                        " buffers; expected %" PRId64, i, name, tname,
+                        " buffers; expected %" PRId64, i, name, TNAME,
                         c->n_buffers, want_buffers);
       goto done;
     }
     if (c->buffers == NULL) {
       rc = dq_error_set(err, DQ_EINVAL, "column %zu (\"%s\", %s): the buffers "
-                        "pointer is NULL", i, name, tname);
+                        "pointer is NULL", i, name, TNAME);
       goto done;
     }
     if (c->n_children != 0 || c->dictionary != NULL) {
       rc = dq_error_set(err, DQ_EINVAL,
                         "column %zu (\"%s\", %s) has children or a dictionary;"
-                        " expected neither", i, name, tname);
+                        " expected neither", i, name, TNAME);
       goto done;
     }
     if (c->length < 0 || c->offset < 0 || c->null_count < -1 ||
@@ -651,7 +651,7 @@ int dq_batch_import(struct ArrowArray *in, dq_schema *schema, dq_batch **out,
                         "column %zu (\"%s\", %s) has length %" PRId64
                         ", offset %" PRId64 ", null_count %" PRId64
                         "; expected length >= 0, offset >= 0, null_count in "
-                        "-1..length", i, name, tname, c->length, c->offset,
+                        "-1..length", i, name, TNAME, c->length, c->offset,
                         c->null_count);
       goto done;
     }
@@ -661,7 +661,7 @@ int dq_batch_import(struct ArrowArray *in, dq_schema *schema, dq_batch **out,
       rc = dq_error_set(err, DQ_EINVAL,
                         "column %zu (\"%s\", %s) has %" PRId64
                         " rows, fewer than the struct's offset + length (%"
-                        PRId64 ")", i, name, tname, c->length,
+                        PRId64 ")", i, name, TNAME, c->length,
                         root->offset + root->length);
       goto done;
     }
@@ -670,7 +670,7 @@ int dq_batch_import(struct ArrowArray *in, dq_schema *schema, dq_batch **out,
     dq_error e;
     rc = import_column(o, c, exact, off, root->length, t, &arrays[i], &e);
     if (rc != 0) {
-      dq_error_set(err, rc, "column %zu (\"%s\", %s): %s", i, name, tname,
+      dq_error_set(err, rc, "column %zu (\"%s\", %s): %s", i, name, TNAME,
                    e.message);
       goto done;
     }
@@ -686,3 +686,5 @@ done:
   owner_unref(o); /* the buffers, if any, keep the producer's memory alive */
   return rc;
 }
+
+#undef TNAME
