@@ -210,7 +210,11 @@ static void reclaim(shm_ring *r) {
   uint64_t head = atomic_load(&r->sh->head);
   while (r->tail < head) {
     rec_hdr *h = (rec_hdr *)(r->data + r->tail % r->size);
-    if (!atomic_load_explicit(&h->freed, memory_order_acquire))
+    /* Sequentially consistent, like the release below: with the waiting
+     * flags this is a Dekker handshake, and acquire/release alone lets
+     * both sides miss each other (a store-load reordering), leaving the
+     * producer asleep until the reader drains everything. */
+    if (!atomic_load(&h->freed))
       break;
     r->tail += h->size;
   }
@@ -383,7 +387,7 @@ int shm_ring_wait(shm_ring *r, int sock, dq_error *err) {
 
 void shm_ring_release(shm_ring *r, void *hdr) {
   rec_hdr *h = hdr;
-  atomic_store_explicit(&h->freed, 1, memory_order_release);
+  atomic_store(&h->freed, 1); /* seq_cst: see reclaim() */
   if (atomic_load(&r->sh->producer_waiting))
     efd_signal(r->space_efd);
 }
