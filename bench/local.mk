@@ -1,1 +1,80 @@
-# bench/local.mk — (being written)
+# bench/local.mk — the benchmark programs and `make bench`.
+#
+# They are EXTRA_PROGRAMS: built only by `make bench`, never by `make all`
+# or `make check`, so CI never runs (or waits for) them.  They link
+# libdqcore.la statically to reach the runtime's internals (the transport
+# ops of a context, task plans, the executor) as the runtime itself does.
+#
+#   make bench                          # the whole run, a few minutes on 2 cores
+#   make bench BENCH_SCALE=0.1 BENCH_RUNS=1 BENCH_SECONDS=0.05 BENCH_REPS=1  # smoke
+#
+# Each run writes bench/results/<UTC timestamp>.json (one object holding
+# the three programs' output), the Markdown tables they printed (.md) and,
+# when gnuplot is installed, a plot (.png) — all in the build tree.
+BENCH_PROGS = bench/baselines bench/transport_bench bench/query_bench
+EXTRA_PROGRAMS += $(BENCH_PROGS)
+CLEANFILES += $(BENCH_PROGS)
+
+BENCH_COMMON = bench/bench_util.c bench/bench_util.h
+BENCH_LIBS = libdq/libdqcore.la $(PTHREAD_LIBS)
+
+bench_baselines_SOURCES = bench/baselines.c $(BENCH_COMMON)
+bench_baselines_LDADD = $(PTHREAD_LIBS)
+bench_transport_bench_SOURCES = bench/transport_bench.c $(BENCH_COMMON)
+bench_transport_bench_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+bench_transport_bench_LDADD = $(BENCH_LIBS)
+bench_query_bench_SOURCES = bench/query_bench.c $(BENCH_COMMON)
+bench_query_bench_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+bench_query_bench_LDADD = $(BENCH_LIBS)
+
+EXTRA_DIST += bench/plot.gp
+
+# Defaults sized so the whole run stays well under 10 minutes on 2 cores.
+BENCH_SCALE = 1
+BENCH_RUNS = 3
+BENCH_WORKERS = 1,2,4
+BENCH_SECONDS = 0.2
+BENCH_REPS = 5
+# Every transport built in this tree; the programs skip the ones absent.
+BENCH_PLUGIN_PATH = $(abs_top_builddir)/plugins/inmem:$(abs_top_builddir)/plugins/shm:$(abs_top_builddir)/plugins/grpc
+
+# Each program's tables go to the terminal and to <ts>.md; a program that
+# fails makes `make bench` fail once the others have run (dash has no
+# pipefail, hence a file per program rather than a pipe through tee).
+bench: all $(BENCH_PROGS)
+	@$(MKDIR_P) bench/results
+	@ts=`date -u +%Y%m%dT%H%M%SZ`; out=bench/results/$$ts; st=0; \
+	DQ_PLUGIN_PATH='$(BENCH_PLUGIN_PATH)'; export DQ_PLUGIN_PATH; \
+	unset DQ_CONFIG DQ_TRANSPORT; : > $$out.md; \
+	echo "== baselines"; \
+	bench/baselines --reps $(BENCH_REPS) --seconds $(BENCH_SECONDS) \
+	  --json $$out-baselines.json > $$out.part || st=1; \
+	cat $$out.part; cat $$out.part >> $$out.md; \
+	echo "== transports"; \
+	bench/transport_bench --reps $(BENCH_REPS) --seconds $(BENCH_SECONDS) \
+	  --json $$out-transports.json --tsv $$out-transports.tsv \
+	  > $$out.part || st=1; \
+	cat $$out.part; cat $$out.part >> $$out.md; \
+	echo "== queries"; \
+	bench/query_bench --scale $(BENCH_SCALE) --runs $(BENCH_RUNS) \
+	  --workers $(BENCH_WORKERS) --json $$out-queries.json \
+	  --tsv $$out-queries.tsv > $$out.part || st=1; \
+	cat $$out.part; cat $$out.part >> $$out.md; rm -f $$out.part; \
+	{ echo '{"timestamp": "'$$ts'",'; \
+	  echo '"baselines":'; cat $$out-baselines.json || echo null; echo ','; \
+	  echo '"transports":'; cat $$out-transports.json || echo null; echo ','; \
+	  echo '"queries":'; cat $$out-queries.json || echo null; echo '}'; \
+	} > $$out.json; \
+	rm -f $$out-baselines.json $$out-transports.json $$out-queries.json; \
+	if command -v gnuplot >/dev/null 2>&1; then \
+	  gnuplot -e "tfile='$$out-transports.tsv'; qfile='$$out-queries.tsv'; \
+	    outfile='$$out.png'; stamp='$$ts'" $(srcdir)/bench/plot.gp \
+	  && echo "plot: $$out.png"; \
+	else \
+	  echo "plot: skipped, gnuplot is not installed (apt-get install gnuplot-nox)"; \
+	fi; \
+	echo "results: $$out.json $$out.md"; \
+	if test $$st != 0; then echo "make bench: a bench program failed" >&2; fi; \
+	exit $$st
+
+.PHONY: bench

@@ -1,6 +1,8 @@
-/* exec.c — pipelines: building a stage's operator tree for one partition,
- * pulling batches through it, cancellation between batches, and the
- * single-process runner for one-stage plans (dq_plan_run_local).
+/* exec.c — pipelines: building a stage's operator tree for one partition
+ * (every input of a join or union gets its own subtree for that
+ * partition), pulling batches through it, cancellation between batches,
+ * the pipeline's memory account (bytes held by operators, and the peak),
+ * and the single-process runner for one-stage plans (dq_plan_run_local).
  *
  * Operators live one per file (op_*.c); this file only wires them.  Every
  * pull goes through dq_op_next(), so the cancellation check sits in one
@@ -13,6 +15,7 @@
 
 struct dq_exec {
   dq_exec_env env; /* operators point at this copy */
+  dq_mem_account mem;
   const dq_stage *stage;
   dq_op *root;
   bool done;
@@ -22,6 +25,17 @@ bool dq_exec_cancelled(const dq_exec_env *env) {
   return env->cancelled != NULL &&
          atomic_load_explicit(env->cancelled, memory_order_relaxed);
 }
+
+void dq_mem_add(const dq_exec_env *env, int64_t delta) {
+  dq_mem_account *m = env ? env->mem : NULL;
+  if (m == NULL)
+    return;
+  m->cur += delta;
+  if (m->cur > m->peak)
+    m->peak = m->cur;
+}
+
+int64_t dq_exec_memory_peak(const dq_exec *e) { return e ? e->mem.peak : 0; }
 
 int dq_op_next(dq_op *op, dq_batch **out, dq_error *err) {
   *out = NULL;
@@ -61,7 +75,31 @@ int dq_op_open(const dq_node *node, const dq_exec_env *env,
   int rc = dq_op_open(node->input, env, partition, &input, err);
   if (rc != 0)
     return rc;
+  /* Every further input gets its own operator tree for this partition:
+   * a join's build side, a union's other inputs. */
+  dq_op **more = NULL;
+  if (node->n_more > 0) {
+    more = calloc(node->n_more, sizeof *more);
+    if (more == NULL)
+      rc = dq_error_set(err, DQ_ENOMEM, "out of memory opening a pipeline");
+    for (size_t i = 0; rc == 0 && i < node->n_more; i++)
+      rc = dq_op_open(node->more[i], env, partition, &more[i], err);
+    if (rc != 0) {
+      for (size_t i = 0; more != NULL && i < node->n_more; i++)
+        dq_op_close(more[i]);
+      free(more);
+      dq_op_close(input);
+      return rc;
+    }
+  }
   switch (node->kind) {
+  case DQ_NODE_HASH_JOIN:
+    rc = dq_op_hash_join_open(node, input, more[0], out, err);
+    break;
+  case DQ_NODE_UNION:
+    rc = dq_op_union_open(node, input, more, out, err);
+    break;
+  case DQ_NODE_TOPN: rc = dq_op_topn_open(node, input, out, err); break;
   case DQ_NODE_FILTER: rc = dq_op_filter_open(node, input, out, err); break;
   case DQ_NODE_PROJECT: rc = dq_op_project_open(node, input, out, err); break;
   case DQ_NODE_AGGREGATE:
@@ -74,10 +112,17 @@ int dq_op_open(const dq_node *node, const dq_exec_env *env,
                       (int)node->kind);
     break;
   }
+  /* An operator takes over its inputs only when it opens: a join its
+   * build operator, a union the `more` array too. */
   if (rc != 0) {
+    for (size_t i = 0; more != NULL && i < node->n_more; i++)
+      dq_op_close(more[i]);
+    free(more);
     dq_op_close(input);
     return rc;
   }
+  if (node->kind != DQ_NODE_UNION)
+    free(more);
   (*out)->node = node;
   (*out)->env = env;
   (*out)->partition = partition;
@@ -105,6 +150,7 @@ int dq_exec_open(const dq_stage *stage, const dq_exec_env *env,
   if (e == NULL)
     return dq_error_set(err, DQ_ENOMEM, "out of memory opening a pipeline");
   e->env = *env;
+  e->env.mem = &e->mem;
   if (e->env.batch_rows <= 0)
     e->env.batch_rows = DQ_EXEC_DEFAULT_BATCH_ROWS;
   if (e->env.n_partitions == 0)
@@ -158,10 +204,9 @@ int dq_plan_run_local(const dq_plan *p, dq_batch_fn on_batch, void *ctx,
     return dq_error_set(err, DQ_EINVAL, "dq_plan_run_local runs one-stage "
                         "plans; this one has %zu stages", p->n_stages);
   const dq_stage *s = &p->stages[0];
-  for (const dq_node *n = s->root; n; n = n->input)
-    if (n->kind == DQ_NODE_READ)
-      return dq_error_set(err, DQ_EINVAL, "dq_plan_run_local cannot run a "
-                          "plan that reads other stages");
+  if (dq_node_reads(s->root, NULL, 0) > 0)
+    return dq_error_set(err, DQ_EINVAL, "dq_plan_run_local cannot run a "
+                        "plan that reads other stages");
   dq_exec_env env;
   memset(&env, 0, sizeof env);
   env.task_number = 0;

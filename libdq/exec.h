@@ -32,7 +32,21 @@ typedef struct dq_exec_env {
   int (*read_next)(void *ctx, void *reader, dq_batch **out,
                    dq_error *err); /* *out = NULL at end */
   void (*read_close)(void *ctx, void *reader);
+  /* Filled in by dq_exec_open (callers leave it NULL): the pipeline's
+   * memory account, see dq_mem_add(). */
+  struct dq_mem_account *mem;
 } dq_exec_env;
+
+/* Bytes held by the operators of one pipeline that keep data across
+ * batches (hash tables of aggregates and joins, sorted and top-N rows):
+ * `cur` now and the `peak`.  One pipeline runs in one thread, so plain
+ * integers do. */
+typedef struct dq_mem_account {
+  int64_t cur, peak;
+} dq_mem_account;
+
+/* Adds delta (negative to release) to the env's account, if any. */
+void dq_mem_add(const dq_exec_env *env, int64_t delta);
 
 #define DQ_EXEC_DEFAULT_BATCH_ROWS 8192
 
@@ -50,6 +64,9 @@ int dq_exec_next(dq_exec *e, dq_batch **out, dq_error *err);
 void dq_exec_close(dq_exec *e);
 /* The schema of the pipeline's output (the stage root's). */
 const dq_schema *dq_exec_schema(const dq_exec *e);
+/* The most bytes the pipeline's operators held at once so far (see
+ * dq_mem_account); still valid after the pipeline has ended. */
+int64_t dq_exec_memory_peak(const dq_exec *e);
 
 /* Producer head for SHUFFLE: splits a batch by a deterministic hash of the
  * key columns into n batches (outs[i] = NULL where a partition gets no
@@ -102,6 +119,15 @@ int dq_op_sort_open(const dq_node *n, dq_op *input, dq_op **out,
                     dq_error *err);
 int dq_op_limit_open(const dq_node *n, dq_op *input, dq_op **out,
                      dq_error *err);
+/* build: the operator of n->more[0] (taken over when the join opens). */
+int dq_op_hash_join_open(const dq_node *n, dq_op *input, dq_op *build,
+                         dq_op **out, dq_error *err);
+int dq_op_topn_open(const dq_node *n, dq_op *input, dq_op **out,
+                    dq_error *err);
+/* more: the operators of n->more[0..n_more) (the array is taken over
+ * when the union opens). */
+int dq_op_union_open(const dq_node *n, dq_op *input, dq_op **more,
+                     dq_op **out, dq_error *err);
 int dq_op_read_open(const dq_node *n, const dq_exec_env *env,
                     uint32_t partition, dq_op **out, dq_error *err);
 

@@ -21,14 +21,18 @@ libdq_libdqcore_la_SOURCES += \
 	libdq/expr.c libdq/expr.h \
 	libdq/expr_array.c \
 	libdq/expr_eval.c \
+	libdq/expr_func.c \
 	libdq/hash_partition.c \
 	libdq/op_aggregate.c \
 	libdq/op_filter.c \
+	libdq/op_join.c \
 	libdq/op_limit.c \
 	libdq/op_project.c \
 	libdq/op_read.c \
 	libdq/op_scan_tpch.c \
 	libdq/op_sort.c \
+	libdq/op_topn.c \
+	libdq/op_union.c \
 	libdq/plan.c libdq/plan_internal.h \
 	libdq/plan_codec.c \
 	libdq/tpch_queries.c libdq/tpch_queries.h
@@ -50,3 +54,12 @@ TESTS += tests/test_ops
 tests_test_ops_SOURCES = tests/test_ops.c
 tests_test_ops_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_ops_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
+
+# Hash joins on the distributed runtime (inmem workers from the build tree;
+# DQ_PLUGIN_PATH comes from AM_TESTS_ENVIRONMENT).
+check_PROGRAMS += tests/test_join_dist
+TESTS += tests/test_join_dist
+tests_test_join_dist_SOURCES = tests/test_join_dist.c tests/result_text.c \
+	tests/result_text.h
+tests_test_join_dist_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_join_dist_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)

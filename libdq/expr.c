@@ -24,7 +24,16 @@ bool dq_expr_op_is_binary(dq_expr_op op) {
 
 bool dq_expr_op_valid(int op) {
   return (op >= DQ_OP_ADD && op <= DQ_OP_OR) ||
-         (op >= DQ_OP_NOT && op <= DQ_OP_CAST);
+         (op >= DQ_OP_NOT && op <= DQ_OP_SUBSTRING);
+}
+
+bool dq_expr_op_n_args_ok(dq_expr_op op, size_t n) {
+  switch (op) {
+  case DQ_OP_LIKE: return n == 2;
+  case DQ_OP_CASE: return n == 2 || n == 3;
+  case DQ_OP_SUBSTRING: return n == 3;
+  default: return n == (dq_expr_op_is_binary(op) ? 2u : 1u);
+  }
 }
 
 const char *dq_expr_op_name(dq_expr_op op) {
@@ -46,6 +55,11 @@ const char *dq_expr_op_name(dq_expr_op op) {
   case DQ_OP_IS_NOT_NULL: return "IS NOT NULL";
   case DQ_OP_NEG: return "-";
   case DQ_OP_CAST: return "CAST";
+  case DQ_OP_IN: return "IN";
+  case DQ_OP_LIKE: return "LIKE";
+  case DQ_OP_CASE: return "CASE";
+  case DQ_OP_EXTRACT_YEAR: return "EXTRACT(YEAR)";
+  case DQ_OP_SUBSTRING: return "SUBSTRING";
   }
   return "?";
 }
@@ -63,6 +77,9 @@ void dq_expr_free(dq_expr *e) {
   if (e->resolved)
     for (size_t i = 0; i < e->n_args; i++)
       dq_expr_free(e->args[i]);
+  for (size_t i = 0; i < e->n_list; i++)
+    free(e->list[i].str);
+  free(e->list);
   free(e->name);
   free(e->lit.str);
   free(e);
@@ -107,8 +124,9 @@ bool dq_date_parse(const char *text, int32_t *days) {
   return true;
 }
 
-void dq_date_format(int32_t days, char *buf, size_t len) {
-  /* civil_from_days, the inverse of days_from_civil. */
+/* civil_from_days, the inverse of days_from_civil. */
+static void civil_from_days(int32_t days, int64_t *year, unsigned *month,
+                            unsigned *day) {
   int64_t z = (int64_t)days + 719468;
   int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   unsigned doe = (unsigned)(z - era * 146097);
@@ -118,8 +136,23 @@ void dq_date_format(int32_t days, char *buf, size_t len) {
   unsigned mp = (5 * doy + 2) / 153;
   unsigned d = doy - (153 * mp + 2) / 5 + 1;
   unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2;
+  *year = y + (m <= 2);
+  *month = m;
+  *day = d;
+}
+
+void dq_date_format(int32_t days, char *buf, size_t len) {
+  int64_t y;
+  unsigned m, d;
+  civil_from_days(days, &y, &m, &d);
   snprintf(buf, len, "%04" PRId64 "-%02u-%02u", y, m, d);
+}
+
+int32_t dq_date_year(int32_t days) {
+  int64_t y;
+  unsigned m, d;
+  civil_from_days(days, &y, &m, &d);
+  return (int32_t)y;
 }
 
 dq_i128 dq_pow10_i128(int k) {
@@ -297,6 +330,41 @@ static void format_expr(sbuf *s, const dq_expr *e, const dq_schema *in,
     format_expr(s, a, in, depth + 1);
     sput(s, " AS %s)", dq_type_format(e->cast_type, tname, sizeof tname));
     break;
+  case DQ_OP_IN:
+    sput(s, "(");
+    format_expr(s, a, in, depth + 1);
+    sput(s, " IN (");
+    for (size_t i = 0; i < e->n_list; i++) {
+      sput(s, "%s", i ? ", " : "");
+      format_scalar(s, &e->list[i]);
+    }
+    sput(s, "))");
+    break;
+  case DQ_OP_CASE:
+    sput(s, "CASE WHEN ");
+    format_expr(s, a, in, depth + 1);
+    sput(s, " THEN ");
+    format_expr(s, b, in, depth + 1);
+    if (e->n_args > 2) {
+      sput(s, " ELSE ");
+      format_expr(s, e->args[2], in, depth + 1);
+    }
+    sput(s, " END");
+    break;
+  case DQ_OP_EXTRACT_YEAR:
+    sput(s, "EXTRACT(YEAR FROM ");
+    format_expr(s, a, in, depth + 1);
+    sput(s, ")");
+    break;
+  case DQ_OP_SUBSTRING:
+    sput(s, "SUBSTRING(");
+    format_expr(s, a, in, depth + 1);
+    sput(s, ", ");
+    format_expr(s, b, in, depth + 1);
+    sput(s, ", ");
+    format_expr(s, e->args[2], in, depth + 1);
+    sput(s, ")");
+    break;
   default:
     sput(s, "(");
     format_expr(s, a, in, depth + 1);
@@ -342,11 +410,10 @@ static dq_type int_as_decimal(dq_type t) {
 static bool cast_supported(dq_type from, dq_type to) {
   if (dq_type_equal(from, to))
     return true;
-  if (is_int(from))
-    return is_int(to) || to.id == DQ_TYPE_FLOAT64 || to.id == DQ_TYPE_DECIMAL;
-  if (from.id == DQ_TYPE_DECIMAL)
-    return is_int(to) || to.id == DQ_TYPE_FLOAT64 || to.id == DQ_TYPE_DECIMAL;
-  return false;
+  if (is_numeric(from) && is_numeric(to))
+    return true;
+  return (from.id == DQ_TYPE_UTF8 && to.id == DQ_TYPE_DATE32) ||
+         (from.id == DQ_TYPE_DATE32 && to.id == DQ_TYPE_UTF8);
 }
 
 static int set_err(dq_error *err, int code, const char *what,
@@ -465,6 +532,10 @@ static int common_compare_type(dq_expr **l, dq_expr **r, bool *ok,
   return 0;
 }
 
+int dq_expr_unify(dq_expr **l, dq_expr **r, bool *ok, dq_error *err) {
+  return common_compare_type(l, r, ok, err);
+}
+
 static int resolve_arith(dq_expr *e, const dq_schema *in, dq_error *err) {
   dq_type a = e->args[0]->type, b = e->args[1]->type;
   char ta[32], tb[32], what[128];
@@ -548,6 +619,76 @@ static int resolve_arith(dq_expr *e, const dq_schema *in, dq_error *err) {
 
 static int resolve_rec(const dq_expr *src, const dq_schema *in,
                        dq_expr **out, int depth, dq_error *err);
+static int copy_scalar(dq_scalar *dst, const dq_scalar *src, dq_error *err);
+
+/* The type two operands of a comparison meet at (the rules of
+ * common_compare_type, for types alone); decimals meet at the precision
+ * that holds both, capped at 38. */
+static bool compare_type(dq_type a, dq_type b, dq_type *t) {
+  if (a.id == b.id && a.id != DQ_TYPE_DECIMAL) {
+    *t = a;
+    return true;
+  }
+  if (!is_numeric(a) || !is_numeric(b))
+    return false;
+  if (a.id == DQ_TYPE_FLOAT64 || b.id == DQ_TYPE_FLOAT64) {
+    *t = mk(DQ_TYPE_FLOAT64);
+    return true;
+  }
+  if (is_int(a) && is_int(b)) {
+    *t = mk(DQ_TYPE_INT64);
+    return true;
+  }
+  if (is_int(a))
+    a = int_as_decimal(a);
+  if (is_int(b))
+    b = int_as_decimal(b);
+  int sc = a.scale > b.scale ? a.scale : b.scale;
+  int ip = a.precision - a.scale > b.precision - b.scale
+               ? a.precision - a.scale
+               : b.precision - b.scale;
+  *t = mkdec(ip + sc > 38 ? 38 : ip + sc, sc);
+  return true;
+}
+
+/* x IN (values): the values are literals; x and every value are brought
+ * to one type, the values converted once here. */
+static int resolve_in(const dq_expr *src, dq_expr *e, const dq_schema *in,
+                      dq_error *err) {
+  char ta[32], tb[32], what[160];
+  if (src->n_list == 0 || src->list == NULL)
+    return set_err(err, DQ_EINVAL, "IN needs at least one value", e, in);
+  dq_type t = e->args[0]->type;
+  for (size_t i = 0; i < src->n_list; i++) {
+    if (src->list[i].is_null)
+      continue;
+    if (!compare_type(t, src->list[i].type, &t)) {
+      snprintf(what, sizeof what, "cannot compare %s with the IN value %zu "
+               "(%s)", dq_type_format(e->args[0]->type, ta, sizeof ta), i,
+               dq_type_format(src->list[i].type, tb, sizeof tb));
+      return set_err(err, DQ_EINVAL, what, e, in);
+    }
+  }
+  int rc = cast_to(&e->args[0], t, err);
+  if (rc != 0)
+    return rc;
+  e->list = calloc(src->n_list, sizeof *e->list);
+  if (e->list == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory resolving IN");
+  for (size_t i = 0; i < src->n_list; i++) {
+    if ((rc = copy_scalar(&e->list[i], &src->list[i], err)) != 0)
+      return rc;
+    e->n_list = i + 1;
+    if (!dq_type_equal(e->list[i].type, t) &&
+        !fold_literal_cast(&e->list[i], t)) {
+      snprintf(what, sizeof what, "the IN value %zu does not fit %s", i,
+               dq_type_format(t, ta, sizeof ta));
+      return set_err(err, DQ_EINVAL, what, e, in);
+    }
+  }
+  e->type = mk(DQ_TYPE_BOOL);
+  return 0;
+}
 
 static int resolve_call(const dq_expr *src, const dq_schema *in, dq_expr *e,
                         int depth, dq_error *err) {
@@ -556,19 +697,62 @@ static int resolve_call(const dq_expr *src, const dq_schema *in, dq_expr *e,
   if (!dq_expr_op_valid((int)src->op))
     return dq_error_set(err, DQ_EINVAL, "unknown expression operator %d",
                         (int)src->op);
-  size_t want = dq_expr_op_is_binary(src->op) ? 2 : 1;
-  if (src->n_args != want)
-    return dq_error_set(err, DQ_EINVAL, "operator %s takes %zu argument%s, "
-                        "not %zu", dq_expr_op_name(src->op), want,
-                        want == 1 ? "" : "s", src->n_args);
+  if (!dq_expr_op_n_args_ok(src->op, src->n_args))
+    return dq_error_set(err, DQ_EINVAL, "operator %s does not take %zu "
+                        "argument%s", dq_expr_op_name(src->op), src->n_args,
+                        src->n_args == 1 ? "" : "s");
   e->op = src->op;
-  e->n_args = want;
-  for (size_t i = 0; i < want; i++)
+  size_t want = src->n_args;
+  for (size_t i = 0; i < want; i++) {
     if ((rc = resolve_rec(src->args[i], in, &e->args[i], depth + 1, err)))
       return rc;
+    e->n_args = i + 1;
+  }
   dq_type a = e->args[0]->type;
   dq_type b = want > 1 ? e->args[1]->type : a;
   switch (e->op) {
+  case DQ_OP_IN: return resolve_in(src, e, in, err);
+  case DQ_OP_LIKE:
+    if (a.id != DQ_TYPE_UTF8 || e->args[1]->kind != DQ_EXPR_LITERAL ||
+        b.id != DQ_TYPE_UTF8)
+      return set_err(err, DQ_EINVAL, "LIKE takes a utf8 value and a utf8 "
+                     "literal pattern", e, in);
+    e->type = mk(DQ_TYPE_BOOL);
+    return 0;
+  case DQ_OP_CASE: {
+    if (a.id != DQ_TYPE_BOOL) {
+      snprintf(what, sizeof what, "a CASE condition must be bool, not %s",
+               dq_type_format(a, ta, sizeof ta));
+      return set_err(err, DQ_EINVAL, what, e, in);
+    }
+    dq_type t = b;
+    if (want == 3 && !compare_type(b, e->args[2]->type, &t)) {
+      snprintf(what, sizeof what, "CASE branches of types %s and %s have no "
+               "common type", dq_type_format(b, ta, sizeof ta),
+               dq_type_format(e->args[2]->type, tb, sizeof tb));
+      return set_err(err, DQ_EINVAL, what, e, in);
+    }
+    e->type = t;
+    if ((rc = cast_to(&e->args[1], t, err)) != 0)
+      return rc;
+    return want == 3 ? cast_to(&e->args[2], t, err) : 0;
+  }
+  case DQ_OP_EXTRACT_YEAR:
+    if (a.id != DQ_TYPE_DATE32) {
+      snprintf(what, sizeof what, "EXTRACT(YEAR) needs a date32, not %s",
+               dq_type_format(a, ta, sizeof ta));
+      return set_err(err, DQ_EINVAL, what, e, in);
+    }
+    e->type = mk(DQ_TYPE_INT32);
+    return 0;
+  case DQ_OP_SUBSTRING:
+    if (a.id != DQ_TYPE_UTF8 || !is_int(b) || !is_int(e->args[2]->type))
+      return set_err(err, DQ_EINVAL, "SUBSTRING takes a utf8 value, an "
+                     "integer start and an integer length", e, in);
+    e->type = mk(DQ_TYPE_UTF8);
+    if ((rc = cast_to(&e->args[1], mk(DQ_TYPE_INT64), err)) != 0)
+      return rc;
+    return cast_to(&e->args[2], mk(DQ_TYPE_INT64), err);
   case DQ_OP_ADD:
   case DQ_OP_SUB:
   case DQ_OP_MUL:

@@ -39,7 +39,12 @@ typedef enum dq_expr_op {
   DQ_OP_IS_NULL = 21,
   DQ_OP_IS_NOT_NULL = 22,
   DQ_OP_NEG = 23,
-  DQ_OP_CAST = 24
+  DQ_OP_CAST = 24,
+  DQ_OP_IN = 25,           /* args[0] IN (list[0..n_list)) */
+  DQ_OP_LIKE = 26,         /* args[0] LIKE args[1] (a utf8 literal) */
+  DQ_OP_CASE = 27,         /* CASE WHEN args[0] THEN args[1] [ELSE args[2]] */
+  DQ_OP_EXTRACT_YEAR = 28, /* EXTRACT(YEAR FROM args[0]) */
+  DQ_OP_SUBSTRING = 29     /* SUBSTRING(args[0], args[1], args[2]) */
 } dq_expr_op;
 
 typedef enum dq_expr_kind {
@@ -72,12 +77,16 @@ struct dq_expr {
   uint32_t column;      /* COLUMN: the index (resolved, or decoded) */
   dq_scalar lit;        /* LITERAL */
   dq_type cast_type;    /* CAST: the target */
-  size_t n_args;        /* CALL: 1 or 2 */
-  dq_expr *args[2];     /* borrowed when unresolved, owned when resolved */
+  size_t n_args;        /* CALL: 1 to 3 (dq_expr_op_n_args_ok) */
+  dq_expr *args[3];     /* borrowed when unresolved, owned when resolved */
+  size_t n_list;        /* IN: the values, literals (owned), of one type */
+  dq_scalar *list;      /* with args[0] once resolved */
   dq_expr *builder_next; /* the builder's list of its handles */
 };
 
 bool dq_expr_op_is_binary(dq_expr_op op);
+/* Whether op takes n arguments (CASE takes 2 or 3). */
+bool dq_expr_op_n_args_ok(dq_expr_op op, size_t n);
 bool dq_expr_op_valid(int op);
 const char *dq_expr_op_name(dq_expr_op op);
 
@@ -90,6 +99,10 @@ void dq_expr_free(dq_expr *e);
  * Errors name the column or the expression and the types involved. */
 int dq_expr_resolve(const dq_expr *src, const dq_schema *input, dq_expr **out,
                     dq_error *err);
+/* Brings two resolved expressions to one type the way a comparison does
+ * (wrapping them in CASTs as needed); *ok false when they cannot be
+ * compared.  Hash joins use it for their key pairs. */
+int dq_expr_unify(dq_expr **l, dq_expr **r, bool *ok, dq_error *err);
 /* Writes a SQL-like rendering ("(l_quantity < 24)") into buf; column names
  * come from `input` when given, else from the expression, else "#i". */
 const char *dq_expr_format(const dq_expr *e, const dq_schema *input,
@@ -101,9 +114,28 @@ const char *dq_expr_format(const dq_expr *e, const dq_schema *input,
 int dq_expr_eval(const dq_expr *e, const dq_batch *b, dq_array **out,
                  dq_error *err);
 
+/* Kernels of expr_func.c, called by dq_expr_eval once per batch: IN,
+ * LIKE and EXTRACT(YEAR) over their evaluated argument x; CASE and
+ * SUBSTRING evaluate their own arguments; the casts that are not integer
+ * or decimal rescaling (utf8 <-> date32, float64 -> integer/decimal). */
+int dq_eval_in(const dq_expr *e, const dq_array *x, int64_t n,
+               dq_array **out, dq_error *err);
+int dq_eval_like(const dq_expr *e, const dq_array *x, int64_t n,
+                 dq_array **out, dq_error *err);
+int dq_eval_extract_year(const dq_array *x, int64_t n, dq_array **out,
+                         dq_error *err);
+int dq_eval_case(const dq_expr *e, const dq_batch *b, dq_array **out,
+                 dq_error *err);
+int dq_eval_substring(const dq_expr *e, const dq_batch *b, dq_array **out,
+                      dq_error *err);
+int dq_eval_cast_other(const dq_array *x, dq_type to, int64_t n,
+                       dq_array **out, dq_error *err);
+
 /* Parses "YYYY-MM-DD" into days since 1970-01-01; false when malformed. */
 bool dq_date_parse(const char *text, int32_t *days);
 void dq_date_format(int32_t days, char *buf, size_t len);
+/* The (proleptic Gregorian) year of a day number. */
+int32_t dq_date_year(int32_t days);
 /* Parses a decimal literal; false when malformed or above 38 digits. */
 bool dq_decimal_parse(const char *text, dq_i128 *v, uint8_t *precision,
                       int8_t *scale);

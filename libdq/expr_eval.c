@@ -533,6 +533,18 @@ static int eval_cast(const dq_expr *e, operand *a, int64_t n, dq_array **out,
     *out = dq_array_ref(a->arr);
     return 0;
   }
+  if (from.id == DQ_TYPE_UTF8 || to.id == DQ_TYPE_UTF8 ||
+      (from.id == DQ_TYPE_FLOAT64 && to.id != DQ_TYPE_FLOAT64)) {
+    if (!a->scalar)
+      return dq_eval_cast_other(a->arr, to, n, out, err);
+    dq_array *x;
+    int rc = dq_array_constant(a->lit, n, &x, err);
+    if (rc == 0) {
+      rc = dq_eval_cast_other(x, to, n, out, err);
+      dq_array_unref(x);
+    }
+    return rc;
+  }
   /* Same layout, other precision: share the buffers. */
   if (!a->scalar && from.id == DQ_TYPE_DECIMAL && to.id == DQ_TYPE_DECIMAL &&
       from.scale == to.scale)
@@ -633,6 +645,27 @@ int dq_expr_eval(const dq_expr *e, const dq_batch *b, dq_array **out,
   case DQ_EXPR_LITERAL: return dq_array_constant(&e->lit, n, out, err);
   case DQ_EXPR_CALL: break;
   }
+  switch (e->op) {
+  case DQ_OP_CASE: return dq_eval_case(e, b, out, err);
+  case DQ_OP_SUBSTRING: return dq_eval_substring(e, b, out, err);
+  case DQ_OP_IN:
+  case DQ_OP_LIKE:
+  case DQ_OP_EXTRACT_YEAR: {
+    dq_array *x;
+    int rc = dq_expr_eval(e->args[0], b, &x, err);
+    if (rc != 0)
+      return rc;
+    if (e->op == DQ_OP_IN)
+      rc = dq_eval_in(e, x, n, out, err);
+    else if (e->op == DQ_OP_LIKE)
+      rc = dq_eval_like(e, x, n, out, err);
+    else
+      rc = dq_eval_extract_year(x, n, out, err);
+    dq_array_unref(x);
+    return rc;
+  }
+  default: break;
+  }
   operand a, c;
   int rc = operand_eval(e->args[0], b, &a, err);
   if (rc != 0)
@@ -656,6 +689,17 @@ int dq_expr_eval(const dq_expr *e, const dq_batch *b, dq_array **out,
     memset(&s, 0, sizeof s);
     s.type = e->type;
     s.is_null = v->null_count > 0;
+    if (!s.is_null && e->type.id == DQ_TYPE_UTF8) {
+      /* A CAST to utf8 of a constant: copy its one string. */
+      const int32_t *o = (const int32_t *)v->offsets->data;
+      s.len = (size_t)(o[1] - o[0]);
+      if ((s.str = malloc(s.len + 1)) == NULL) {
+        dq_array_unref(v);
+        return dq_error_set(err, DQ_ENOMEM, "out of memory");
+      }
+      memcpy(s.str, v->values->data + o[0], s.len);
+      s.str[s.len] = '\0';
+    }
     if (!s.is_null)
       switch (e->type.id) {
       case DQ_TYPE_BOOL: s.v.b = dq_bit_get(v->values->data, 0); break;
@@ -664,9 +708,10 @@ int dq_expr_eval(const dq_expr *e, const dq_batch *b, dq_array **out,
       case DQ_TYPE_INT64: memcpy(&s.v.i64, v->values->data, 8); break;
       case DQ_TYPE_FLOAT64: memcpy(&s.v.f64, v->values->data, 8); break;
       case DQ_TYPE_DECIMAL: memcpy(&s.v.dec, v->values->data, 16); break;
-      default: break; /* no call yields utf8 */
+      default: break; /* utf8: above */
       }
     rc = dq_array_constant(&s, n, out, err);
+    free(s.str);
     dq_array_unref(v);
     return rc;
   }

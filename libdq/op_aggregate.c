@@ -11,7 +11,10 @@
  * Exactness: integer and decimal sums accumulate in 128 bits (an overflow
  * fails the query rather than wrapping), so SINGLE and PARTIAL→FINAL give
  * identical results whatever the split.  avg is derived at the end from
- * the exact sum and count. */
+ * the exact sum and count.
+ *
+ * The bytes the table holds (keys, slots, accumulators, min/max strings)
+ * are reported to the pipeline's memory account after every batch. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,7 @@ typedef struct acc {
   int64_t *count;    /* COUNT; non-null inputs of SUM/AVG/MIN/MAX */
   char **str;        /* MIN/MAX of utf8 */
   size_t *len;
+  int64_t str_bytes; /* held by str */
 } acc;
 
 typedef struct agg_op {
@@ -45,7 +49,26 @@ typedef struct agg_op {
   int64_t gid_cap;
   bool consumed;
   size_t emitted;
+  int64_t mem; /* bytes reported to the pipeline's account */
 } agg_op;
+
+static void agg_account(agg_op *a) {
+  int64_t per = 2 * (int64_t)sizeof(uint64_t); /* key_off, hash */
+  int64_t strs = 0;
+  for (size_t i = 0; i < a->op.node->n_aggs; i++) {
+    const acc *c = &a->accs[i];
+    per += (c->isum ? (int64_t)sizeof *c->isum : 0) +
+           (c->fsum ? (int64_t)sizeof *c->fsum : 0) +
+           (c->count ? (int64_t)sizeof *c->count : 0) +
+           (c->str ? (int64_t)(sizeof *c->str + sizeof *c->len) : 0);
+    strs += c->str_bytes;
+  }
+  int64_t m = (int64_t)a->cap_groups * per + (int64_t)a->keys_cap +
+              (int64_t)(a->table_cap * sizeof *a->table) +
+              a->gid_cap * (int64_t)sizeof *a->gid + strs;
+  dq_mem_add(a->op.env, m - a->mem);
+  a->mem = m;
+}
 
 /* --- Group table ---------------------------------------------------------- */
 
@@ -218,6 +241,7 @@ static int add_minmax_str(acc *c, uint32_t g, const uint8_t *s, size_t len,
   char *p = realloc(c->str[g], len ? len : 1);
   if (p == NULL)
     return dq_error_set(err, DQ_ENOMEM, "out of memory in min/max");
+  c->str_bytes += (int64_t)len - (int64_t)c->len[g];
   if (len)
     memcpy(p, s, len);
   c->str[g] = p;
@@ -365,6 +389,7 @@ static int consume(agg_op *a, dq_error *err) {
       dq_array_unref(x2);
     }
     dq_batch_unref(in);
+    agg_account(a);
     if (rc != 0)
       return rc;
   }
@@ -522,6 +547,7 @@ done:
 static void agg_close(dq_op *op) {
   agg_op *a = (agg_op *)op;
   dq_op_close(op->input);
+  dq_mem_add(op->env, -a->mem);
   for (size_t i = 0; a->accs != NULL && i < op->node->n_aggs; i++) {
     acc *c = &a->accs[i];
     if (c->str != NULL)

@@ -6,7 +6,10 @@
  * comparing an 8-byte big-endian key prefix first and the rest of the key
  * with memcmp only on prefix ties: no per-row type dispatch and no
  * comparator callback.  Stability makes the output deterministic: equal
- * keys keep their input order. */
+ * keys keep their input order.
+ *
+ * The input held, and while sorting the keys and index vectors, are
+ * reported to the pipeline's memory account. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +21,13 @@ typedef struct sort_op {
   uint32_t *order;
   int64_t n, emitted;
   bool sorted;
+  int64_t mem; /* bytes reported to the pipeline's account */
 } sort_op;
+
+static void sort_account(sort_op *s, int64_t delta) {
+  dq_mem_add(s->op.env, delta);
+  s->mem += delta;
+}
 
 typedef struct sort_ctx {
   const uint8_t *bytes;
@@ -99,15 +108,21 @@ static int sort_input(sort_op *s, dq_error *err) {
       bs = nbs;
     }
     bs[nb++] = b;
+    sort_account(s, (int64_t)dq_batch_byte_size(b));
   }
   /* The input is fully read: release it now. */
   dq_op_close(op->input);
   op->input = NULL;
+  int64_t held = s->mem;
   if (rc == 0)
     rc = dq_batch_concat(n->schema, bs, nb, &s->all, err);
+  if (rc == 0 && nb > 1)
+    sort_account(s, (int64_t)dq_batch_byte_size(s->all));
   for (size_t i = 0; i < nb; i++)
     dq_batch_unref(bs[i]);
   free(bs);
+  if (nb > 1)
+    sort_account(s, -held);
   if (rc != 0)
     return rc;
 
@@ -134,6 +149,11 @@ static int sort_input(sort_op *s, dq_error *err) {
   if ((rc = dq_row_keys_encode((const dq_array *const *)keys, n->n_keys, desc,
                                nf, rows, &rk, err)) != 0)
     goto done;
+  /* order stays; tmp, prefix and the keys go when sorted. */
+  int64_t scratch = (rows + 1) * (int64_t)(sizeof *tmp + sizeof *prefix +
+                                           sizeof *rk.offsets) +
+                    (int64_t)rk.offsets[rows];
+  sort_account(s, scratch + (rows + 1) * (int64_t)sizeof *s->order);
   for (int64_t i = 0; i < rows; i++) {
     uint64_t len = rk.offsets[i + 1] - rk.offsets[i];
     uint8_t pb[8] = {0};
@@ -145,6 +165,7 @@ static int sort_input(sort_op *s, dq_error *err) {
   }
   sort_ctx c = {rk.bytes, rk.offsets, prefix};
   merge_sort(&c, s->order, tmp, rows);
+  sort_account(s, -scratch);
 done:
   for (size_t k = 0; keys != NULL && k < n->n_keys; k++)
     dq_array_unref(keys[k]);
@@ -180,6 +201,7 @@ static int sort_next(dq_op *op, dq_batch **out, dq_error *err) {
 static void sort_close(dq_op *op) {
   sort_op *s = (sort_op *)op;
   dq_op_close(op->input);
+  dq_mem_add(op->env, -s->mem);
   dq_batch_unref(s->all);
   free(s->order);
   free(s);

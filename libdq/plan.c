@@ -54,6 +54,18 @@ void dq_node_unref(dq_node *n) {
     for (size_t i = 0; i < n->n_keys; i++)
       dq_expr_free(n->keys[i].expr);
     free(n->keys);
+    for (size_t i = 0; i < n->n_join_keys; i++) {
+      dq_expr_free(n->probe_keys ? n->probe_keys[i] : NULL);
+      dq_expr_free(n->build_keys ? n->build_keys[i] : NULL);
+    }
+    free(n->probe_keys);
+    free(n->build_keys);
+    dq_expr_free(n->residual);
+    dq_schema_unref(n->join_schema);
+    /* Extra inputs recurse: a tree is only as wide as its joins/unions. */
+    for (size_t i = 0; i < n->n_more; i++)
+      dq_node_unref(n->more[i]);
+    free(n->more);
     free(n);
     n = input;
   }
@@ -67,6 +79,32 @@ static dq_node *node_alloc(dq_node_kind kind, dq_node *input) {
   n->kind = kind;
   n->input = dq_node_ref(input);
   return n;
+}
+
+size_t dq_node_n_inputs(const dq_node *n) {
+  return n == NULL || n->input == NULL ? 0 : 1 + n->n_more;
+}
+
+const dq_node *dq_node_input_at(const dq_node *n, size_t i) {
+  if (n == NULL || i >= dq_node_n_inputs(n))
+    return NULL;
+  return i == 0 ? n->input : n->more[i - 1];
+}
+
+size_t dq_node_reads(const dq_node *n, const dq_node **out, size_t cap) {
+  size_t count = 0;
+  /* Iterative along the first input, recursive into the others. */
+  for (; n != NULL; n = n->input) {
+    if (n->kind == DQ_NODE_READ) {
+      if (count < cap)
+        out[count] = n;
+      count++;
+    }
+    for (size_t i = 0; i < n->n_more; i++)
+      count += dq_node_reads(n->more[i], count < cap ? out + count : NULL,
+                             count < cap ? cap - count : 0);
+  }
+  return count;
 }
 
 static char **dup_strv(const char *const *v, size_t n) {
@@ -689,6 +727,233 @@ int dq_node_new_limit(dq_node *input, int64_t count, int64_t offset,
   return 0;
 }
 
+static bool fields_has(const fields *f, const char *name) {
+  for (size_t i = 0; i < f->n; i++)
+    if (strcmp(f->names[i], name) == 0)
+      return true;
+  return false;
+}
+
+int dq_node_new_hash_join(dq_join_kind kind, dq_node *probe, dq_node *build,
+                          size_t n_keys, const dq_expr *const *probe_keys,
+                          const dq_expr *const *build_keys,
+                          const dq_expr *residual, const char *const *names,
+                          dq_node **out, dq_error *err) {
+  *out = NULL;
+  int rc;
+  if ((rc = check_input(probe, "hash join's probe", err)) != 0 ||
+      (rc = check_input(build, "hash join's build", err)) != 0)
+    return rc;
+  if (kind < DQ_JOIN_INNER || kind > DQ_JOIN_LEFT_ANTI)
+    return dq_error_set(err, DQ_EINVAL, "unknown join kind %d", (int)kind);
+  if (n_keys == 0 || probe_keys == NULL || build_keys == NULL)
+    return dq_error_set(err, DQ_EINVAL, "a hash join needs at least one key "
+                        "pair");
+  size_t np = dq_schema_n_fields(probe->schema);
+  size_t nb = dq_schema_n_fields(build->schema);
+  if (names != NULL && (rc = check_names(names, np + nb, "hash join", err)))
+    return rc;
+  dq_node *n = node_alloc(DQ_NODE_HASH_JOIN, probe);
+  fields f;
+  memset(&f, 0, sizeof f);
+  char *cand = NULL;
+  if (n == NULL)
+    return nomem(err, "a hash join");
+  n->join_kind = kind;
+  n->more = calloc(1, sizeof *n->more);
+  n->probe_keys = calloc(n_keys, sizeof *n->probe_keys);
+  n->build_keys = calloc(n_keys, sizeof *n->build_keys);
+  if (n->more == NULL || n->probe_keys == NULL || n->build_keys == NULL) {
+    rc = nomem(err, "a hash join");
+    goto fail;
+  }
+  n->more[0] = dq_node_ref(build);
+  n->n_more = 1;
+  n->n_join_keys = n_keys;
+  for (size_t i = 0; i < n_keys; i++) {
+    dq_error e2;
+    if ((rc = dq_expr_resolve(probe_keys[i], probe->schema,
+                              &n->probe_keys[i], &e2)) != 0) {
+      rc = dq_error_set(err, rc, "join key %zu (probe side): %s", i,
+                        e2.message);
+      goto fail;
+    }
+    if ((rc = dq_expr_resolve(build_keys[i], build->schema,
+                              &n->build_keys[i], &e2)) != 0) {
+      rc = dq_error_set(err, rc, "join key %zu (build side): %s", i,
+                        e2.message);
+      goto fail;
+    }
+    bool ok;
+    if ((rc = dq_expr_unify(&n->probe_keys[i], &n->build_keys[i], &ok,
+                            err)) != 0)
+      goto fail;
+    if (!ok) {
+      char a[200], b[200], ta[32], tb[32];
+      dq_expr_format(n->probe_keys[i], probe->schema, a, sizeof a);
+      dq_expr_format(n->build_keys[i], build->schema, b, sizeof b);
+      rc = dq_error_set(err, DQ_EINVAL, "join key %zu: %s (%s) cannot be "
+                        "compared with %s (%s)", i, a,
+                        dq_type_format(n->probe_keys[i]->type, ta, sizeof ta),
+                        b,
+                        dq_type_format(n->build_keys[i]->type, tb, sizeof tb));
+      goto fail;
+    }
+  }
+  for (size_t i = 0; i < np && rc == 0; i++)
+    if (fields_add(&f, names ? names[i] : dq_schema_field_name(probe->schema,
+                                                               i),
+                   NULL, dq_schema_field_type(probe->schema, i),
+                   dq_schema_field_nullable(probe->schema, i)) != 0)
+      rc = nomem(err, "a hash join");
+  for (size_t i = 0; i < nb && rc == 0; i++) {
+    const char *name = names ? names[np + i]
+                             : dq_schema_field_name(build->schema, i);
+    free(cand);
+    if ((cand = strdup(name)) == NULL) {
+      rc = nomem(err, "a hash join");
+      break;
+    }
+    /* The default rule of dq/plan.h: "_r" until the name is free. */
+    while (names == NULL && fields_has(&f, cand)) {
+      size_t len = strlen(cand);
+      char *c2 = realloc(cand, len + 3);
+      if (c2 == NULL) {
+        rc = nomem(err, "a hash join");
+        break;
+      }
+      memcpy(c2 + len, "_r", 3);
+      cand = c2;
+    }
+    if (rc == 0 &&
+        fields_add(&f, cand, "", dq_schema_field_type(build->schema, i),
+                   kind == DQ_JOIN_LEFT ||
+                       dq_schema_field_nullable(build->schema, i)) != 0)
+      rc = nomem(err, "a hash join");
+  }
+  if (rc == 0)
+    rc = dq_schema_new(f.n, f.names, f.types, f.nullable, &n->join_schema,
+                       err);
+  if (rc != 0)
+    goto fail;
+  if (residual != NULL) {
+    dq_error e2;
+    if ((rc = dq_expr_resolve(residual, n->join_schema, &n->residual,
+                              &e2)) != 0) {
+      rc = dq_error_set(err, rc, "join residual: %s", e2.message);
+      goto fail;
+    }
+    if (n->residual->type.id != DQ_TYPE_BOOL) {
+      char text[200], t[32];
+      dq_expr_format(n->residual, n->join_schema, text, sizeof text);
+      rc = dq_error_set(err, DQ_EINVAL, "the join residual %s is %s, not "
+                        "bool", text,
+                        dq_type_format(n->residual->type, t, sizeof t));
+      goto fail;
+    }
+  }
+  if (kind == DQ_JOIN_LEFT_SEMI || kind == DQ_JOIN_LEFT_ANTI)
+    rc = dq_schema_new(np, f.names, f.types, f.nullable, &n->schema, err);
+  else
+    n->schema = dq_schema_ref(n->join_schema);
+  if (rc != 0)
+    goto fail;
+  free(cand);
+  fields_free(&f);
+  *out = n;
+  return 0;
+fail:
+  free(cand);
+  fields_free(&f);
+  dq_node_unref(n);
+  return rc;
+}
+
+int dq_node_new_topn(dq_node *input, size_t count_keys,
+                     const dq_expr *const *exprs, const bool *descending,
+                     const bool *nulls_first, int64_t count, int64_t offset,
+                     dq_node **out, dq_error *err) {
+  *out = NULL;
+  if (count < 0 || offset < 0)
+    return dq_error_set(err, DQ_EINVAL, "a top-N needs a count and offset "
+                        ">= 0 (got %" PRId64 " and %" PRId64 ")", count,
+                        offset);
+  /* The heap holds count + offset rows, each indexed by 32 bits. */
+  if (count > (int64_t)UINT32_MAX / 2 || offset > (int64_t)UINT32_MAX / 2)
+    return dq_error_set(err, DQ_EINVAL, "a top-N of %" PRId64 " rows after "
+                        "%" PRId64 " is too large; use a sort and a limit",
+                        count, offset);
+  int rc = dq_node_new_sort(input, count_keys, exprs, descending, nulls_first,
+                            out, err);
+  if (rc != 0)
+    return rc;
+  (*out)->kind = DQ_NODE_TOPN;
+  (*out)->count = count;
+  (*out)->offset = offset;
+  return 0;
+}
+
+int dq_node_new_union(size_t count, dq_node *const *inputs, dq_node **out,
+                      dq_error *err) {
+  *out = NULL;
+  if (count < 2 || inputs == NULL)
+    return dq_error_set(err, DQ_EINVAL, "a union needs at least two inputs "
+                        "(got %zu)", inputs ? count : 0);
+  for (size_t i = 0; i < count; i++) {
+    int rc = check_input(inputs[i], "union", err);
+    if (rc != 0)
+      return rc;
+    const dq_schema *a = inputs[0]->schema, *b = inputs[i]->schema;
+    if (dq_schema_n_fields(a) != dq_schema_n_fields(b))
+      return dq_error_set(err, DQ_EINVAL, "union input %zu has %zu columns; "
+                          "input 0 has %zu", i, dq_schema_n_fields(b),
+                          dq_schema_n_fields(a));
+    for (size_t c = 0; c < dq_schema_n_fields(a); c++)
+      if (!dq_type_equal(dq_schema_field_type(a, c),
+                         dq_schema_field_type(b, c))) {
+        char ta[32], tb[32];
+        return dq_error_set(err, DQ_EINVAL, "union input %zu's column %zu "
+                            "(\"%s\") is %s; input 0's (\"%s\") is %s", i, c,
+                            dq_schema_field_name(b, c),
+                            dq_type_format(dq_schema_field_type(b, c), tb,
+                                           sizeof tb),
+                            dq_schema_field_name(a, c),
+                            dq_type_format(dq_schema_field_type(a, c), ta,
+                                           sizeof ta));
+      }
+  }
+  dq_node *n = node_alloc(DQ_NODE_UNION, inputs[0]);
+  if (n == NULL || (n->more = calloc(count - 1, sizeof *n->more)) == NULL) {
+    dq_node_unref(n);
+    return nomem(err, "a union");
+  }
+  for (size_t i = 1; i < count; i++)
+    n->more[n->n_more++] = dq_node_ref(inputs[i]);
+  /* A column is nullable when it is in any input. */
+  const dq_schema *s0 = inputs[0]->schema;
+  size_t nf = dq_schema_n_fields(s0);
+  fields f;
+  memset(&f, 0, sizeof f);
+  int rc = 0;
+  for (size_t c = 0; c < nf && rc == 0; c++) {
+    bool nullable = false;
+    for (size_t i = 0; i < count; i++)
+      nullable |= dq_schema_field_nullable(inputs[i]->schema, c);
+    if (fields_add(&f, dq_schema_field_name(s0, c), NULL,
+                   dq_schema_field_type(s0, c), nullable) != 0)
+      rc = nomem(err, "a union");
+  }
+  if (rc == 0)
+    rc = dq_schema_new(nf, f.names, f.types, f.nullable, &n->schema, err);
+  fields_free(&f);
+  if (rc != 0) {
+    dq_node_unref(n);
+    return rc;
+  }
+  *out = n;
+  return 0;
+}
+
 int dq_node_new_read(uint32_t producer, dq_schema *schema, dq_node **out,
                      dq_error *err) {
   *out = NULL;
@@ -798,9 +1063,13 @@ int dq_plan_check(dq_plan *p, bool complete, dq_error *err) {
       return dq_error_set(err, DQ_EINVAL, "stage %" PRIu32 " is not the last "
                           "stage but has no output boundary", s->id);
     /* Each READ: an earlier producer, read once, with matching schema. */
-    for (const dq_node *n = s->root; n != NULL; n = n->input) {
-      if (n->kind != DQ_NODE_READ)
-        continue;
+    const dq_node *reads[64];
+    size_t nr = dq_node_reads(s->root, reads, 64);
+    if (nr > 64)
+      return dq_error_set(err, DQ_EINVAL, "stage %" PRIu32 " reads %zu "
+                          "boundaries; at most 64 are supported", s->id, nr);
+    for (size_t r = 0; r < nr; r++) {
+      const dq_node *n = reads[r];
       if (n->producer >= s->id)
         return dq_error_set(err, DQ_EINVAL, "stage %" PRIu32 " reads stage %"
                             PRIu32 "; a stage reads only earlier stages",
@@ -840,8 +1109,10 @@ int dq_plan_check(dq_plan *p, bool complete, dq_error *err) {
       const dq_stage *s = &p->stages[i];
       const dq_stage *c = find_stage(p, s->consumer);
       size_t reads = 0;
-      for (const dq_node *n = c ? c->root : NULL; n; n = n->input)
-        reads += n->kind == DQ_NODE_READ && n->producer == s->id;
+      const dq_node *rv[64];
+      size_t nr = c ? dq_node_reads(c->root, rv, 64) : 0;
+      for (size_t r = 0; r < nr && r < 64; r++)
+        reads += rv[r]->producer == s->id;
       if (reads != 1)
         return dq_error_set(err, DQ_EINVAL, "stage %" PRIu32 "'s output is "
                             "read %zu times; each boundary has exactly one "
@@ -897,9 +1168,10 @@ size_t dq_stage_inputs(const dq_stage *s, uint32_t *ids, size_t cap) {
   size_t count = 0;
   /* Ascending insertion; stages have few reads. */
   uint32_t tmp[64];
-  for (const dq_node *n = s ? s->root : NULL; n; n = n->input) {
-    if (n->kind != DQ_NODE_READ || count >= 64)
-      continue;
+  const dq_node *reads[64];
+  size_t nr = s ? dq_node_reads(s->root, reads, 64) : 0;
+  for (size_t r = 0; r < nr && r < 64; r++) {
+    const dq_node *n = reads[r];
     size_t j = count++;
     while (j > 0 && tmp[j - 1] > n->producer) {
       tmp[j] = tmp[j - 1];
@@ -1247,6 +1519,93 @@ dq_expr *dq_expr_cast(dq_plan_builder *b, dq_expr *e, dq_type to) {
   return c;
 }
 
+/* A call of n arguments (IN, LIKE, CASE, EXTRACT, SUBSTRING). */
+static dq_expr *calln(dq_plan_builder *b, dq_expr_op op, size_t n,
+                      dq_expr *const *args) {
+  if (!live(b))
+    return NULL;
+  for (size_t i = 0; i < n; i++)
+    if (args[i] == NULL) {
+      failf(b, DQ_EINVAL, "an operand of %s is NULL", dq_expr_op_name(op));
+      return NULL;
+    }
+  dq_expr *e = new_expr(b, DQ_EXPR_CALL);
+  if (e != NULL) {
+    e->op = op;
+    e->n_args = n;
+    for (size_t i = 0; i < n; i++)
+      e->args[i] = args[i];
+  }
+  return e;
+}
+
+dq_expr *dq_expr_in(dq_plan_builder *b, dq_expr *x, size_t n,
+                    dq_expr *const *values) {
+  if (!live(b))
+    return NULL;
+  if (n == 0 || values == NULL) {
+    failf(b, DQ_EINVAL, "dq_expr_in: the list of values is empty");
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (values[i] == NULL || values[i]->kind != DQ_EXPR_LITERAL) {
+      failf(b, DQ_EINVAL, "dq_expr_in: value %zu is not a literal", i);
+      return NULL;
+    }
+  dq_expr *e = calln(b, DQ_OP_IN, 1, &x);
+  if (e == NULL)
+    return NULL;
+  if ((e->list = calloc(n, sizeof *e->list)) == NULL) {
+    failf(b, DQ_ENOMEM, "out of memory making an expression");
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) {
+    e->list[i] = values[i]->lit;
+    e->list[i].str = NULL;
+    e->n_list = i + 1;
+    if (values[i]->lit.str != NULL &&
+        (e->list[i].str = strdup(values[i]->lit.str)) == NULL) {
+      failf(b, DQ_ENOMEM, "out of memory making an expression");
+      return NULL;
+    }
+  }
+  return e;
+}
+
+dq_expr *dq_expr_like(dq_plan_builder *b, dq_expr *x, const char *pattern) {
+  dq_expr *args[2] = {x, dq_expr_utf8(b, pattern)};
+  return calln(b, DQ_OP_LIKE, 2, args);
+}
+
+dq_expr *dq_expr_case(dq_plan_builder *b, size_t n, dq_expr *const *whens,
+                      dq_expr *const *thens, dq_expr *else_value) {
+  if (!live(b))
+    return NULL;
+  if (n == 0 || whens == NULL || thens == NULL) {
+    failf(b, DQ_EINVAL, "dq_expr_case: no WHEN branch");
+    return NULL;
+  }
+  /* WHEN a THEN x WHEN b THEN y ELSE z = WHEN a THEN x ELSE (WHEN b ...) */
+  dq_expr *cur = else_value;
+  for (size_t i = n; i-- > 0;) {
+    dq_expr *args[3] = {whens[i], thens[i], cur};
+    cur = calln(b, DQ_OP_CASE, cur ? 3 : 2, args);
+    if (cur == NULL)
+      return NULL;
+  }
+  return cur;
+}
+
+dq_expr *dq_expr_extract_year(dq_plan_builder *b, dq_expr *date) {
+  return calln(b, DQ_OP_EXTRACT_YEAR, 1, &date);
+}
+
+dq_expr *dq_expr_substring(dq_plan_builder *b, dq_expr *s, dq_expr *start,
+                           dq_expr *len) {
+  dq_expr *args[3] = {s, start, len};
+  return calln(b, DQ_OP_SUBSTRING, 3, args);
+}
+
 /* Registers a node made by a constructor (or records its error). */
 static dq_node *keep(dq_plan_builder *b, int rc, dq_node *n,
                      const dq_error *e) {
@@ -1412,6 +1771,68 @@ dq_node *dq_node_limit(dq_plan_builder *b, dq_node *input, int64_t count,
   return keep(b, rc, n, &e);
 }
 
+dq_node *dq_node_hash_join(dq_plan_builder *b, dq_join_kind kind,
+                           dq_node *probe, dq_node *build, size_t n_keys,
+                           dq_expr *const *probe_keys,
+                           dq_expr *const *build_keys, dq_expr *residual,
+                           const char *const *names) {
+  if (!need_input(b, probe, "dq_node_hash_join (probe)") ||
+      !need_input(b, build, "dq_node_hash_join (build)"))
+    return NULL;
+  dq_node *n;
+  dq_error e;
+  int rc = dq_node_new_hash_join(kind, probe, build, n_keys,
+                                 (const dq_expr *const *)probe_keys,
+                                 (const dq_expr *const *)build_keys, residual,
+                                 names, &n, &e);
+  return keep(b, rc, n, &e);
+}
+
+dq_node *dq_node_topn(dq_plan_builder *b, dq_node *input, size_t count_keys,
+                      const dq_sort_key *keys, int64_t count,
+                      int64_t offset) {
+  if (!need_input(b, input, "dq_node_topn"))
+    return NULL;
+  if (count_keys > 0 && keys == NULL) {
+    failf(b, DQ_EINVAL, "dq_node_topn: keys is NULL");
+    return NULL;
+  }
+  const dq_expr **exprs = calloc(count_keys ? count_keys : 1, sizeof *exprs);
+  bool *desc = calloc(count_keys ? count_keys : 1, sizeof *desc);
+  bool *nf = calloc(count_keys ? count_keys : 1, sizeof *nf);
+  dq_node *n = NULL;
+  dq_error e;
+  int rc;
+  if (exprs == NULL || desc == NULL || nf == NULL) {
+    rc = dq_error_set(&e, DQ_ENOMEM, "out of memory making a top-N");
+  } else {
+    for (size_t i = 0; i < count_keys; i++) {
+      exprs[i] = keys[i].expr;
+      desc[i] = keys[i].descending;
+      nf[i] = keys[i].nulls_first;
+    }
+    rc = dq_node_new_topn(input, count_keys, exprs, desc, nf, count, offset,
+                          &n, &e);
+  }
+  free(exprs);
+  free(desc);
+  free(nf);
+  return keep(b, rc, n, &e);
+}
+
+dq_node *dq_node_union(dq_plan_builder *b, size_t count,
+                       dq_node *const *inputs) {
+  if (!live(b))
+    return NULL;
+  for (size_t i = 0; inputs != NULL && i < count; i++)
+    if (!need_input(b, inputs[i], "dq_node_union"))
+      return NULL;
+  dq_node *n;
+  dq_error e;
+  int rc = dq_node_new_union(count, inputs, &n, &e);
+  return keep(b, rc, n, &e);
+}
+
 dq_node *dq_node_read(dq_plan_builder *b, uint32_t producer_stage_id) {
   if (!live(b))
     return NULL;
@@ -1489,9 +1910,13 @@ uint32_t dq_plan_stage(dq_plan_builder *b, dq_node *root, uint32_t task_count,
   dq_error e;
   int rc = dq_stage_check(&s, &e);
   /* The stages this one reads now know their consumer. */
-  for (const dq_node *n = root; rc == 0 && n; n = n->input) {
-    if (n->kind != DQ_NODE_READ)
-      continue;
+  const dq_node *reads[64];
+  size_t nr = dq_node_reads(root, reads, 64);
+  if (rc == 0 && nr > 64)
+    rc = dq_error_set(&e, DQ_EINVAL, "stage %" PRIu32 " reads %zu "
+                      "boundaries; at most 64 are supported", s.id, nr);
+  for (size_t r = 0; rc == 0 && r < nr; r++) {
+    const dq_node *n = reads[r];
     dq_stage *q = &b->stages[n->producer - 1];
     if (q->consumer != 0) {
       rc = dq_error_set(&e, DQ_EINVAL, "stage %" PRIu32 " is read by stages %"
@@ -1510,13 +1935,15 @@ uint32_t dq_plan_stage(dq_plan_builder *b, dq_node *root, uint32_t task_count,
     dq_stage_clear(&s);
     return 0;
   }
-  for (const dq_node *n = root; n; n = n->input)
-    if (n->kind == DQ_NODE_READ) {
+  for (size_t r = 0; r < nr; r++) {
+    {
+      const dq_node *n = reads[r];
       dq_stage *q = &b->stages[n->producer - 1];
       q->consumer = s.id;
       q->consumer_tasks = task_count;
       q->consumer_partitions = partitions;
     }
+  }
   b->stages[b->n_stages++] = s;
   return s.id;
 }
@@ -1596,11 +2023,59 @@ static const char *kind_name(dq_boundary_kind k) {
   }
 }
 
+static const char *join_kind_name(dq_join_kind k) {
+  switch (k) {
+  case DQ_JOIN_INNER: return "INNER";
+  case DQ_JOIN_LEFT: return "LEFT";
+  case DQ_JOIN_LEFT_SEMI: return "LEFT SEMI";
+  case DQ_JOIN_LEFT_ANTI: return "LEFT ANTI";
+  }
+  return "?";
+}
+
+static void explain_keys(xbuf *x, const dq_node *n, const dq_schema *in) {
+  for (size_t i = 0; i < n->n_keys; i++) {
+    xput(x, "%s", i ? ", " : "");
+    xexpr(x, n->keys[i].expr, in);
+    xput(x, " %s NULLS %s", n->keys[i].descending ? "DESC" : "ASC",
+         n->keys[i].nulls_first ? "FIRST" : "LAST");
+  }
+}
+
 static void explain_node(xbuf *x, const dq_node *n, int depth) {
   for (; n != NULL; n = n->input, depth++) {
     const dq_schema *in = n->input ? n->input->schema : NULL;
     xput(x, "%*s", 2 + 2 * depth, "");
     switch (n->kind) {
+    case DQ_NODE_HASH_JOIN: {
+      const dq_schema *bs = n->more[0]->schema;
+      xput(x, "HashJoin %s ON ", join_kind_name(n->join_kind));
+      for (size_t i = 0; i < n->n_join_keys; i++) {
+        xput(x, "%s", i ? " AND " : "");
+        xexpr(x, n->probe_keys[i], in);
+        xput(x, " = ");
+        xexpr(x, n->build_keys[i], bs);
+      }
+      if (n->residual != NULL) {
+        xput(x, " WHERE ");
+        xexpr(x, n->residual, n->join_schema);
+      }
+      xput(x, "\n%*sProbe:\n", 4 + 2 * depth, "");
+      explain_node(x, n->input, depth + 2);
+      xput(x, "%*sBuild:\n", 4 + 2 * depth, "");
+      explain_node(x, n->more[0], depth + 2);
+      return;
+    }
+    case DQ_NODE_UNION:
+      xput(x, "UnionAll %zu inputs\n", 1 + n->n_more);
+      for (size_t i = 0; i < dq_node_n_inputs(n); i++)
+        explain_node(x, dq_node_input_at(n, i), depth + 1);
+      return;
+    case DQ_NODE_TOPN:
+      xput(x, "TopN %" PRId64 " OFFSET %" PRId64 " BY ", n->count, n->offset);
+      explain_keys(x, n, in);
+      xput(x, "\n");
+      break;
     case DQ_NODE_SCAN_TPCH:
       xput(x, "ScanTpch %s scale=%g seed=%" PRIu64 " [", n->table, n->scale,
            n->seed);
@@ -1649,12 +2124,7 @@ static void explain_node(xbuf *x, const dq_node *n, int depth) {
       break;
     case DQ_NODE_SORT:
       xput(x, "Sort ");
-      for (size_t i = 0; i < n->n_keys; i++) {
-        xput(x, "%s", i ? ", " : "");
-        xexpr(x, n->keys[i].expr, in);
-        xput(x, " %s NULLS %s", n->keys[i].descending ? "DESC" : "ASC",
-             n->keys[i].nulls_first ? "FIRST" : "LAST");
-      }
+      explain_keys(x, n, in);
       xput(x, "\n");
       break;
     case DQ_NODE_LIMIT:

@@ -65,6 +65,34 @@ static Dq__V1__Type *enc_type(arena *a, dq_type t) {
   return m;
 }
 
+static Dq__V1__Literal *enc_literal(arena *a, const dq_scalar *s) {
+  Dq__V1__Literal *l = anew(a, sizeof *l);
+  if (l == NULL)
+    return NULL;
+  dq__v1__literal__init(l);
+  l->type = enc_type(a, s->type);
+  l->is_null = s->is_null;
+  if (!s->is_null)
+    switch (s->type.id) {
+    case DQ_TYPE_BOOL: l->bool_value = s->v.b; break;
+    case DQ_TYPE_INT32:
+    case DQ_TYPE_DATE32: l->int_value = s->v.i32; break;
+    case DQ_TYPE_INT64: l->int_value = s->v.i64; break;
+    case DQ_TYPE_FLOAT64: l->float64_value = s->v.f64; break;
+    case DQ_TYPE_UTF8: l->utf8_value = s->str; break;
+    case DQ_TYPE_DECIMAL: {
+      uint8_t *d = anew(a, 16);
+      if (d == NULL)
+        return NULL;
+      memcpy(d, &s->v.dec, 16); /* little-endian host (batch.c checks) */
+      l->decimal_value.data = d;
+      l->decimal_value.len = 16;
+      break;
+    }
+    }
+  return l;
+}
+
 static Dq__V1__Expr *enc_expr(arena *a, const dq_expr *e) {
   Dq__V1__Expr *m = anew(a, sizeof *m);
   if (m == NULL)
@@ -76,31 +104,9 @@ static Dq__V1__Expr *enc_expr(arena *a, const dq_expr *e) {
     m->column = e->column;
     break;
   case DQ_EXPR_LITERAL: {
-    Dq__V1__Literal *l = anew(a, sizeof *l);
+    Dq__V1__Literal *l = enc_literal(a, &e->lit);
     if (l == NULL)
       return NULL;
-    dq__v1__literal__init(l);
-    const dq_scalar *s = &e->lit;
-    l->type = enc_type(a, s->type);
-    l->is_null = s->is_null;
-    if (!s->is_null)
-      switch (s->type.id) {
-      case DQ_TYPE_BOOL: l->bool_value = s->v.b; break;
-      case DQ_TYPE_INT32:
-      case DQ_TYPE_DATE32: l->int_value = s->v.i32; break;
-      case DQ_TYPE_INT64: l->int_value = s->v.i64; break;
-      case DQ_TYPE_FLOAT64: l->float64_value = s->v.f64; break;
-      case DQ_TYPE_UTF8: l->utf8_value = s->str; break;
-      case DQ_TYPE_DECIMAL: {
-        uint8_t *d = anew(a, 16);
-        if (d == NULL)
-          return NULL;
-        memcpy(d, &s->v.dec, 16); /* little-endian host (batch.c checks) */
-        l->decimal_value.data = d;
-        l->decimal_value.len = 16;
-        break;
-      }
-      }
     m->kind_case = DQ__V1__EXPR__KIND_LITERAL;
     m->literal = l;
     break;
@@ -112,13 +118,19 @@ static Dq__V1__Expr *enc_expr(arena *a, const dq_expr *e) {
     dq__v1__call__init(c);
     c->op = (Dq__V1__ExprOp)e->op;
     c->n_args = e->n_args;
-    c->args = anew(a, 2 * sizeof *c->args);
+    c->args = anew(a, 3 * sizeof *c->args);
     if (c->args == NULL)
       return NULL;
     for (size_t i = 0; i < e->n_args; i++)
       c->args[i] = enc_expr(a, e->args[i]);
     if (e->op == DQ_OP_CAST)
       c->cast_type = enc_type(a, e->cast_type);
+    if (e->n_list > 0) {
+      c->n_in_list = e->n_list;
+      c->in_list = anew(a, e->n_list * sizeof *c->in_list);
+      for (size_t i = 0; c->in_list != NULL && i < e->n_list; i++)
+        c->in_list[i] = enc_literal(a, &e->list[i]);
+    }
     m->kind_case = DQ__V1__EXPR__KIND_CALL;
     m->call = c;
     break;
@@ -153,6 +165,22 @@ static Dq__V1__Schema *enc_schema(arena *a, const dq_schema *s) {
     m->fields[i] = f;
   }
   return m;
+}
+
+static Dq__V1__SortKey **enc_sort_keys(arena *a, const dq_node *n) {
+  Dq__V1__SortKey **keys = anew(a, (n->n_keys ? n->n_keys : 1) *
+                                       sizeof *keys);
+  for (size_t i = 0; keys != NULL && i < n->n_keys; i++) {
+    Dq__V1__SortKey *k = anew(a, sizeof *k);
+    if (k == NULL)
+      return NULL;
+    dq__v1__sort_key__init(k);
+    k->expr = enc_expr(a, n->keys[i].expr);
+    k->descending = n->keys[i].descending;
+    k->nulls_first = n->keys[i].nulls_first;
+    keys[i] = k;
+  }
+  return keys;
 }
 
 static Dq__V1__Node *enc_node(arena *a, const dq_node *n) {
@@ -241,17 +269,7 @@ static Dq__V1__Node *enc_node(arena *a, const dq_node *n) {
     dq__v1__sort__init(s);
     s->input = enc_node(a, n->input);
     s->n_keys = n->n_keys;
-    s->keys = anew(a, (n->n_keys ? n->n_keys : 1) * sizeof *s->keys);
-    for (size_t i = 0; s->keys != NULL && i < n->n_keys; i++) {
-      Dq__V1__SortKey *k = anew(a, sizeof *k);
-      if (k == NULL)
-        return NULL;
-      dq__v1__sort_key__init(k);
-      k->expr = enc_expr(a, n->keys[i].expr);
-      k->descending = n->keys[i].descending;
-      k->nulls_first = n->keys[i].nulls_first;
-      s->keys[i] = k;
-    }
+    s->keys = enc_sort_keys(a, n);
     m->kind_case = DQ__V1__NODE__KIND_SORT;
     m->sort = s;
     break;
@@ -266,6 +284,56 @@ static Dq__V1__Node *enc_node(arena *a, const dq_node *n) {
     l->offset = n->offset;
     m->kind_case = DQ__V1__NODE__KIND_LIMIT;
     m->limit = l;
+    break;
+  }
+  case DQ_NODE_HASH_JOIN: {
+    Dq__V1__HashJoin *j = anew(a, sizeof *j);
+    if (j == NULL)
+      return NULL;
+    dq__v1__hash_join__init(j);
+    j->probe = enc_node(a, n->input);
+    j->build = enc_node(a, n->more[0]);
+    j->kind = (Dq__V1__JoinKind)n->join_kind;
+    j->n_probe_keys = j->n_build_keys = n->n_join_keys;
+    j->probe_keys = enc_exprs(a, n->probe_keys, n->n_join_keys);
+    j->build_keys = enc_exprs(a, n->build_keys, n->n_join_keys);
+    if (n->residual != NULL)
+      j->residual = enc_expr(a, n->residual);
+    size_t nf = dq_schema_n_fields(n->join_schema);
+    j->n_names = nf;
+    j->names = anew(a, (nf ? nf : 1) * sizeof *j->names);
+    for (size_t i = 0; j->names != NULL && i < nf; i++)
+      j->names[i] = (char *)dq_schema_field_name(n->join_schema, i);
+    m->kind_case = DQ__V1__NODE__KIND_HASH_JOIN;
+    m->hash_join = j;
+    break;
+  }
+  case DQ_NODE_TOPN: {
+    Dq__V1__TopN *t = anew(a, sizeof *t);
+    if (t == NULL)
+      return NULL;
+    dq__v1__top_n__init(t);
+    t->input = enc_node(a, n->input);
+    t->n_keys = n->n_keys;
+    t->keys = enc_sort_keys(a, n);
+    t->count = n->count;
+    t->offset = n->offset;
+    m->kind_case = DQ__V1__NODE__KIND_TOP_N;
+    m->top_n = t;
+    break;
+  }
+  case DQ_NODE_UNION: {
+    Dq__V1__UnionAll *u = anew(a, sizeof *u);
+    if (u == NULL)
+      return NULL;
+    dq__v1__union_all__init(u);
+    size_t ni = dq_node_n_inputs(n);
+    u->n_inputs = ni;
+    u->inputs = anew(a, (ni ? ni : 1) * sizeof *u->inputs);
+    for (size_t i = 0; u->inputs != NULL && i < ni; i++)
+      u->inputs[i] = enc_node(a, dq_node_input_at(n, i));
+    m->kind_case = DQ__V1__NODE__KIND_UNION_ALL;
+    m->union_all = u;
     break;
   }
   case DQ_NODE_READ: {
@@ -472,6 +540,42 @@ static int dec_type(const Dq__V1__Type *m, const char *what, dq_type *out,
 
 /* Decoded trees own their children, so they are marked `resolved` for
  * dq_expr_free (they are resolved again, for real, by the node). */
+static int dec_literal(const Dq__V1__Literal *l, dq_scalar *lit,
+                       dq_error *err) {
+  int rc;
+  if ((rc = dec_type(l->type, "a literal", &lit->type, err)) != 0)
+    return rc;
+  lit->is_null = l->is_null;
+  if (l->is_null)
+    return 0;
+  switch (lit->type.id) {
+  case DQ_TYPE_BOOL: lit->v.b = l->bool_value; break;
+  case DQ_TYPE_INT32:
+  case DQ_TYPE_DATE32:
+    if (l->int_value < INT32_MIN || l->int_value > INT32_MAX)
+      return dq_error_set(err, DQ_EINVAL, "a 32-bit literal holds %" PRId64
+                          ", which is out of range", l->int_value);
+    lit->v.i32 = (int32_t)l->int_value;
+    break;
+  case DQ_TYPE_INT64: lit->v.i64 = l->int_value; break;
+  case DQ_TYPE_FLOAT64: lit->v.f64 = l->float64_value; break;
+  case DQ_TYPE_UTF8: {
+    const char *s = l->utf8_value ? l->utf8_value : "";
+    lit->len = strlen(s);
+    if ((lit->str = strdup(s)) == NULL)
+      return dq_error_set(err, DQ_ENOMEM, "out of memory decoding a plan");
+    break;
+  }
+  case DQ_TYPE_DECIMAL:
+    if (l->decimal_value.len != 16)
+      return dq_error_set(err, DQ_EINVAL, "a decimal literal has %zu bytes, "
+                          "not 16", l->decimal_value.len);
+    memcpy(&lit->v.dec, l->decimal_value.data, 16);
+    break;
+  }
+  return 0;
+}
+
 static int dec_expr(const Dq__V1__Expr *m, dq_expr **out, dq_error *err) {
   *out = NULL;
   if (m == NULL)
@@ -484,43 +588,11 @@ static int dec_expr(const Dq__V1__Expr *m, dq_expr **out, dq_error *err) {
       goto oom;
     e->column = m->column;
     break;
-  case DQ__V1__EXPR__KIND_LITERAL: {
-    const Dq__V1__Literal *l = m->literal;
+  case DQ__V1__EXPR__KIND_LITERAL:
     if ((e = dq_expr_alloc(DQ_EXPR_LITERAL)) == NULL)
       goto oom;
-    if ((rc = dec_type(l->type, "a literal", &e->lit.type, err)) != 0)
-      break;
-    e->lit.is_null = l->is_null;
-    if (l->is_null)
-      break;
-    switch (e->lit.type.id) {
-    case DQ_TYPE_BOOL: e->lit.v.b = l->bool_value; break;
-    case DQ_TYPE_INT32:
-    case DQ_TYPE_DATE32:
-      if (l->int_value < INT32_MIN || l->int_value > INT32_MAX)
-        rc = dq_error_set(err, DQ_EINVAL, "a 32-bit literal holds %" PRId64
-                          ", which is out of range", l->int_value);
-      e->lit.v.i32 = (int32_t)l->int_value;
-      break;
-    case DQ_TYPE_INT64: e->lit.v.i64 = l->int_value; break;
-    case DQ_TYPE_FLOAT64: e->lit.v.f64 = l->float64_value; break;
-    case DQ_TYPE_UTF8: {
-      const char *s = l->utf8_value ? l->utf8_value : "";
-      e->lit.len = strlen(s);
-      if ((e->lit.str = strdup(s)) == NULL)
-        goto oom;
-      break;
-    }
-    case DQ_TYPE_DECIMAL:
-      if (l->decimal_value.len != 16)
-        rc = dq_error_set(err, DQ_EINVAL, "a decimal literal has %zu bytes, "
-                          "not 16", l->decimal_value.len);
-      else
-        memcpy(&e->lit.v.dec, l->decimal_value.data, 16);
-      break;
-    }
+    rc = dec_literal(m->literal, &e->lit, err);
     break;
-  }
   case DQ__V1__EXPR__KIND_CALL: {
     const Dq__V1__Call *c = m->call;
     if ((e = dq_expr_alloc(DQ_EXPR_CALL)) == NULL)
@@ -532,11 +604,26 @@ static int dec_expr(const Dq__V1__Expr *m, dq_expr **out, dq_error *err) {
       break;
     }
     e->op = (dq_expr_op)c->op;
-    size_t want = dq_expr_op_is_binary(e->op) ? 2 : 1;
-    if (c->n_args != want) {
-      rc = dq_error_set(err, DQ_EINVAL, "operator %s has %zu arguments, not "
-                        "%zu", dq_expr_op_name(e->op), c->n_args, want);
+    size_t want = c->n_args;
+    if (!dq_expr_op_n_args_ok(e->op, want)) {
+      rc = dq_error_set(err, DQ_EINVAL, "operator %s does not take %zu "
+                        "arguments", dq_expr_op_name(e->op), want);
       break;
+    }
+    if ((e->op == DQ_OP_IN) != (c->n_in_list > 0)) {
+      rc = dq_error_set(err, DQ_EINVAL, "operator %s has %zu IN values",
+                        dq_expr_op_name(e->op), c->n_in_list);
+      break;
+    }
+    if (c->n_in_list > 0) {
+      if ((e->list = calloc(c->n_in_list, sizeof *e->list)) == NULL)
+        goto oom;
+      for (size_t i = 0; i < c->n_in_list && rc == 0; i++) {
+        e->n_list = i + 1;
+        rc = dec_literal(c->in_list[i], &e->list[i], err);
+      }
+      if (rc != 0)
+        break;
     }
     if (e->op == DQ_OP_CAST &&
         (rc = dec_type(c->cast_type, "a cast", &e->cast_type, err)) != 0)
@@ -688,6 +775,47 @@ done:
   return rc;
 }
 
+static int dec_hash_join(const Dq__V1__HashJoin *j, dq_node **out,
+                         dq_error *err) {
+  dq_node *probe = NULL, *build = NULL;
+  dq_expr **pk = NULL, **bk = NULL, *res = NULL;
+  int rc = 0;
+  if (j->kind < DQ__V1__JOIN_KIND__JOIN_INNER ||
+      j->kind > DQ__V1__JOIN_KIND__JOIN_LEFT_ANTI)
+    return dq_error_set(err, DQ_EINVAL, "a hash join has an unknown kind %d",
+                        (int)j->kind);
+  if (j->n_probe_keys != j->n_build_keys)
+    return dq_error_set(err, DQ_EINVAL, "a hash join has %zu probe keys and "
+                        "%zu build keys", j->n_probe_keys, j->n_build_keys);
+  if ((rc = dec_input(j->probe, "hash join", &probe, err)) != 0 ||
+      (rc = dec_input(j->build, "hash join", &build, err)) != 0)
+    goto done;
+  if (j->n_names != dq_schema_n_fields(probe->schema) +
+                        dq_schema_n_fields(build->schema)) {
+    rc = dq_error_set(err, DQ_EINVAL, "a hash join has %zu names for %zu "
+                      "columns", j->n_names,
+                      dq_schema_n_fields(probe->schema) +
+                          dq_schema_n_fields(build->schema));
+    goto done;
+  }
+  if ((rc = dec_exprs(j->probe_keys, j->n_probe_keys, &pk, err)) != 0 ||
+      (rc = dec_exprs(j->build_keys, j->n_build_keys, &bk, err)) != 0)
+    goto done;
+  if (j->residual != NULL && (rc = dec_expr(j->residual, &res, err)) != 0)
+    goto done;
+  rc = dq_node_new_hash_join((dq_join_kind)j->kind, probe, build,
+                             j->n_probe_keys, (const dq_expr *const *)pk,
+                             (const dq_expr *const *)bk, res,
+                             (const char *const *)j->names, out, err);
+done:
+  free_exprs(pk, pk ? j->n_probe_keys : 0);
+  free_exprs(bk, bk ? j->n_build_keys : 0);
+  dq_expr_free(res);
+  dq_node_unref(probe);
+  dq_node_unref(build);
+  return rc;
+}
+
 static int dec_node(const Dq__V1__Node *m, dq_node **out, dq_error *err) {
   *out = NULL;
   dq_node *input = NULL;
@@ -729,8 +857,34 @@ static int dec_node(const Dq__V1__Node *m, dq_node **out, dq_error *err) {
     if ((rc = dec_input(m->aggregate->input, "aggregate", &input, err)) == 0)
       rc = dec_aggregate(m->aggregate, input, out, err);
     break;
+  case DQ__V1__NODE__KIND_HASH_JOIN:
+    rc = dec_hash_join(m->hash_join, out, err);
+    break;
+  case DQ__V1__NODE__KIND_UNION_ALL: {
+    const Dq__V1__UnionAll *u = m->union_all;
+    dq_node **ins = calloc(u->n_inputs ? u->n_inputs : 1, sizeof *ins);
+    if (ins == NULL)
+      rc = dq_error_set(err, DQ_ENOMEM, "out of memory decoding a plan");
+    for (size_t i = 0; rc == 0 && i < u->n_inputs; i++)
+      rc = dec_input(u->inputs[i], "union", &ins[i], err);
+    if (rc == 0)
+      rc = dq_node_new_union(u->n_inputs, ins, out, err);
+    for (size_t i = 0; ins != NULL && i < u->n_inputs; i++)
+      dq_node_unref(ins[i]);
+    free(ins);
+    break;
+  }
+  case DQ__V1__NODE__KIND_TOP_N:
   case DQ__V1__NODE__KIND_SORT: {
+    bool topn = m->kind_case == DQ__V1__NODE__KIND_TOP_N;
     const Dq__V1__Sort *s = m->sort;
+    Dq__V1__Sort as_sort = DQ__V1__SORT__INIT;
+    if (topn) {
+      as_sort.input = m->top_n->input;
+      as_sort.n_keys = m->top_n->n_keys;
+      as_sort.keys = m->top_n->keys;
+      s = &as_sort;
+    }
     size_t n = s->n_keys;
     dq_expr **exprs = calloc(n ? n : 1, sizeof *exprs);
     bool *desc = calloc(n ? n : 1, sizeof *desc);
@@ -742,9 +896,15 @@ static int dec_node(const Dq__V1__Node *m, dq_node **out, dq_error *err) {
       nf[i] = s->keys[i]->nulls_first;
       rc = dec_expr(s->keys[i]->expr, &exprs[i], err);
     }
-    if (rc == 0 && (rc = dec_input(s->input, "sort", &input, err)) == 0)
-      rc = dq_node_new_sort(input, n, (const dq_expr *const *)exprs, desc, nf,
-                            out, err);
+    if (rc == 0 && (rc = dec_input(s->input, "sort", &input, err)) == 0) {
+      if (topn)
+        rc = dq_node_new_topn(input, n, (const dq_expr *const *)exprs, desc,
+                              nf, m->top_n->count, m->top_n->offset, out,
+                              err);
+      else
+        rc = dq_node_new_sort(input, n, (const dq_expr *const *)exprs, desc,
+                              nf, out, err);
+    }
     free_exprs(exprs, exprs ? n : 0);
     free(desc);
     free(nf);

@@ -27,7 +27,10 @@ typedef enum dq_node_kind {
   DQ_NODE_AGGREGATE = 4,
   DQ_NODE_SORT = 5,
   DQ_NODE_LIMIT = 6,
-  DQ_NODE_READ = 7
+  DQ_NODE_READ = 7,
+  DQ_NODE_HASH_JOIN = 8,
+  DQ_NODE_TOPN = 9,
+  DQ_NODE_UNION = 10
 } dq_node_kind;
 
 typedef struct dq_agg_call {
@@ -51,6 +54,11 @@ struct dq_node {
   dq_node_kind kind;
   dq_schema *schema; /* output schema */
   dq_node *input;    /* owned reference; NULL for leaves */
+  /* Inputs after the first (owned references): HASH_JOIN's build side,
+   * UNION's second and later inputs.  Every walker of the tree goes
+   * through dq_node_n_inputs()/dq_node_input_at() or dq_node_reads(). */
+  size_t n_more;
+  dq_node **more;
   dq_node *builder_next;
 
   /* SCAN_TPCH */
@@ -75,13 +83,25 @@ struct dq_node {
   size_t n_aggs;
   dq_agg_call *aggs;
 
-  /* SORT */
+  /* SORT, TOPN */
   size_t n_keys;
   dq_sort_spec *keys;
 
-  /* LIMIT */
+  /* LIMIT, TOPN */
   int64_t count;
   int64_t offset;
+
+  /* HASH_JOIN: input = probe (left), more[0] = build (right).  Keys are
+   * resolved against their own side, already cast to one type per pair;
+   * the residual against join_schema (probe columns then build columns,
+   * under the output names), which is also the output schema except for
+   * SEMI/ANTI (probe columns only). */
+  dq_join_kind join_kind;
+  size_t n_join_keys;
+  dq_expr **probe_keys;
+  dq_expr **build_keys;
+  dq_expr *residual; /* NULL: none */
+  dq_schema *join_schema;
 
   /* READ */
   uint32_t producer;
@@ -89,6 +109,13 @@ struct dq_node {
 
 dq_node *dq_node_ref(dq_node *n);
 void dq_node_unref(dq_node *n);
+
+/* The node's inputs: 0 for leaves, 1, 2 for a join, n for a union. */
+size_t dq_node_n_inputs(const dq_node *n);
+const dq_node *dq_node_input_at(const dq_node *n, size_t i);
+/* The READ nodes under n (n included), in no particular order; returns
+ * the count and fills at most `cap` (out may be NULL when cap is 0). */
+size_t dq_node_reads(const dq_node *n, const dq_node **out, size_t cap);
 
 /* Constructors.  Expressions are given unresolved (or decoded) and are
  * resolved against the input's schema; `input` gets a new reference. */
@@ -121,6 +148,19 @@ int dq_node_new_sort(dq_node *input, size_t n, const dq_expr *const *exprs,
                      dq_node **out, dq_error *err);
 int dq_node_new_limit(dq_node *input, int64_t count, int64_t offset,
                       dq_node **out, dq_error *err);
+/* names: n_probe + n_build output names (probe then build), or NULL for
+ * the default rule of dq/plan.h.  residual may be NULL. */
+int dq_node_new_hash_join(dq_join_kind kind, dq_node *probe, dq_node *build,
+                          size_t n_keys, const dq_expr *const *probe_keys,
+                          const dq_expr *const *build_keys,
+                          const dq_expr *residual, const char *const *names,
+                          dq_node **out, dq_error *err);
+int dq_node_new_topn(dq_node *input, size_t n, const dq_expr *const *exprs,
+                     const bool *descending, const bool *nulls_first,
+                     int64_t count, int64_t offset, dq_node **out,
+                     dq_error *err);
+int dq_node_new_union(size_t n, dq_node *const *inputs, dq_node **out,
+                      dq_error *err);
 /* schema: the producer's output schema (a new reference is taken). */
 int dq_node_new_read(uint32_t producer, dq_schema *schema, dq_node **out,
                      dq_error *err);

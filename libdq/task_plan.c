@@ -197,11 +197,14 @@ const dq_input_boundary *dq_task_plan_input(const dq_task_plan *tp,
   return NULL;
 }
 
-/* Walks the node tree the way dq_stage_inputs does (single-input nodes). */
+/* Walks every input of every node (a join has two, a union several), the
+ * way dq_stage_inputs does. */
 static const dq_schema *find_read(const dq_node *n, uint32_t producer) {
-  for (; n != NULL; n = n->input)
-    if (n->kind == DQ_NODE_READ && n->producer == producer)
-      return n->schema;
+  const dq_node *reads[64];
+  size_t nr = dq_node_reads(n, reads, 64);
+  for (size_t i = 0; i < nr && i < 64; i++)
+    if (reads[i]->producer == producer)
+      return reads[i]->schema;
   return NULL;
 }
 

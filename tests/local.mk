@@ -85,3 +85,6 @@ tests_test_abi_SOURCES = tests/test_abi.c
 tests_test_abi_CFLAGS = $(TEST_CFLAGS)
 tests_test_abi_LDADD = $(TEST_LIBS)
 EXTRA_DIST += tests/headers.test tests/linkage.test tests/run.test
+
+# Worker processes and their tests (tools/worker_procs.c, dq worker).
+include tests/procs.mk

@@ -1,7 +1,8 @@
 /* test_expr.c — expressions: type rules, every operator over every type
  * with NULLs (three-valued logic, decimal scale rules, comparisons of
  * utf8/date/decimal), casts, overflow and division by zero, literal parsing,
- * resolution errors, and the order-preserving row keys. */
+ * resolution errors, the order-preserving row keys, and IN, LIKE, CASE,
+ * EXTRACT(YEAR), SUBSTRING and the utf8/date/float casts. */
 #include <inttypes.h>
 #include <math.h>
 #include <setjmp.h>
@@ -697,6 +698,445 @@ static void test_embedded_nul_strings(void **state) {
   dq_schema_unref(s);
 }
 
+/* --- IN, LIKE, CASE, EXTRACT, SUBSTRING, more casts ------------------------- */
+
+/* Checks a bool array against "TFN..." (N: NULL). */
+static void expect_bools(const dq_array *a, const char *want) {
+  for (int r = 0; want[r]; r++) {
+    if (want[r] == 'N') {
+      if (!dq_array_is_null(a, r))
+        fail_msg("row %d is not NULL (want %s)", r, want);
+    } else if (dq_array_is_null(a, r) ||
+               dq_array_bool(a, r) != (want[r] == 'T')) {
+      fail_msg("row %d differs (want %s)", r, want);
+    }
+  }
+}
+
+static void expect_strings(const dq_array *a, const char *const *want,
+                           int n) {
+  for (int r = 0; r < n; r++) {
+    if (want[r] == NULL) {
+      if (!dq_array_is_null(a, r))
+        fail_msg("row %d is not NULL", r);
+      continue;
+    }
+    size_t len;
+    const char *s = dq_array_utf8(a, r, &len);
+    if (dq_array_is_null(a, r) || len != strlen(want[r]) ||
+        memcmp(s, want[r], len) != 0)
+      fail_msg("row %d is \"%.*s\", not \"%s\"", r, (int)len, s, want[r]);
+  }
+}
+
+/* A one-column utf8 batch (NULL entries are NULLs). */
+static dq_batch *strings_batch(const char *const *v, int n) {
+  const char *nm[] = {"s"};
+  dq_type t[] = {T(DQ_TYPE_UTF8)};
+  dq_schema *s;
+  dq_error err;
+  assert_int_equal(dq_schema_new(1, nm, t, NULL, &s, &err), 0);
+  dq_batch_builder *bb;
+  assert_int_equal(dq_batch_builder_new(s, n, &bb, &err), 0);
+  for (int i = 0; i < n; i++)
+    if (v[i] == NULL)
+      dq_builder_append_null(bb, 0);
+    else
+      dq_builder_append_utf8(bb, 0, v[i], strlen(v[i]));
+  dq_batch *x;
+  assert_int_equal(dq_batch_builder_finish(bb, &x, &err), 0);
+  dq_batch_builder_free(bb);
+  dq_schema_unref(s);
+  return x;
+}
+
+static void test_in(void **state) {
+  B;
+  dq_expr *v1[] = {dq_expr_int32(b, 1), dq_expr_int32(b, 5),
+                   dq_expr_int32(b, 100)};
+  dq_array *a = eval_ok(dq_expr_in(b, C("i"), 3, v1));
+  expect_bools(a, "TFNFTFTF");
+  dq_array_unref(a);
+  /* A NULL in the list: no match is NULL, not false. */
+  dq_expr *v2[] = {dq_expr_int32(b, 1), dq_expr_null(b, T(DQ_TYPE_INT32))};
+  a = eval_ok(dq_expr_in(b, C("i"), 2, v2));
+  expect_bools(a, "TNNNNNNN");
+  dq_array_unref(a);
+  /* Mixed integer types meet at int64, both ways. */
+  dq_expr *v3[] = {dq_expr_int32(b, 10), dq_expr_int64(b, 5)};
+  a = eval_ok(dq_expr_in(b, C("l"), 2, v3));
+  expect_bools(a, "TFNFFFTF");
+  dq_array_unref(a);
+  dq_expr *v4[] = {dq_expr_int64(b, 1000000000000), dq_expr_int64(b, -7)};
+  a = eval_ok(dq_expr_in(b, C("i"), 2, v4));
+  expect_bools(a, "FTNFFFFF");
+  dq_array_unref(a);
+  dq_expr *v5[] = {dq_expr_utf8(b, "a"), dq_expr_utf8(b, "B"),
+                   dq_expr_utf8(b, "")};
+  a = eval_ok(dq_expr_in(b, C("s"), 3, v5));
+  expect_bools(a, "TFNTFFTT");
+  dq_array_unref(a);
+  /* Decimals of other scales; m is 1.50, -2.25, -, 0, ..., -1.25, 1.25. */
+  dq_expr *v6[] = {dq_expr_decimal(b, "1.5"), dq_expr_decimal(b, "-1.250")};
+  a = eval_ok(dq_expr_in(b, C("m"), 2, v6));
+  expect_bools(a, "TFNFFTFT");
+  dq_array_unref(a);
+  dq_expr *v7[] = {dq_expr_date(b, "1971-01-01")};
+  a = eval_ok(dq_expr_in(b, C("d"), 1, v7));
+  expect_bools(a, "FTNFFFFF");
+  dq_array_unref(a);
+  dq_expr *v8[] = {dq_expr_float64(b, 0.0), dq_expr_int32(b, 5)};
+  a = eval_ok(dq_expr_in(b, C("f"), 2, v8)); /* -0.0 = 0.0 */
+  expect_bools(a, "FFNTFTTF");
+  dq_array_unref(a);
+  dq_expr *v9[] = {dq_expr_bool(b, true)};
+  a = eval_ok(dq_expr_in(b, C("b"), 1, v9));
+  expect_bools(a, "TFNTFTNF");
+  dq_array_unref(a);
+  a = eval_ok(dq_expr_in(b, dq_expr_int32(b, 5), 3, v1)); /* constant */
+  expect_bools(a, "TTTTTTTT");
+  dq_array_unref(a);
+  /* Types that do not compare; a value that is not a literal. */
+  dq_expr *bad[] = {dq_expr_utf8(b, "a")};
+  dq_array *x = NULL;
+  dq_error err;
+  assert_int_equal(eval_on(batch, dq_expr_in(b, C("i"), 1, bad), &x, &err),
+                   DQ_EINVAL);
+  assert_non_null(strstr(err.message, "IN value 0"));
+  dq_plan_builder_free(b);
+  assert_int_equal(dq_plan_builder_new(&b, &berr), 0);
+  dq_expr *col[] = {C("l")};
+  assert_null(dq_expr_in(b, C("i"), 1, col));
+  assert_int_equal(dq_plan_builder_error(b, &err), DQ_EINVAL);
+  dq_plan_builder_free(b);
+}
+
+static void test_like(void **state) {
+  B;
+  /* s: "a" "b" NULL "" "ab" "zz" "a" "B" */
+  static const struct {
+    const char *pat, *want;
+  } cases[] = {
+      {"a%", "TFNFTFTF"},   {"%b", "FTNFTFFF"},   {"%z%", "FFNFFTFF"},
+      {"a", "TFNFFFTF"},    {"%", "TTNTTTTT"},    {"%%", "TTNTTTTT"},
+      {"_", "TTNFFFTT"},    {"a_", "FFNFTFFF"},   {"%_%_", "FFNFTTFF"},
+      {"", "FFNTFFFF"},     {"%a%b%", "FFNFTFFF"}, {"_b", "FFNFTFFF"},
+      {"z%z", "FFNFFTFF"},  {"%B", "FFNFFFFT"},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    dq_array *a = eval_ok(dq_expr_like(b, C("s"), cases[k].pat));
+    expect_bools(a, cases[k].want);
+    dq_array_unref(a);
+  }
+  /* The general matcher's backtracking on longer strings. */
+  static const char *const v[] = {"axxbyyc", "abc", "acb", "aXa", "aaa",
+                                  "a", NULL, "mississippi", "50% off"};
+  dq_batch *sb = strings_batch(v, 9);
+  static const struct {
+    const char *pat, *want;
+  } gen[] = {
+      {"a%b%c", "TTFFFFNFF"},     {"%a%a", "FFFTTFNFF"},
+      {"m%iss%pi", "FFFFFFNTF"},  {"%ss_ss%", "FFFFFFNTF"},
+      {"a__", "FTTTTFNFF"},       {"%0%_off", "FFFFFFNFT"},
+      {"%i%i%i%i%", "FFFFFFNTF"}, {"%i%i%i%i%i%", "FFFFFFNFF"},
+  };
+  for (size_t k = 0; k < sizeof gen / sizeof gen[0]; k++) {
+    dq_array *a;
+    dq_error err;
+    if (eval_on(sb, dq_expr_like(b, C("s"), gen[k].pat), &a, &err) != 0)
+      fail_msg("%s", err.message);
+    expect_bools(a, gen[k].want);
+    dq_array_unref(a);
+  }
+  dq_batch_unref(sb);
+  dq_array *x = NULL;
+  dq_error err;
+  assert_int_equal(eval_on(batch, dq_expr_like(b, C("i"), "1%"), &x, &err),
+                   DQ_EINVAL);
+  dq_plan_builder_free(b);
+}
+
+static void test_case(void **state) {
+  B;
+  /* i: 1 -7 NULL 0 100 -100 5 -5 */
+  dq_expr *w[] = {dq_expr_gt(b, C("i"), dq_expr_int32(b, 0)),
+                  dq_expr_lt(b, C("i"), dq_expr_int32(b, 0))};
+  dq_expr *t[] = {dq_expr_utf8(b, "pos"), dq_expr_utf8(b, "neg")};
+  dq_array *a = eval_ok(dq_expr_case(b, 2, w, t, dq_expr_utf8(b, "zero")));
+  static const char *const want[] = {"pos", "neg",  "zero", "zero",
+                                     "pos", "neg",  "pos",  "neg"};
+  expect_strings(a, want, NROWS);
+  dq_array_unref(a);
+  /* No ELSE: NULL; a NULL condition counts as false. */
+  dq_expr *w2[] = {C("b")}, *t2[] = {C("i")};
+  a = eval_ok(dq_expr_case(b, 1, w2, t2, NULL));
+  for (int r = 0; r < NROWS; r++)
+    if (bv[r] == 1)
+      assert_int_equal(dq_array_int32(a, r), iv[r]);
+    else
+      assert_true(dq_array_is_null(a, r));
+  dq_array_unref(a);
+  /* int32 and int64 branches meet at int64; decimal and int32 at
+   * decimal(12,2). */
+  dq_expr *t3[] = {C("i")};
+  a = eval_ok(dq_expr_case(b, 1, w2, t3, C("l")));
+  assert_int_equal(dq_array_type(a).id, DQ_TYPE_INT64);
+  assert_int_equal(dq_array_int64(a, 1), -20);
+  assert_int_equal(dq_array_int64(a, 3), 0);
+  assert_true(dq_array_is_null(a, 2));
+  dq_array_unref(a);
+  dq_expr *t4[] = {C("m")};
+  a = eval_ok(dq_expr_case(b, 1, w2, t4, C("i")));
+  assert_true(dq_type_equal(dq_array_type(a),
+                            (dq_type){DQ_TYPE_DECIMAL, 12, 2}));
+  assert_true(dec(a, 0) == 150);
+  assert_true(dec(a, 1) == -700);
+  assert_true(dec(a, 4) == 10000);
+  dq_array_unref(a);
+  /* A branch only runs on its rows: l * 1e10 overflows on row 4 only,
+   * which takes the ELSE. */
+  dq_expr *w5[] = {dq_expr_lt(b, C("l"), dq_expr_int64(b, 1000))};
+  dq_expr *t5[] = {dq_expr_mul(b, C("l"), dq_expr_int64(b, 10000000000))};
+  a = eval_ok(dq_expr_case(b, 1, w5, t5, dq_expr_int64(b, -1)));
+  assert_int_equal(dq_array_int64(a, 0), 100000000000);
+  assert_int_equal(dq_array_int64(a, 4), -1);
+  assert_int_equal(dq_array_int64(a, 2), -1); /* NULL l: ELSE */
+  dq_array_unref(a);
+  /* Every row THEN, every row ELSE. */
+  dq_expr *w6[] = {dq_expr_bool(b, true)}, *t6[] = {C("s")};
+  a = eval_ok(dq_expr_case(b, 1, w6, t6, dq_expr_utf8(b, "x")));
+  expect_strings(a, sv, NROWS);
+  dq_array_unref(a);
+  dq_expr *w7[] = {dq_expr_is_null(b, C("s")), dq_expr_bool(b, false)};
+  dq_expr *t7[] = {C("d"), C("d")};
+  a = eval_ok(dq_expr_case(b, 1, w7 + 1, t7, C("d")));
+  for (int r = 0; r < NROWS; r++)
+    if (r != 2)
+      assert_int_equal(dq_array_date32(a, r), dv[r]);
+  dq_array_unref(a);
+  a = eval_ok(dq_expr_case(b, 1, w7, t7, dq_expr_null(b, T(DQ_TYPE_DATE32))));
+  for (int r = 0; r < NROWS; r++)
+    assert_true(dq_array_is_null(a, r)); /* row 2: d is NULL too */
+  dq_array_unref(a);
+  /* Errors: a condition that is not bool, branches of no common type. */
+  dq_array *x = NULL;
+  dq_error err;
+  dq_expr *bw[] = {C("i")}, *bt[] = {C("s")};
+  assert_int_equal(eval_on(batch, dq_expr_case(b, 1, bw, bt, NULL), &x, &err),
+                   DQ_EINVAL);
+  assert_non_null(strstr(err.message, "must be bool"));
+  assert_int_equal(eval_on(batch, dq_expr_case(b, 1, w2, bt, C("i")), &x,
+                           &err),
+                   DQ_EINVAL);
+  assert_non_null(strstr(err.message, "no common type"));
+  dq_plan_builder_free(b);
+}
+
+static void test_extract_year(void **state) {
+  B;
+  dq_array *a = eval_ok(dq_expr_extract_year(b, C("d")));
+  static const int32_t want[] = {1970, 1971, 0, 1969, 1997, 2003, 1970, 1970};
+  for (int r = 0; r < NROWS; r++)
+    if (r == 2)
+      assert_true(dq_array_is_null(a, r));
+    else
+      assert_int_equal(dq_array_int32(a, r), want[r]);
+  dq_array_unref(a);
+  /* Against the formatter across leap years and centuries. */
+  for (int32_t d = -800000; d < 800000; d += 997) {
+    char buf[32];
+    dq_date_format(d, buf, sizeof buf);
+    assert_int_equal(dq_date_year(d), atoi(buf));
+  }
+  static const char *const edges[] = {"2000-02-29", "1900-03-01",
+                                      "1999-12-31", "2001-01-01",
+                                      "0001-01-01", "9999-12-31"};
+  for (size_t k = 0; k < 6; k++) {
+    int32_t d;
+    assert_true(dq_date_parse(edges[k], &d));
+    assert_int_equal(dq_date_year(d), atoi(edges[k]));
+  }
+  dq_array *x = NULL;
+  dq_error err;
+  assert_int_equal(eval_on(batch, dq_expr_extract_year(b, C("i")), &x, &err),
+                   DQ_EINVAL);
+  dq_plan_builder_free(b);
+}
+
+static void test_substring(void **state) {
+  B;
+  /* s: "a" "b" NULL "" "ab" "zz" "a" "B" */
+  dq_array *a = eval_ok(dq_expr_substring(b, C("s"), dq_expr_int32(b, 2),
+                                          dq_expr_int32(b, 1)));
+  static const char *const w1[] = {"", "", NULL, "", "b", "z", "", ""};
+  expect_strings(a, w1, NROWS);
+  dq_array_unref(a);
+  a = eval_ok(dq_expr_substring(b, C("s"), dq_expr_int64(b, 0),
+                                dq_expr_int64(b, 2)));
+  static const char *const w2[] = {"a", "b", NULL, "", "a", "z", "a", "B"};
+  expect_strings(a, w2, NROWS);
+  dq_array_unref(a);
+  a = eval_ok(dq_expr_substring(b, C("s"), dq_expr_int64(b, -5),
+                                dq_expr_int64(b, INT64_MAX)));
+  expect_strings(a, sv, NROWS);
+  dq_array_unref(a);
+  /* Column start (i: 1 -7 NULL 0 100 -100 5 -5), NULL length. */
+  a = eval_ok(dq_expr_substring(b, C("s"), C("i"), dq_expr_int32(b, 9)));
+  static const char *const w3[] = {"a", "b", NULL, "", "", "", "", "B"};
+  expect_strings(a, w3, NROWS);
+  dq_array_unref(a);
+  a = eval_ok(dq_expr_substring(b, C("s"), dq_expr_int32(b, 1),
+                                dq_expr_null(b, T(DQ_TYPE_INT32))));
+  for (int r = 0; r < NROWS; r++)
+    assert_true(dq_array_is_null(a, r));
+  dq_array_unref(a);
+  a = eval_ok(dq_expr_substring(b, dq_expr_utf8(b, "hello"),
+                                dq_expr_int32(b, 2), dq_expr_int32(b, 3)));
+  static const char *const w4[] = {"ell", "ell", "ell", "ell",
+                                   "ell", "ell", "ell", "ell"};
+  expect_strings(a, w4, NROWS);
+  dq_array_unref(a);
+  /* A negative length fails (l: 10 -20 ...); bad types do not resolve. */
+  dq_array *x = NULL;
+  dq_error err;
+  assert_int_equal(eval_on(batch, dq_expr_substring(b, C("s"),
+                                                    dq_expr_int32(b, 1),
+                                                    C("l")),
+                           &x, &err),
+                   DQ_EEXEC);
+  assert_non_null(strstr(err.message, "negative length"));
+  assert_int_equal(eval_on(batch, dq_expr_substring(b, C("i"), C("i"),
+                                                    C("i")),
+                           &x, &err),
+                   DQ_EINVAL);
+  assert_int_equal(eval_on(batch, dq_expr_substring(b, C("s"), C("f"),
+                                                    C("i")),
+                           &x, &err),
+                   DQ_EINVAL);
+  dq_plan_builder_free(b);
+}
+
+static void test_more_casts(void **state) {
+  B;
+  /* date32 -> utf8 -> date32 */
+  dq_array *a = eval_ok(dq_expr_cast(b, C("d"), T(DQ_TYPE_UTF8)));
+  static const char *const w[] = {"1970-01-01", "1971-01-01", NULL,
+                                  "1969-12-31", "1997-05-19", "2003-10-20",
+                                  "1970-01-01", "1970-04-11"};
+  expect_strings(a, w, NROWS);
+  dq_array_unref(a);
+  a = eval_ok(dq_expr_cast(b, dq_expr_cast(b, C("d"), T(DQ_TYPE_UTF8)),
+                           T(DQ_TYPE_DATE32)));
+  for (int r = 0; r < NROWS; r++)
+    if (r != 2)
+      assert_int_equal(dq_array_date32(a, r), dv[r]);
+  dq_array_unref(a);
+  a = eval_ok(dq_expr_cast(b, dq_expr_utf8(b, "2024-02-29"),
+                           T(DQ_TYPE_DATE32)));
+  int32_t leap;
+  assert_true(dq_date_parse("2024-02-29", &leap));
+  assert_int_equal(dq_array_date32(a, 7), leap);
+  dq_array_unref(a);
+  a = eval_ok(dq_expr_cast(b, dq_expr_date(b, "1999-12-31"),
+                           T(DQ_TYPE_UTF8)));
+  static const char *const w2[] = {"1999-12-31", "1999-12-31", "1999-12-31",
+                                   "1999-12-31", "1999-12-31", "1999-12-31",
+                                   "1999-12-31", "1999-12-31"};
+  expect_strings(a, w2, NROWS);
+  dq_array_unref(a);
+  dq_array *x = NULL;
+  dq_error err;
+  static const char *const bad[] = {"2023-02-29", "1999-1-01", "x", NULL};
+  for (int k = 0; bad[k]; k++) {
+    assert_int_equal(eval_on(batch, dq_expr_cast(b, dq_expr_utf8(b, bad[k]),
+                                                 T(DQ_TYPE_DATE32)),
+                             &x, &err),
+                     DQ_EEXEC);
+    assert_non_null(strstr(err.message, "YYYY-MM-DD"));
+  }
+  /* float64 -> integers and decimals, rounding half away from zero.
+   * f: 1.5 -2.25 NULL 0 1e10 -0.0 5 0.5 */
+  a = eval_ok(dq_expr_cast(b, C("f"), T(DQ_TYPE_INT64)));
+  static const int64_t wi[] = {2, -2, 0, 0, 10000000000, 0, 5, 1};
+  for (int r = 0; r < NROWS; r++)
+    if (r == 2)
+      assert_true(dq_array_is_null(a, r));
+    else
+      assert_int_equal(dq_array_int64(a, r), wi[r]);
+  dq_array_unref(a);
+  a = eval_ok(dq_expr_cast(b, C("f"), (dq_type){DQ_TYPE_DECIMAL, 12, 1}));
+  assert_true(dec(a, 0) == 15);
+  assert_true(dec(a, 1) == -23);
+  assert_true(dec(a, 4) == 100000000000);
+  assert_true(dec(a, 7) == 5);
+  dq_array_unref(a);
+  a = eval_ok(dq_expr_cast(b, dq_expr_float64(b, -2.5), T(DQ_TYPE_INT32)));
+  assert_int_equal(dq_array_int32(a, 0), -3);
+  dq_array_unref(a);
+  assert_int_equal(eval_on(batch, dq_expr_cast(b, C("f"), T(DQ_TYPE_INT32)),
+                           &x, &err),
+                   DQ_EEXEC); /* 1e10 */
+  assert_non_null(strstr(err.message, "float64 to int32"));
+  assert_int_equal(eval_on(batch, dq_expr_cast(b, dq_expr_float64(b, NAN),
+                                               T(DQ_TYPE_INT64)),
+                           &x, &err),
+                   DQ_EEXEC);
+  /* Still refused: utf8 -> int32, bool -> date32. */
+  assert_int_equal(eval_on(batch, dq_expr_cast(b, C("s"), T(DQ_TYPE_INT32)),
+                           &x, &err),
+                   DQ_EINVAL);
+  assert_int_equal(eval_on(batch, dq_expr_cast(b, C("b"),
+                                               T(DQ_TYPE_DATE32)),
+                           &x, &err),
+                   DQ_EINVAL);
+  dq_plan_builder_free(b);
+}
+
+/* Many batches and the empty batch: the kernels keep no state between
+ * batches and handle 0 rows. */
+static void test_new_exprs_empty(void **state) {
+  B;
+  dq_batch *empty;
+  dq_error err;
+  assert_int_equal(dq_batch_slice(batch, 0, 0, &empty, &err), 0);
+  dq_expr *w[] = {C("b")}, *t[] = {C("s")};
+  dq_expr *v[] = {dq_expr_int32(b, 1)};
+  dq_expr *es[] = {
+      dq_expr_in(b, C("i"), 1, v),
+      dq_expr_like(b, C("s"), "%a%"),
+      dq_expr_case(b, 1, w, t, NULL),
+      dq_expr_extract_year(b, C("d")),
+      dq_expr_substring(b, C("s"), C("i"), C("i")),
+      dq_expr_cast(b, C("d"), T(DQ_TYPE_UTF8)),
+      dq_expr_cast(b, C("f"), T(DQ_TYPE_INT64)),
+  };
+  for (size_t k = 0; k < sizeof es / sizeof es[0]; k++) {
+    dq_array *a;
+    if (eval_on(empty, es[k], &a, &err) != 0)
+      fail_msg("expression %zu: %s", k, err.message);
+    assert_int_equal(dq_array_length(a), 0);
+    dq_array_unref(a);
+    /* Row by row equals all at once. */
+    dq_array *all = NULL;
+    int rc_all = eval_on(batch, es[k], &all, &err);
+    for (int64_t r = 0; r < NROWS; r++) {
+      dq_batch *one;
+      assert_int_equal(dq_batch_slice(batch, r, 1, &one, &err), 0);
+      dq_array *x = NULL;
+      int rc = eval_on(one, es[k], &x, &err);
+      if (rc_all == 0) {
+        assert_int_equal(rc, 0);
+        assert_int_equal(dq_array_is_null(x, 0), dq_array_is_null(all, r));
+      }
+      dq_array_unref(x);
+      dq_batch_unref(one);
+    }
+    dq_array_unref(all);
+  }
+  dq_batch_unref(empty);
+  dq_plan_builder_free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_int_arith),
@@ -710,6 +1150,13 @@ int main(void) {
       cmocka_unit_test(test_resolve_errors),
       cmocka_unit_test(test_row_keys_order),
       cmocka_unit_test(test_embedded_nul_strings),
+      cmocka_unit_test(test_in),
+      cmocka_unit_test(test_like),
+      cmocka_unit_test(test_case),
+      cmocka_unit_test(test_extract_year),
+      cmocka_unit_test(test_substring),
+      cmocka_unit_test(test_more_casts),
+      cmocka_unit_test(test_new_exprs_empty),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

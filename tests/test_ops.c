@@ -1,6 +1,7 @@
 /* test_ops.c — operators: filter, project, aggregate (single, and
  * partial→final over random splits), sort, limit (stops early), read, scan
- * slices, the hash partitioner, and cancellation.  Each runs over nulls,
+ * slices, the hash partitioner, cancellation, hash joins (every kind
+ * against nested loops), top-N (against sort + limit) and union.  Each runs over nulls,
  * empty input, one row and many batches.
  *
  * Operators are fed from memory: the pipeline's leaf is a READ whose
@@ -707,6 +708,514 @@ static void test_limit(void **state) {
   blist_free(&in);
 }
 
+/* --- Join, top-N, union ----------------------------------------------------------
+ * Several READ leaves: each producer id has its own source. */
+
+typedef struct msrc {
+  source *s[8];
+} msrc;
+
+static int msrc_open(void *ctx, uint32_t producer, uint32_t partition,
+                     void **reader, dq_error *err) {
+  msrc *m = ctx;
+  assert_true(producer < 8 && m->s[producer] != NULL);
+  m->s[producer]->opens++;
+  *reader = m->s[producer];
+  return 0;
+}
+
+static dq_node *read_from(uint32_t producer, dq_schema *s) {
+  dq_node *n;
+  dq_error err;
+  assert_int_equal(dq_node_new_read(producer, s, &n, &err), 0);
+  return n;
+}
+
+/* Runs root over the sources; *peak gets the pipeline's memory peak. */
+static blist run_multi(dq_node *root, msrc *m, int64_t batch_rows,
+                       int64_t *peak) {
+  dq_stage st;
+  memset(&st, 0, sizeof st);
+  st.id = 9;
+  st.task_count = 1;
+  st.partitions = 1;
+  st.root = root;
+  dq_exec_env env = {.task_number = 0, .task_count = 1, .n_partitions = 1,
+                     .batch_rows = batch_rows, .reader_ctx = m,
+                     .read_open = msrc_open, .read_next = src_next,
+                     .read_close = src_close};
+  dq_exec *e;
+  dq_error err;
+  blist out = {0};
+  assert_int_equal(dq_exec_open(&st, &env, 0, &e, &err), 0);
+  for (;;) {
+    dq_batch *b;
+    int rc = dq_exec_next(e, &b, &err);
+    if (rc != 0)
+      fail_msg("pipeline: %s", err.message);
+    if (b == NULL)
+      break;
+    assert_true(b->n_rows > 0);
+    assert_true(dq_schema_equal(b->schema, root->schema));
+    blist_add(&out, b);
+  }
+  if (peak)
+    *peak = dq_exec_memory_peak(e);
+  dq_exec_close(e);
+  return out;
+}
+
+static bool same_i32(const dq_array *a, int64_t i, const dq_array *b,
+                     int64_t j) {
+  return !dq_array_is_null(a, i) && !dq_array_is_null(b, j) &&
+         dq_array_int32(a, i) == dq_array_int32(b, j);
+}
+
+static bool same_utf8(const dq_array *a, int64_t i, const dq_array *b,
+                      int64_t j) {
+  if (dq_array_is_null(a, i) || dq_array_is_null(b, j))
+    return false;
+  size_t la, lb;
+  const char *x = dq_array_utf8(a, i, &la), *y = dq_array_utf8(b, j, &lb);
+  return la == lb && memcmp(x, y, la) == 0;
+}
+
+/* vd(probe) < vd(build), NULL is not true. */
+static bool vd_less(const dq_batch *p, int64_t i, const dq_batch *b,
+                    int64_t j) {
+  if (dq_array_is_null(p->columns[4], i) || dq_array_is_null(b->columns[4], j))
+    return false;
+  return dq_decimal_to_i128(dq_array_decimal(p->columns[4], i)) <
+         dq_decimal_to_i128(dq_array_decimal(b->columns[4], j));
+}
+
+typedef struct pair {
+  int64_t p, b; /* rids; b = -1: build side NULL; -2: probe row only */
+} pair;
+
+static int pair_cmp(const void *x, const void *y) {
+  const pair *a = x, *b = y;
+  if (a->p != b->p)
+    return a->p < b->p ? -1 : 1;
+  return (a->b > b->b) - (a->b < b->b);
+}
+
+typedef struct plist {
+  pair *v;
+  size_t n, cap;
+} plist;
+
+static void plist_add(plist *l, int64_t p, int64_t b) {
+  if (l->n == l->cap) {
+    l->cap = l->cap ? 2 * l->cap : 1024;
+    l->v = realloc(l->v, l->cap * sizeof *l->v);
+    assert_non_null(l->v);
+  }
+  l->v[l->n].p = p;
+  l->v[l->n].b = b;
+  l->n++;
+}
+
+/* The join's answer by nested loops; key: 0 = (k1, k2) pairs, 1 = k1 with
+ * the build's vi (int32 = int64). */
+static plist expected_join(const dq_batch *P, const dq_batch *Bt,
+                           dq_join_kind kind, int key, bool residual) {
+  plist l = {0};
+  int64_t np = P ? P->n_rows : 0, nb = Bt ? Bt->n_rows : 0;
+  for (int64_t i = 0; i < np; i++) {
+    int64_t prid = dq_array_int64(P->columns[0], i);
+    bool any = false;
+    for (int64_t j = 0; j < nb; j++) {
+      bool m;
+      dq_array *const *pc = P->columns, *const *bc = Bt->columns;
+      switch (key) {
+      case 0:
+        m = same_i32(pc[1], i, bc[1], j) && same_utf8(pc[2], i, bc[2], j);
+        break;
+      case 1:
+        m = !dq_array_is_null(pc[1], i) &&
+            dq_array_int32(pc[1], i) == dq_array_int64(bc[3], j);
+        break;
+      case 2: /* decimal(12,2) = decimal(15,3) of the same value */
+        m = !dq_array_is_null(pc[4], i) && !dq_array_is_null(bc[4], j) &&
+            dq_decimal_to_i128(dq_array_decimal(pc[4], i)) ==
+                dq_decimal_to_i128(dq_array_decimal(bc[4], j));
+        break;
+      case 3:
+        m = dq_array_float64(pc[5], i) == dq_array_float64(bc[5], j);
+        break;
+      case 4:
+        m = dq_array_date32(pc[7], i) == dq_array_date32(bc[7], j);
+        break;
+      default: /* k2 = vs: no value in common */
+        m = same_utf8(pc[2], i, bc[6], j);
+        break;
+      }
+      if (m && residual)
+        m = vd_less(P, i, Bt, j);
+      if (!m)
+        continue;
+      any = true;
+      if (kind == DQ_JOIN_INNER || kind == DQ_JOIN_LEFT)
+        plist_add(&l, prid, dq_array_int64(Bt->columns[0], j));
+    }
+    if (kind == DQ_JOIN_LEFT && !any)
+      plist_add(&l, prid, -1);
+    if ((kind == DQ_JOIN_LEFT_SEMI && any) ||
+        (kind == DQ_JOIN_LEFT_ANTI && !any))
+      plist_add(&l, prid, -2);
+  }
+  if (l.n > 0)
+    qsort(l.v, l.n, sizeof *l.v, pair_cmp);
+  return l;
+}
+
+static plist got_join(const blist *out, dq_join_kind kind) {
+  plist l = {0};
+  for (size_t k = 0; k < out->n; k++) {
+    const dq_batch *o = out->v[k];
+    for (int64_t i = 0; i < o->n_rows; i++) {
+      int64_t prid = dq_array_int64(o->columns[0], i);
+      if (kind == DQ_JOIN_LEFT_SEMI || kind == DQ_JOIN_LEFT_ANTI) {
+        assert_int_equal(o->schema->n_fields, NCOLS);
+        plist_add(&l, prid, -2);
+        continue;
+      }
+      const dq_array *brid = o->columns[NCOLS];
+      if (dq_array_is_null(brid, i)) {
+        assert_int_equal(kind, DQ_JOIN_LEFT);
+        /* Every build column is NULL on an unmatched row. */
+        for (size_t c = NCOLS; c < 2 * NCOLS; c++)
+          assert_true(dq_array_is_null(o->columns[c], i));
+        plist_add(&l, prid, -1);
+      } else {
+        plist_add(&l, prid, dq_array_int64(brid, i));
+      }
+    }
+  }
+  if (l.n > 0)
+    qsort(l.v, l.n, sizeof *l.v, pair_cmp);
+  return l;
+}
+
+static void check_join(dq_plan_builder *b, blist *pin, blist *bin,
+                       dq_join_kind kind, int key, bool residual,
+                       int64_t batch_rows) {
+  dq_node *rp = read_from(1, schema), *rb = read_from(2, schema), *j;
+  dq_error err;
+  const dq_expr *pk[2], *bk[2];
+  size_t nk;
+  static const char *const one[][2] = {
+      {NULL, NULL}, {"k1", "vi"}, {"vd", "vd"},
+      {"vf", "vf"}, {"vt", "vt"}, {"k2", "vs"}};
+  if (key == 0) {
+    pk[0] = C("k1"); pk[1] = C("k2");
+    bk[0] = C("k1"); bk[1] = C("k2");
+    nk = 2;
+  } else {
+    pk[0] = C(one[key][0]);
+    bk[0] = C(one[key][1]);
+    if (key == 2) /* another scale: the keys meet at decimal(_,3) */
+      bk[0] = dq_expr_cast(b, C("vd"), (dq_type){DQ_TYPE_DECIMAL, 15, 3});
+    nk = 1;
+  }
+  dq_expr *res = residual ? dq_expr_lt(b, C("vd"), C("vd_r")) : NULL;
+  if (dq_node_new_hash_join(kind, rp, rb, nk, pk, bk, res, NULL, &j, &err))
+    fail_msg("join: %s", err.message);
+  source ps = {pin, 0, 0, 0, false}, bs = {bin, 0, 0, 0, false};
+  msrc m = {{NULL, &ps, &bs}};
+  int64_t peak = 0;
+  blist out = run_multi(j, &m, batch_rows, &peak);
+  for (size_t k = 0; k < out.n; k++)
+    assert_true(out.v[k]->n_rows <= batch_rows ||
+                kind != DQ_JOIN_INNER);
+  dq_batch *P = pin->n ? concat(pin, schema) : NULL;
+  dq_batch *Bt = bin->n ? concat(bin, schema) : NULL;
+  plist want = expected_join(P, Bt, kind, key, residual);
+  plist got = got_join(&out, kind);
+  /* The main data set really joins: ~70k pairs. */
+  if (kind == DQ_JOIN_INNER && key == 0 && !residual && pin->n > 1 &&
+      bin->n > 1)
+    assert_true(want.n > 20000);
+  if (want.n != got.n)
+    fail_msg("join kind %d key %d residual %d: %zu rows, expected %zu",
+             (int)kind, key, residual, got.n, want.n);
+  for (size_t i = 0; i < want.n; i++)
+    if (pair_cmp(&want.v[i], &got.v[i]) != 0)
+      fail_msg("join kind %d: row %zu is (%" PRId64 ", %" PRId64 "), "
+               "expected (%" PRId64 ", %" PRId64 ")", (int)kind, i,
+               got.v[i].p, got.v[i].b, want.v[i].p, want.v[i].b);
+  /* The build side is held: the pipeline's peak counts it. */
+  if (Bt != NULL)
+    assert_true(peak >= (int64_t)dq_batch_byte_size(Bt));
+  else
+    assert_int_equal(peak, 0);
+  /* No build rows: INNER and SEMI never read the probe side. */
+  if (Bt == NULL && (kind == DQ_JOIN_INNER || kind == DQ_JOIN_LEFT_SEMI))
+    assert_int_equal(ps.opens, 0);
+  assert_true(bs.closed);
+  free(want.v);
+  free(got.v);
+  dq_batch_unref(P);
+  dq_batch_unref(Bt);
+  blist_free(&out);
+  dq_node_unref(j);
+  dq_node_unref(rp);
+  dq_node_unref(rb);
+}
+
+static void test_hash_join(void **state) {
+  B;
+  blist pin = make_input(3000, 256), bin = make_input(700, 100);
+  blist empty = {0}, one_p = {0}, one_b = {0};
+  blist_add(&one_p, make_batch(0, 1));
+  blist_add(&one_b, make_batch(0, 1));
+  for (int kind = DQ_JOIN_INNER; kind <= DQ_JOIN_LEFT_ANTI; kind++) {
+    for (int res = 0; res < 2; res++) {
+      check_join(b, &pin, &bin, (dq_join_kind)kind, 0, res, 1024);
+      check_join(b, &pin, &bin, (dq_join_kind)kind, 0, res, 97);
+    }
+    for (int key = 1; key <= 5; key++)
+      check_join(b, &pin, &bin, (dq_join_kind)kind, key, key % 2, 4096);
+    check_join(b, &pin, &empty, (dq_join_kind)kind, 0, false, 1024);
+    check_join(b, &pin, &empty, (dq_join_kind)kind, 0, true, 1024);
+    check_join(b, &empty, &bin, (dq_join_kind)kind, 0, true, 1024);
+    check_join(b, &one_p, &one_b, (dq_join_kind)kind, 0, false, 1024);
+    check_join(b, &one_p, &bin, (dq_join_kind)kind, 1, true, 1024);
+  }
+  blist_free(&pin);
+  blist_free(&bin);
+  blist_free(&one_p);
+  blist_free(&one_b);
+  dq_plan_builder_free(b);
+}
+
+static void test_hash_join_checks(void **state) {
+  B;
+  dq_node *rp = read_from(1, schema), *rb = read_from(2, schema), *j;
+  dq_error err;
+  /* Default names: clashing build names get "_r". */
+  const dq_expr *pk[] = {C("k1")}, *bk[] = {C("k1")};
+  assert_int_equal(dq_node_new_hash_join(DQ_JOIN_INNER, rp, rb, 1, pk, bk,
+                                         NULL, NULL, &j, &err), 0);
+  assert_int_equal(dq_schema_n_fields(j->schema), 2 * NCOLS);
+  assert_string_equal(dq_schema_field_name(j->schema, NCOLS), "rid_r");
+  assert_string_equal(dq_schema_field_name(j->schema, NCOLS + 7), "vt_r");
+  dq_node_unref(j);
+  /* LEFT makes the build columns nullable; SEMI outputs the probe's. */
+  assert_int_equal(dq_node_new_hash_join(DQ_JOIN_LEFT_SEMI, rp, rb, 1, pk, bk,
+                                         dq_expr_gt(b, C("vi_r"), C("vi")),
+                                         NULL, &j, &err), 0);
+  assert_int_equal(dq_schema_n_fields(j->schema), NCOLS);
+  assert_string_equal(dq_schema_field_name(j->schema, 3), "vi");
+  dq_node_unref(j);
+  /* Explicit names. */
+  const char *names[2 * NCOLS];
+  char buf[2 * NCOLS][8];
+  for (int i = 0; i < 2 * NCOLS; i++) {
+    snprintf(buf[i], sizeof buf[i], "c%d", i);
+    names[i] = buf[i];
+  }
+  assert_int_equal(dq_node_new_hash_join(DQ_JOIN_INNER, rp, rb, 1, pk, bk,
+                                         dq_expr_eq(b, C("c0"), C("c8")),
+                                         names, &j, &err), 0);
+  assert_string_equal(dq_schema_field_name(j->schema, 9), "c9");
+  dq_node_unref(j);
+  /* Keys that cannot be compared, a residual that is not bool, an
+   * unknown column, no keys, an unknown kind. */
+  const dq_expr *bad[] = {C("k2")};
+  assert_int_equal(dq_node_new_hash_join(DQ_JOIN_INNER, rp, rb, 1, pk, bad,
+                                         NULL, NULL, &j, &err), DQ_EINVAL);
+  assert_non_null(strstr(err.message, "join key 0"));
+  assert_int_equal(dq_node_new_hash_join(DQ_JOIN_INNER, rp, rb, 1, pk, bk,
+                                         C("vi"), NULL, &j, &err), DQ_EINVAL);
+  assert_non_null(strstr(err.message, "not bool"));
+  const dq_expr *unk[] = {C("nope")};
+  assert_int_equal(dq_node_new_hash_join(DQ_JOIN_INNER, rp, rb, 1, unk, bk,
+                                         NULL, NULL, &j, &err), DQ_EINVAL);
+  assert_non_null(strstr(err.message, "probe side"));
+  assert_int_equal(dq_node_new_hash_join(DQ_JOIN_INNER, rp, rb, 0, pk, bk,
+                                         NULL, NULL, &j, &err), DQ_EINVAL);
+  assert_int_equal(dq_node_new_hash_join((dq_join_kind)9, rp, rb, 1, pk, bk,
+                                         NULL, NULL, &j, &err), DQ_EINVAL);
+  dq_node_unref(rp);
+  dq_node_unref(rb);
+  dq_plan_builder_free(b);
+}
+
+/* Top-N equals sort + limit, row for row (ties in input order). */
+static void check_topn(dq_plan_builder *b, blist *in, int64_t count,
+                       int64_t offset, int64_t batch_rows) {
+  dq_node *rd = read_from(1, schema), *t, *s, *l;
+  dq_error err;
+  const dq_expr *keys[] = {C("k2"), C("vd"), C("k1")};
+  bool desc[] = {true, false, true}, nf[] = {false, true, false};
+  assert_int_equal(dq_node_new_topn(rd, 3, keys, desc, nf, count, offset, &t,
+                                    &err), 0);
+  assert_int_equal(dq_node_new_sort(rd, 3, keys, desc, nf, &s, &err), 0);
+  assert_int_equal(dq_node_new_limit(s, count, offset, &l, &err), 0);
+  source s1 = {in, 0, 0, 0, false}, s2 = {in, 0, 0, 0, false};
+  msrc m1 = {{NULL, &s1}}, m2 = {{NULL, &s2}};
+  int64_t peak;
+  blist got = run_multi(t, &m1, batch_rows, &peak);
+  blist want = run_multi(l, &m2, batch_rows, NULL);
+  for (size_t k = 0; k < got.n; k++)
+    assert_true(got.v[k]->n_rows <= batch_rows);
+  assert_int_equal(blist_rows(&got), blist_rows(&want));
+  if (blist_rows(&want) > 0) {
+    dq_batch *g = concat(&got, schema), *w = concat(&want, schema);
+    for (int64_t i = 0; i < w->n_rows; i++)
+      assert_int_equal(dq_array_int64(g->columns[0], i),
+                       dq_array_int64(w->columns[0], i));
+    dq_batch_unref(g);
+    dq_batch_unref(w);
+  }
+  if (count + offset > 0 && in->n > 0)
+    assert_true(peak > 0);
+  blist_free(&got);
+  blist_free(&want);
+  dq_node_unref(t);
+  dq_node_unref(l);
+  dq_node_unref(s);
+  dq_node_unref(rd);
+}
+
+static void test_topn(void **state) {
+  B;
+  blist in = make_input(5000, 300), empty = {0}, one = {0};
+  blist_add(&one, make_batch(0, 1));
+  static const int64_t counts[][2] = {{10, 0},  {10, 25}, {1, 0},   {0, 0},
+                                      {0, 5},   {777, 13}, {4999, 0},
+                                      {6000, 0}, {5, 5000}, {3000, 2500}};
+  for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+    check_topn(b, &in, counts[i][0], counts[i][1], 1024);
+    check_topn(b, &in, counts[i][0], counts[i][1], 100);
+    check_topn(b, &empty, counts[i][0], counts[i][1], 1024);
+    check_topn(b, &one, counts[i][0], counts[i][1], 1024);
+  }
+  /* Bounded: a top-10 over 200 batches holds a few of them at a time. */
+  blist big = make_input(20000, 100);
+  dq_batch *bigall = concat(&big, schema);
+  {
+    dq_node *rd = read_from(1, schema), *t;
+    dq_error err;
+    const dq_expr *keys[] = {C("vs"), C("vd")};
+    bool desc[] = {true, false};
+    assert_int_equal(dq_node_new_topn(rd, 2, keys, desc, NULL, 10, 0, &t,
+                                      &err), 0);
+    source s1 = {&big, 0, 0, 0, false};
+    msrc m1 = {{NULL, &s1}};
+    int64_t peak;
+    blist out = run_multi(t, &m1, 1024, &peak);
+    assert_int_equal(blist_rows(&out), 10);
+    assert_true(peak > 0);
+    assert_true(peak < (int64_t)dq_batch_byte_size(bigall) / 4);
+    blist_free(&out);
+    dq_node_unref(t);
+    dq_node_unref(rd);
+    check_topn(b, &big, 10, 0, 1024);
+  }
+  dq_batch_unref(bigall);
+  blist_free(&big);
+  dq_node *rd = read_from(1, schema), *t;
+  dq_error err;
+  const dq_expr *keys[] = {C("k1")};
+  assert_int_equal(dq_node_new_topn(rd, 1, keys, NULL, NULL, -1, 0, &t, &err),
+                   DQ_EINVAL);
+  assert_int_equal(dq_node_new_topn(rd, 0, keys, NULL, NULL, 1, 0, &t, &err),
+                   DQ_EINVAL);
+  dq_node_unref(rd);
+  blist_free(&in);
+  blist_free(&one);
+  dq_plan_builder_free(b);
+}
+
+/* Aggregates and sorts report what they hold: the peak covers at least
+ * the input a sort keeps, and an aggregate's table grows with its groups. */
+static void test_memory_peak(void **state) {
+  B;
+  blist in = make_input(20000, 1000);
+  dq_batch *all = concat(&in, schema);
+  dq_node *rd = read_from(1, schema), *s, *g1, *g2;
+  dq_error err;
+  const dq_expr *keys[] = {C("vs")};
+  assert_int_equal(dq_node_new_sort(rd, 1, keys, NULL, NULL, &s, &err), 0);
+  source s1 = {&in, 0, 0, 0, false};
+  msrc m1 = {{NULL, &s1}};
+  int64_t peak_sort, peak_few, peak_many;
+  blist out = run_multi(s, &m1, 1024, &peak_sort);
+  assert_true(peak_sort >= (int64_t)dq_batch_byte_size(all));
+  blist_free(&out);
+  const dq_expr *few[] = {C("k1")}, *many[] = {C("rid")};
+  const char *gn[] = {"g"};
+  dq_agg_func f[] = {DQ_AGG_COUNT_STAR};
+  const char *an[] = {"n"};
+  assert_int_equal(dq_node_new_aggregate(rd, DQ_AGG_SINGLE, 1, few, gn, 1, f,
+                                         NULL, an, &g1, &err), 0);
+  assert_int_equal(dq_node_new_aggregate(rd, DQ_AGG_SINGLE, 1, many, gn, 1, f,
+                                         NULL, an, &g2, &err), 0);
+  source s2 = {&in, 0, 0, 0, false}, s3 = {&in, 0, 0, 0, false};
+  msrc m2 = {{NULL, &s2}}, m3 = {{NULL, &s3}};
+  out = run_multi(g1, &m2, 1024, &peak_few);
+  blist_free(&out);
+  out = run_multi(g2, &m3, 1024, &peak_many);
+  blist_free(&out);
+  assert_true(peak_few > 0);
+  assert_true(peak_many > 20000 * 16); /* per group: key offset + hash */
+  assert_true(peak_many > peak_few);
+  dq_node_unref(s);
+  dq_node_unref(g1);
+  dq_node_unref(g2);
+  dq_node_unref(rd);
+  dq_batch_unref(all);
+  blist_free(&in);
+  dq_plan_builder_free(b);
+}
+
+static void test_union(void **state) {
+  blist a = make_input(1000, 128), c = make_input(10, 10), empty = {0};
+  /* Same types under other names: the union takes the first's names. */
+  const char *n2[NCOLS] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+  dq_schema *other;
+  dq_error err;
+  assert_int_equal(dq_schema_new(NCOLS, n2, ctypes, NULL, &other, &err), 0);
+  dq_node *r1 = read_from(1, schema), *r2 = read_from(2, other),
+          *r3 = read_from(3, schema), *u;
+  dq_node *ins[] = {r1, r2, r3};
+  assert_int_equal(dq_node_new_union(3, ins, &u, &err), 0);
+  assert_string_equal(dq_schema_field_name(u->schema, 0), "rid");
+  source s1 = {&a, 0, 0, 0, false}, s2 = {&empty, 0, 0, 0, false},
+         s3 = {&c, 0, 0, 0, false};
+  msrc m = {{NULL, &s1, &s2, &s3}};
+  blist out = run_multi(u, &m, 1024, NULL);
+  assert_int_equal(blist_rows(&out), 1010);
+  /* Input order: a's rows, then c's. */
+  dq_batch *o = concat(&out, schema);
+  for (int64_t i = 0; i < 1010; i++)
+    assert_int_equal(dq_array_int64(o->columns[0], i), i < 1000 ? i : i - 1000);
+  assert_true(s1.closed && s2.closed && s3.closed);
+  dq_batch_unref(o);
+  blist_free(&out);
+  dq_node_unref(u);
+  /* Fewer than two inputs, or other types. */
+  assert_int_equal(dq_node_new_union(1, ins, &u, &err), DQ_EINVAL);
+  const char *n1[] = {"x"};
+  dq_type t1[] = {{DQ_TYPE_INT32, 0, 0}};
+  dq_schema *narrow;
+  assert_int_equal(dq_schema_new(1, n1, t1, NULL, &narrow, &err), 0);
+  dq_node *r4 = read_from(4, narrow);
+  dq_node *bad[] = {r1, r4};
+  assert_int_equal(dq_node_new_union(2, bad, &u, &err), DQ_EINVAL);
+  dq_node_unref(r4);
+  dq_schema_unref(narrow);
+  dq_node_unref(r1);
+  dq_node_unref(r2);
+  dq_node_unref(r3);
+  dq_schema_unref(other);
+  blist_free(&a);
+  blist_free(&c);
+}
+
 /* --- Read, cancel, scan ------------------------------------------------------------ */
 
 static void test_read_and_cancel(void **state) {
@@ -923,6 +1432,11 @@ int main(void) {
       cmocka_unit_test(test_final_layout_checked),
       cmocka_unit_test(test_sort),
       cmocka_unit_test(test_limit),
+      cmocka_unit_test(test_hash_join),
+      cmocka_unit_test(test_hash_join_checks),
+      cmocka_unit_test(test_topn),
+      cmocka_unit_test(test_union),
+      cmocka_unit_test(test_memory_peak),
       cmocka_unit_test(test_read_and_cancel),
       cmocka_unit_test(test_scan_slices),
       cmocka_unit_test(test_hash_partition),

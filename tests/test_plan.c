@@ -1,5 +1,6 @@
 /* test_plan.c — plans: build errors, the codec (round trips, malformed
- * bytes), producer heads, and TPC-H Q1/Q6 single-node and distributed.
+ * bytes), producer heads, TPC-H Q1/Q6 single-node and distributed, and
+ * hash joins (broadcast and shuffled) against their one-stage answer.
  *
  * The distributed plans run through a small in-memory stage runner below:
  * it runs every task and partition of each stage with dq_exec, applies the
@@ -363,6 +364,355 @@ static void test_distributed_equals_single(void **state) {
       }
     dq_batch_unref(single);
   }
+}
+
+/* --- Hash join plans --------------------------------------------------------
+ * orders ⋈ customer on o_custkey = c_custkey, grouped by nation, in three
+ * shapes with the same answer: one stage (mode 0); the build side scanned,
+ * collected and broadcast to every join task (mode 1); both sides shuffled
+ * on the join key (mode 2).  INNER probes orders (build: customer) with
+ * the residual o_totalprice > c_acctbal * 10; LEFT, SEMI and ANTI probe
+ * customer (build: orders; LEFT with the residual o_totalprice > 150000),
+ * so customers without orders (a third of them) show.  The head finishes
+ * the aggregate and orders the groups with a top-N. */
+static dq_plan *join_plan(dq_join_kind kind, int mode, uint32_t tasks,
+                          uint32_t parts) {
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  static const char *const ocols[] = {"o_orderkey", "o_custkey",
+                                      "o_totalprice"};
+  static const char *const ccols[] = {"c_custkey", "c_nationkey",
+                                      "c_acctbal"};
+  const double scale = 0.01;
+  bool orders_probe = kind == DQ_JOIN_INNER;
+  const char *pcols_key = orders_probe ? "o_custkey" : "c_custkey";
+  const char *bcols_key = orders_probe ? "c_custkey" : "o_custkey";
+  dq_node *po = dq_node_scan_tpch(b, orders_probe ? "orders" : "customer",
+                                  scale, 7, orders_probe ? ocols : ccols, 3);
+  dq_node *bo = dq_node_scan_tpch(b, orders_probe ? "customer" : "orders",
+                                  scale, 7, orders_probe ? ccols : ocols, 3);
+  dq_node *probe = po, *build = bo;
+  uint32_t s_probe = 0, s_build = 0;
+  if (mode == 1) {
+    const dq_boundary bc = {DQ_BOUNDARY_BROADCAST, 0, NULL};
+    s_build = dq_plan_stage(b, bo, 2, 1, &bc);
+    build = dq_node_read(b, s_build);
+  } else if (mode == 2) {
+    const char *pk[] = {pcols_key}, *bk[] = {bcols_key};
+    const dq_boundary ps = {DQ_BOUNDARY_SHUFFLE, 1, pk};
+    const dq_boundary bs = {DQ_BOUNDARY_SHUFFLE, 1, bk};
+    s_probe = dq_plan_stage(b, po, 2, 2, &ps);
+    s_build = dq_plan_stage(b, bo, 3, 1, &bs);
+    probe = dq_node_read(b, s_probe);
+    build = dq_node_read(b, s_build);
+  }
+  dq_expr *pkey = dq_expr_column(b, pcols_key);
+  dq_expr *bkey = dq_expr_column(b, bcols_key);
+  dq_expr *res = NULL;
+  if (kind == DQ_JOIN_INNER)
+    res = dq_expr_gt(b, dq_expr_column(b, "o_totalprice"),
+                     dq_expr_mul(b, dq_expr_column(b, "c_acctbal"),
+                                 dq_expr_int32(b, 10)));
+  else if (kind == DQ_JOIN_LEFT)
+    res = dq_expr_gt(b, dq_expr_column(b, "o_totalprice"),
+                     dq_expr_decimal(b, "150000"));
+  dq_node *j = dq_node_hash_join(b, kind, probe, build, 1, &pkey, &bkey, res,
+                                 NULL);
+  dq_expr *group = dq_expr_column(b, "c_nationkey");
+  const char *gname = "nation";
+  dq_agg aggs[3] = {{DQ_AGG_COUNT_STAR, NULL, "n"}};
+  size_t na = 2;
+  if (kind == DQ_JOIN_INNER) {
+    aggs[1] = (dq_agg){DQ_AGG_SUM, dq_expr_column(b, "o_totalprice"), "tp"};
+    aggs[2] = (dq_agg){DQ_AGG_MAX, dq_expr_column(b, "o_orderkey"), "mx"};
+    na = 3;
+  } else if (kind == DQ_JOIN_LEFT) {
+    aggs[1] = (dq_agg){DQ_AGG_COUNT, dq_expr_column(b, "o_orderkey"), "no"};
+    aggs[2] = (dq_agg){DQ_AGG_SUM, dq_expr_column(b, "o_totalprice"), "tp"};
+    na = 3;
+  } else {
+    aggs[1] = (dq_agg){DQ_AGG_SUM, dq_expr_column(b, "c_custkey"), "sk"};
+  }
+  const dq_sort_key order = {dq_expr_column(b, "nation"), false, false};
+  dq_node *head;
+  if (mode == 0) {
+    head = dq_node_aggregate(b, j, DQ_AGG_SINGLE, 1, &group, &gname, na,
+                             aggs);
+  } else {
+    dq_node *partial = dq_node_aggregate(b, j, DQ_AGG_PARTIAL, 1, &group,
+                                         &gname, na, aggs);
+    const dq_boundary co = {DQ_BOUNDARY_COALESCE, 0, NULL};
+    uint32_t s = dq_plan_stage(b, partial, tasks, parts, &co);
+    head = dq_node_aggregate_final(b, dq_node_read(b, s), partial);
+  }
+  head = dq_node_topn(b, head, 1, &order, 100, 0);
+  dq_plan_stage(b, head, 1, 1, NULL);
+  dq_plan *p;
+  if (dq_plan_builder_finish(b, &p, &err) != 0)
+    fail_msg("join plan: %s", err.message);
+  dq_plan_builder_free(b);
+  return p;
+}
+
+static void test_join_distributed(void **state) {
+  for (int kind = DQ_JOIN_INNER; kind <= DQ_JOIN_LEFT_ANTI; kind++) {
+    dq_plan *lp = join_plan((dq_join_kind)kind, 0, 1, 1);
+    blist res = {0};
+    dq_error err;
+    if (run_plan(lp, 8192, &res, &err) != 0)
+      fail_msg("join kind %d, one stage: %s", kind, err.message);
+    dq_batch *single = blist_concat(
+        &res, (dq_schema *)dq_stage_schema(dq_plan_head(lp)));
+    blist_free(&res);
+    /* 25 nations, each with rows. */
+    assert_int_equal(dq_batch_n_rows(single), 25);
+    for (int64_t i = 0; i < 25; i++)
+      assert_true(dq_array_int64(dq_batch_column(single, 1), i) > 0);
+    for (int mode = 1; mode <= 2; mode++)
+      for (uint32_t n = 1; n <= 3; n++)
+        for (uint32_t parts = 1; parts <= 2; parts++) {
+          dq_plan *p = join_plan((dq_join_kind)kind, mode, n, parts);
+          if (run_plan(p, (n + parts) % 2 ? 700 : 8192, &res, &err) != 0)
+            fail_msg("join kind %d mode %d: %s", kind, mode, err.message);
+          dq_batch *dist = blist_concat(
+              &res, (dq_schema *)dq_stage_schema(dq_plan_head(p)));
+          blist_free(&res);
+          assert_batches_equal(single, dist);
+          dq_batch_unref(dist);
+          dq_plan_free(p);
+        }
+    dq_batch_unref(single);
+    dq_plan_free(lp);
+  }
+}
+
+static void round_trip(const dq_plan *p, char *explain, size_t len) {
+  dq_error err;
+  uint8_t *bytes, *again;
+  size_t n1, n2;
+  assert_int_equal(dq_plan_encode(p, &bytes, &n1, &err), 0);
+  dq_plan *d;
+  if (dq_plan_decode(bytes, n1, &d, &err) != 0)
+    fail_msg("decode: %s", err.message);
+  assert_int_equal(dq_plan_encode(d, &again, &n2, &err), 0);
+  assert_int_equal(n1, n2);
+  assert_memory_equal(bytes, again, n1);
+  char *e2 = malloc(len);
+  assert_non_null(e2);
+  dq_plan_explain(p, explain, len);
+  dq_plan_explain(d, e2, len);
+  assert_string_equal(explain, e2);
+  for (size_t i = 0; i < dq_plan_n_stages(p); i++) {
+    const dq_stage *s = dq_plan_stage_by_id(p, (uint32_t)i + 1);
+    assert_true(dq_schema_equal(dq_stage_schema(s),
+                                dq_stage_schema(dq_plan_stage_by_id(
+                                    d, (uint32_t)i + 1))));
+    /* Every stage alone, as a task receives it, with all its inputs. */
+    uint8_t *sb;
+    size_t sl;
+    assert_int_equal(dq_stage_encode(s, &sb, &sl, &err), 0);
+    dq_plan *one;
+    if (dq_plan_decode(sb, sl, &one, &err) != 0)
+      fail_msg("stage %zu: %s", i + 1, err.message);
+    uint32_t a[8], b[8];
+    size_t na = dq_stage_inputs(s, a, 8);
+    assert_int_equal(dq_stage_inputs(dq_plan_head(one), b, 8), na);
+    assert_memory_equal(a, b, na * sizeof *a);
+    free(sb);
+    dq_plan_free(one);
+  }
+  free(e2);
+  free(bytes);
+  free(again);
+  dq_plan_free(d);
+}
+
+static void test_codec_join_topn_union(void **state) {
+  char ex[8192];
+  for (int kind = DQ_JOIN_INNER; kind <= DQ_JOIN_LEFT_ANTI; kind++) {
+    dq_plan *p = join_plan((dq_join_kind)kind, 2, 3, 2);
+    round_trip(p, ex, sizeof ex);
+    /* The join stage reads both shuffles. */
+    uint32_t in[4];
+    assert_int_equal(dq_stage_inputs(dq_plan_stage_by_id(p, 3), in, 4), 2);
+    assert_int_equal(in[0], 1);
+    assert_int_equal(in[1], 2);
+    assert_non_null(strstr(ex, "HashJoin"));
+    assert_non_null(strstr(ex, "Probe:"));
+    assert_non_null(strstr(ex, "Build:"));
+    assert_non_null(strstr(ex, "TopN 100 OFFSET 0 BY nation ASC"));
+    if (kind == DQ_JOIN_INNER)
+      assert_non_null(strstr(ex, "HashJoin INNER ON o_custkey = c_custkey "
+                                 "WHERE (o_totalprice > (c_acctbal * "));
+    if (kind == DQ_JOIN_LEFT_ANTI)
+      assert_non_null(strstr(ex, "HashJoin LEFT ANTI ON c_custkey = "
+                                 "o_custkey\n"));
+    if (getenv("DQ_TEST_VERBOSE"))
+      printf("%s", ex);
+    dq_plan_free(p);
+  }
+  /* Union of a scan and a read of the same columns, keys of mixed
+   * integer types cast to one. */
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  const char *cols[] = {"n_nationkey", "n_regionkey"};
+  const dq_boundary co = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t s1 = dq_plan_stage(b, dq_node_scan_tpch(b, "nation", 1, 7, cols, 2),
+                              1, 1, &co);
+  dq_node *ins[] = {dq_node_read(b, s1),
+                    dq_node_scan_tpch(b, "nation", 1, 7, cols, 2)};
+  dq_node *u = dq_node_union(b, 2, ins);
+  dq_expr *pk = dq_expr_cast(b, dq_expr_column(b, "n_nationkey"),
+                             (dq_type){DQ_TYPE_INT32, 0, 0});
+  dq_expr *bk = dq_expr_column(b, "r_regionkey");
+  const char *rc[] = {"r_regionkey"};
+  dq_node *j = dq_node_hash_join(b, DQ_JOIN_LEFT_SEMI, u,
+                                 dq_node_scan_tpch(b, "region", 1, 7, rc, 1),
+                                 1, &pk, &bk, NULL, NULL);
+  dq_plan_stage(b, j, 1, 1, NULL);
+  dq_plan *p;
+  if (dq_plan_builder_finish(b, &p, &err) != 0)
+    fail_msg("union plan: %s", err.message);
+  dq_plan_builder_free(b);
+  round_trip(p, ex, sizeof ex);
+  assert_non_null(strstr(ex, "UnionAll 2 inputs"));
+  assert_non_null(strstr(ex, "CAST(CAST(n_nationkey AS int32) AS int64) = "
+                             "r_regionkey"));
+  dq_plan_free(p);
+  /* Reading one stage twice (both sides of a self-join) is refused. */
+  dq_plan_builder_new(&b, &err);
+  s1 = dq_plan_stage(b, dq_node_scan_tpch(b, "nation", 1, 7, cols, 2), 1, 1,
+                     &co);
+  dq_expr *k = dq_expr_column(b, "n_nationkey");
+  j = dq_node_hash_join(b, DQ_JOIN_INNER, dq_node_read(b, s1),
+                        dq_node_read(b, s1), 1, &k, &k, NULL, NULL);
+  dq_plan_stage(b, j, 1, 1, NULL);
+  assert_int_equal(dq_plan_builder_finish(b, &p, &err), DQ_EINVAL);
+  assert_non_null(strstr(err.message, "read 2 times"));
+  dq_plan_builder_free(b);
+}
+
+
+static int collect(void *ctx, const dq_batch *b, dq_error *err) {
+  (void)err;
+  blist_add(ctx, dq_batch_ref((dq_batch *)b));
+  return 0;
+}
+
+/* The new expressions survive the codec: the decoded plan gives the same
+ * rows, and filters on them select what they should. */
+static void test_codec_new_exprs(void **state) {
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  const char *cols[] = {"o_orderkey", "o_orderdate", "o_orderpriority",
+                        "o_totalprice", "o_clerk"};
+  dq_node *scan = dq_node_scan_tpch(b, "orders", 0.01, 7, cols, 5);
+  dq_expr *pri[] = {dq_expr_utf8(b, "1-URGENT"), dq_expr_utf8(b, "2-HIGH")};
+  dq_expr *whens[] = {
+      dq_expr_in(b, dq_expr_column(b, "o_orderpriority"), 2, pri),
+      dq_expr_like(b, dq_expr_column(b, "o_clerk"), "%00000001%")};
+  dq_expr *thens[] = {dq_expr_int32(b, 1), dq_expr_int64(b, 2)};
+  dq_expr *exprs[] = {
+      dq_expr_column(b, "o_orderkey"),
+      dq_expr_case(b, 2, whens, thens, dq_expr_int32(b, 0)),
+      dq_expr_extract_year(b, dq_expr_column(b, "o_orderdate")),
+      dq_expr_substring(b, dq_expr_column(b, "o_orderpriority"),
+                        dq_expr_int32(b, 1), dq_expr_int32(b, 1)),
+      dq_expr_cast(b, dq_expr_column(b, "o_orderdate"),
+                   (dq_type){DQ_TYPE_UTF8, 0, 0}),
+      dq_expr_cast(b, dq_expr_cast(b, dq_expr_column(b, "o_totalprice"),
+                                   (dq_type){DQ_TYPE_FLOAT64, 0, 0}),
+                   (dq_type){DQ_TYPE_INT64, 0, 0}),
+  };
+  const char *names[] = {"k", "c", "y", "p", "ds", "tp"};
+  dq_node *proj = dq_node_project(b, scan, 6, exprs, names);
+  dq_expr *years[] = {dq_expr_int32(b, 1993), dq_expr_int32(b, 1995)};
+  dq_node *f = dq_node_filter(
+      b, proj,
+      dq_expr_and(b, dq_expr_in(b, dq_expr_column(b, "y"), 2, years),
+                  dq_expr_like(b, dq_expr_column(b, "ds"), "199_-0%")));
+  dq_plan_stage(b, f, 1, 1, NULL);
+  dq_plan *p;
+  if (dq_plan_builder_finish(b, &p, &err) != 0)
+    fail_msg("plan: %s", err.message);
+  dq_plan_builder_free(b);
+  char ex[4096];
+  round_trip(p, ex, sizeof ex);
+  if (getenv("DQ_TEST_VERBOSE"))
+    printf("%s", ex);
+  assert_non_null(strstr(ex, "CASE WHEN (o_orderpriority IN ('1-URGENT', "
+                             "'2-HIGH')) THEN 1 ELSE CASE WHEN (o_clerk LIKE "
+                             "'%00000001%') THEN 2 ELSE 0 END END AS c"));
+  assert_non_null(strstr(ex, "EXTRACT(YEAR FROM o_orderdate)"));
+  assert_non_null(strstr(ex, "SUBSTRING(o_orderpriority, "));
+  assert_non_null(strstr(ex, "(ds LIKE '199_-0%')"));
+  uint8_t *bytes;
+  size_t len;
+  assert_int_equal(dq_plan_encode(p, &bytes, &len, &err), 0);
+  dq_plan *d;
+  assert_int_equal(dq_plan_decode(bytes, len, &d, &err), 0);
+  free(bytes);
+  blist r1 = {0}, r2 = {0};
+  assert_int_equal(dq_plan_run_local(p, collect, &r1, &err), 0);
+  assert_int_equal(dq_plan_run_local(d, collect, &r2, &err), 0);
+  dq_schema *s = (dq_schema *)dq_stage_schema(dq_plan_head(p));
+  dq_batch *a1 = blist_concat(&r1, s), *a2 = blist_concat(&r2, s);
+  assert_batches_equal(a1, a2);
+  assert_true(dq_batch_n_rows(a1) > 100);
+  int64_t urgent = 0;
+  for (int64_t i = 0; i < dq_batch_n_rows(a1); i++) {
+    int32_t y = dq_array_int32(dq_batch_column(a1, 2), i);
+    assert_true(y == 1993 || y == 1995);
+    size_t l;
+    const char *ds = dq_array_utf8(dq_batch_column(a1, 4), i, &l);
+    assert_int_equal(l, 10);
+    assert_int_equal(atoi(ds), y);
+    assert_true(ds[5] == '0'); /* months 01-09 */
+    const char *pc = dq_array_utf8(dq_batch_column(a1, 3), i, &l);
+    assert_int_equal(l, 1);
+    int64_t c = dq_array_int64(dq_batch_column(a1, 1), i);
+    assert_true(c >= 0 && c <= 2);
+    if (pc[0] == '1' || pc[0] == '2')
+      assert_int_equal(c, 1);
+    urgent += c == 1;
+  }
+  assert_true(urgent > 0);
+  /* Damaged bytes of joins, top-N, unions and the new expressions are
+   * refused cleanly (valgrind checks no read strays). */
+  dq_plan *jp = join_plan(DQ_JOIN_LEFT, 2, 2, 2);
+  uint8_t *jb[2];
+  size_t jl[2];
+  assert_int_equal(dq_plan_encode(jp, &jb[0], &jl[0], &err), 0);
+  assert_int_equal(dq_plan_encode(p, &jb[1], &jl[1], &err), 0);
+  dq_plan_free(jp);
+  srand(99);
+  for (int which = 0; which < 2; which++) {
+    uint8_t *copy = malloc(jl[which]);
+    for (size_t cut = 0; cut < jl[which]; cut += 3) {
+      dq_plan *x = NULL;
+      if (dq_plan_decode(jb[which], cut, &x, &err) == 0)
+        dq_plan_free(x);
+    }
+    for (int round = 0; round < 1500; round++) {
+      memcpy(copy, jb[which], jl[which]);
+      for (int k = 0; k < 1 + rand() % 3; k++)
+        copy[rand() % jl[which]] ^= (uint8_t)(1u << (rand() % 8));
+      dq_plan *x = NULL;
+      if (dq_plan_decode(copy, jl[which], &x, &err) == 0)
+        dq_plan_free(x);
+    }
+    free(copy);
+    free(jb[which]);
+  }
+  dq_batch_unref(a1);
+  dq_batch_unref(a2);
+  blist_free(&r1);
+  blist_free(&r2);
+  dq_plan_free(d);
+  dq_plan_free(p);
 }
 
 static int count_rows(void *ctx, const dq_batch *b, dq_error *err) {
@@ -827,6 +1177,9 @@ int main(void) {
       cmocka_unit_test(test_q6_single),
       cmocka_unit_test(test_run_local),
       cmocka_unit_test(test_distributed_equals_single),
+      cmocka_unit_test(test_join_distributed),
+      cmocka_unit_test(test_codec_join_topn_union),
+      cmocka_unit_test(test_codec_new_exprs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

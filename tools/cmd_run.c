@@ -1,9 +1,12 @@
 /* cmd_run.c — `dq run QUERY`: the main job of dq.  Builds a built-in query's
- * plan, starts in-process workers (or uses running ones), runs the plan on
- * them, and prints the result as a table followed by the wall time and scan
- * rate.  Also owns --explain (the stage graph and where each task goes),
- * --analyze (per-task metrics), --local (the single-node baseline), the
- * progress line, and Ctrl-C, which cancels the query on every worker.
+ * plan, starts workers (or uses running ones), runs the plan on them, and
+ * prints the result as a table followed by the wall time and scan rate.
+ * Workers it starts are threads of this process with inmem and `dq worker`
+ * processes (tools/worker_procs.c) with any other transport; those are
+ * stopped and reaped at the end, also after an error or Ctrl-C.  Also owns
+ * --explain (the stage graph and where each task goes), --analyze (per-task
+ * metrics), --local (the single-node baseline), the progress line, and
+ * Ctrl-C, which cancels the query on every worker.
  *
  * Exit status: 0 success, 1 the query (or its setup) failed, 2 a usage
  * error, 128 + the signal number when interrupted (130 for Ctrl-C). */
@@ -29,6 +32,7 @@
 
 #include "commands.h"
 #include "table.h"
+#include "worker_procs.h"
 
 #define EXIT_USAGE 2
 /* Bounds that catch typos (--workers 40000) rather than limit anyone. */
@@ -38,6 +42,11 @@
 /* The generator's range of scale factors (libdq/tpch.h). */
 #define RUN_MAX_SCALE 100000.0
 #define RUN_DEFAULT_SEED UINT64_C(0)
+/* How long a started worker process may take to print where it listens
+ * (generous: under valgrind start-up takes seconds), and to stop after
+ * SIGTERM before it is killed. */
+#define PROC_START_MS 20000
+#define PROC_STOP_MS 5000
 
 /* --- The queries ------------------------------------------------------------
  * One row per query dq run knows.  A row names the plan builder and the
@@ -116,13 +125,18 @@ static void usage(FILE *f) {
           "\noptions:\n"
           "  --scale SF        TPC-H scale factor, > 0 (default 1)\n"
           "  --seed N          data generator seed (default %" PRIu64 ")\n"
-          "  --workers N       start N workers in this process over the "
-          "transport\n"
-          "                    (default %d, unless the config lists "
+          "  --workers N       start N workers over the transport: threads "
+          "of this\n"
+          "                    process with inmem, else `dq worker` "
+          "processes on this\n"
+          "                    host (default %d, unless the config lists "
           "[workers])\n"
           "  --worker URL      use a running worker (repeatable); the "
           "config's\n"
-          "                    [workers] section does the same\n"
+          "                    [workers] section does the same; the URLs' "
+          "scheme is\n"
+          "                    the transport unless --transport says "
+          "otherwise\n"
           "  --transport NAME  transport plugin, overriding config and "
           "DQ_TRANSPORT\n"
           "  --tasks N         tasks per distributed stage (default: one per "
@@ -741,6 +755,32 @@ done:
   return status;
 }
 
+/* Starts n `dq worker` processes of this very binary with our config and
+ * transport (the environment is inherited as it is). */
+static int spawn_workers(dq_config *cfg, const char *transport, uint32_t n,
+                         worker_procs **out, dq_error *err) {
+  char exe[4096];
+  if (worker_procs_self_exe(exe, sizeof exe) == NULL)
+    return dq_error_set(err, DQ_EIO,
+                        "cannot find this program (/proc/self/exe) to start "
+                        "worker processes");
+  char *argv[8];
+  size_t a = 0;
+  argv[a++] = exe;
+  if (dq_config_path(cfg) != NULL) {
+    argv[a++] = (char *)"--config";
+    argv[a++] = (char *)dq_config_path(cfg);
+  }
+  argv[a++] = (char *)"worker";
+  argv[a++] = (char *)"--transport";
+  argv[a++] = (char *)transport;
+  argv[a] = NULL;
+  int rc = worker_procs_new(out, err);
+  if (rc == 0)
+    rc = worker_procs_spawn(*out, argv, n, PROC_START_MS, err);
+  return rc;
+}
+
 /* Where in-process workers listen: every transport picks a fresh address
  * from an empty or zero-port URL (runtime.h); a network transport must stay
  * on the loopback interface, since nobody outside this process needs it. */
@@ -758,6 +798,7 @@ static int run_distributed(const run_opts *o, const run_query *q,
   dq_context *ctx = NULL;
   dq_worker **workers = NULL;
   uint32_t n_started = 0;
+  worker_procs *procs = NULL; /* worker processes we started */
   const char **urls = NULL;
   size_t n_urls = 0;
   dq_plan *plan = NULL;
@@ -779,6 +820,21 @@ static int run_distributed(const run_opts *o, const run_query *q,
     }
     for (size_t i = 0; i < n_urls; i++)
       urls[i] = dq_config_worker(cfg, i);
+  } else if (strcmp(dq_context_transport_name(ctx), "inmem") != 0) {
+    /* inmem's workers can only be threads of this process; any other
+     * transport gets real worker processes, as it would in production. */
+    uint32_t n = o->n_workers ? o->n_workers : DEFAULT_WORKERS;
+    if (spawn_workers(cfg, dq_context_transport_name(ctx), n, &procs, &err) <
+        0)
+      goto done;
+    urls = calloc(n, sizeof *urls);
+    if (urls == NULL) {
+      dq_error_set(&err, DQ_ENOMEM, "out of memory");
+      goto done;
+    }
+    for (uint32_t i = 0; i < n; i++)
+      urls[i] = worker_procs_url(procs, i);
+    n_urls = n;
   } else {
     uint32_t n = o->n_workers ? o->n_workers : DEFAULT_WORKERS;
     workers = calloc(n, sizeof *workers);
@@ -847,6 +903,9 @@ done:
   for (uint32_t i = 0; i < n_started; i++)
     dq_worker_stop(workers[i]);
   free(workers);
+  /* After the query is closed, so its tasks end by the protocol, not by
+   * their workers dying. */
+  worker_procs_stop(procs, PROC_STOP_MS, "dq run");
   if (urls != o->urls)
     free(urls);
   dq_plan_free(plan);
@@ -871,6 +930,31 @@ int dq_cmd_run(int argc, char **argv, const dq_global_opts *g) {
     free(o.urls);
     return status;
   }
+
+  /* --worker URLs name their transport: without --transport, that is the
+   * one to use, whatever the config's default (which could not reach them
+   * anyway). */
+  char scheme[64] = "";
+  for (size_t i = 0; i < o.n_urls && o.transport == NULL; i++) {
+    size_t n = (size_t)(strstr(o.urls[i], "://") - o.urls[i]);
+    if (n == 0 || n >= sizeof scheme) {
+      status = usage_error("'%s' names no transport before '://'",
+                           o.urls[i]);
+    } else if (i == 0) {
+      memcpy(scheme, o.urls[i], n);
+      scheme[n] = '\0';
+    } else if (strncmp(o.urls[i], scheme, n) != 0 || scheme[n] != '\0') {
+      status = usage_error("the workers use different transports ('%s', "
+                           "'%s'): one query runs over one transport",
+                           o.urls[0], o.urls[i]);
+    }
+    if (status >= 0) {
+      free(o.urls);
+      return status;
+    }
+  }
+  if (o.transport == NULL && scheme[0] != '\0')
+    o.transport = scheme;
 
   dq_error err;
   dq_error_clear(&err);

@@ -14,6 +14,7 @@ static const struct command {
     {"run", dq_cmd_run, "run a built-in query distributed over workers"},
     {"plugins", dq_cmd_plugins,
      "list transport plugins, their ABI and whether they load"},
+    {"worker", dq_cmd_worker, "host a worker until SIGTERM or SIGINT"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -132,8 +132,38 @@ DQ_EXPORT dq_expr *dq_expr_between(dq_plan_builder *b, dq_expr *x,
                                    dq_expr *lo, dq_expr *hi);
 /* Numeric conversions: integer <-> integer (checked), integer/decimal ->
  * float64, integer -> decimal, decimal -> decimal (rounds half away from
- * zero when the scale shrinks), decimal -> integer (same rounding). */
+ * zero when the scale shrinks), decimal -> integer (same rounding),
+ * float64 -> integer/decimal (same rounding; NaN, infinities and values
+ * out of range are execution errors).  utf8 -> date32 parses
+ * "YYYY-MM-DD" (anything else is an execution error); date32 -> utf8
+ * formats it so. */
 DQ_EXPORT dq_expr *dq_expr_cast(dq_plan_builder *b, dq_expr *e, dq_type to);
+
+/* x IN (values): the values are literals (dq_expr_int32(), ...) comparable
+ * with x; x and the values meet at one type as in a comparison.  NULL when
+ * x is NULL, or when nothing matches and a value is NULL. */
+DQ_EXPORT dq_expr *dq_expr_in(dq_plan_builder *b, dq_expr *x, size_t n,
+                              dq_expr *const *values);
+/* x LIKE pattern (utf8): `%` matches any run of bytes, `_` one byte; no
+ * escape character.  Prefix ("ab%"), suffix ("%ab") and contains ("%ab%")
+ * patterns take a fast path. */
+DQ_EXPORT dq_expr *dq_expr_like(dq_plan_builder *b, dq_expr *x,
+                                const char *pattern);
+/* CASE WHEN whens[0] THEN thens[0] ... ELSE else_value END (else_value NULL:
+ * ELSE NULL).  Conditions are bool, NULL counting as false; the result
+ * type is where the THEN/ELSE types meet (as in a comparison: int32 and
+ * int64 -> int64, decimals -> the decimal holding both, with float64 ->
+ * float64).  A branch is evaluated only on the rows that take it. */
+DQ_EXPORT dq_expr *dq_expr_case(dq_plan_builder *b, size_t n,
+                                dq_expr *const *whens, dq_expr *const *thens,
+                                dq_expr *else_value);
+/* EXTRACT(YEAR FROM date) -> int32. */
+DQ_EXPORT dq_expr *dq_expr_extract_year(dq_plan_builder *b, dq_expr *date);
+/* SUBSTRING(s FROM start FOR len) on bytes, SQL-style: the bytes at 1-based
+ * positions [start, start + len) that exist (start may be < 1); integer
+ * start and len; a negative len is an execution error. -> utf8. */
+DQ_EXPORT dq_expr *dq_expr_substring(dq_plan_builder *b, dq_expr *s,
+                                     dq_expr *start, dq_expr *len);
 
 /* --- Nodes ---------------------------------------------------------------- */
 typedef enum dq_agg_mode {
@@ -195,6 +225,46 @@ DQ_EXPORT dq_node *dq_node_sort(dq_plan_builder *b, dq_node *input, size_t n,
  * (so upstream work can be cancelled). */
 DQ_EXPORT dq_node *dq_node_limit(dq_plan_builder *b, dq_node *input,
                                  int64_t count, int64_t offset);
+/* Hash join.  `probe` (the left input) streams; `build` (the right input)
+ * is read completely into a hash table first, once per pipeline.  Keys are
+ * n_keys pairs (probe_keys[i] over probe's schema, build_keys[i] over
+ * build's) of comparable types, brought to one type as comparisons are; a
+ * NULL key never matches (SQL).  `residual` (bool, may be NULL) is
+ * evaluated on the joined row (probe columns then build columns) and a
+ * pair matches only where it is true.
+ *   INNER: the matching pairs.  LEFT: also each probe row with no match,
+ *   its build columns NULL.  LEFT_SEMI / LEFT_ANTI: each probe row that
+ *   has at least one / no match, once, probe columns only.
+ * Output (and residual) columns: probe columns then build columns, named
+ * by `names` (n_probe + n_build names, also for SEMI/ANTI where they name
+ * the residual's columns) or, when names is NULL, by their inputs' names
+ * with a build column whose name is already taken renamed "<name>_r"
+ * ("_r" appended until unique).  Rows come out in no particular order. */
+typedef enum dq_join_kind {
+  DQ_JOIN_INNER = 1,
+  DQ_JOIN_LEFT = 2,
+  DQ_JOIN_LEFT_SEMI = 3,
+  DQ_JOIN_LEFT_ANTI = 4
+} dq_join_kind;
+DQ_EXPORT dq_node *dq_node_hash_join(dq_plan_builder *b, dq_join_kind kind,
+                                     dq_node *probe, dq_node *build,
+                                     size_t n_keys,
+                                     dq_expr *const *probe_keys,
+                                     dq_expr *const *build_keys,
+                                     dq_expr *residual,
+                                     const char *const *names);
+/* Sort + limit in one: the first `count` rows after skipping `offset` of
+ * the input ordered by the keys, kept in a bounded heap of count + offset
+ * rows instead of sorting everything.  Ties keep their input order, so
+ * the result equals dq_node_limit(dq_node_sort(...)). */
+DQ_EXPORT dq_node *dq_node_topn(dq_plan_builder *b, dq_node *input, size_t n,
+                                const dq_sort_key *keys, int64_t count,
+                                int64_t offset);
+/* UNION ALL of n >= 2 inputs whose columns have equal types (names and
+ * nullability come from the first): each pipeline passes on its partition
+ * of every input, the first input's first. */
+DQ_EXPORT dq_node *dq_node_union(dq_plan_builder *b, size_t n,
+                                 dq_node *const *inputs);
 /* Reads the output boundary of an earlier stage (which this stage then
  * consumes).  Its schema is that stage's output schema. */
 DQ_EXPORT dq_node *dq_node_read(dq_plan_builder *b, uint32_t producer_stage_id);

@@ -1,0 +1,594 @@
+/* grpc_client.c — the client side of grpc.so: channels to workers and the
+ * three calls of dq.v1.Worker, driven synchronously.
+ *
+ * Each call has its own pluck completion queue and is driven by the thread
+ * that uses its handle (the ABI allows one thread per handle at a time), so
+ * the client needs no threads of its own.  Every call starts with a
+ * RECV_STATUS_ON_CLIENT batch, plucked only when the call's outcome is
+ * needed or the handle closes.  stream_cancel may come from any thread:
+ * grpc_call_cancel is thread-safe and completes the pending receive, which
+ * wakes the reader.
+ *
+ * Channels: one grpc_channel per URL per transport instance, created on
+ * first use and kept until fini, so connections are reused by every query.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+
+#include "grpc_internal.h"
+
+struct grpc_chan_entry {
+  char url[256];
+  grpc_channel *chan;
+  grpc_chan_entry *next;
+};
+
+struct dq_channel {
+  dq_transport *t;
+  grpc_chan_entry *e;
+};
+
+/* One call in progress. */
+typedef struct gcall {
+  dq_transport *t;
+  char url[256];
+  grpc_call *call;
+  grpc_completion_queue *cq;
+  grpc_metadata_array init_md, trail_md;
+  grpc_status_code status;
+  grpc_slice details;
+  int status_started, status_done;
+  int op_pending;
+  char tag_op, tag_status; /* their addresses are the tags */
+  grpc_metadata auth;
+  int has_auth;
+} gcall;
+
+struct dq_coord {
+  gcall c;
+  int finished;
+  dq_task_metrics metrics;
+  dq_boundary_metrics *boundaries;
+};
+
+struct dq_stream {
+  gcall c;
+  atomic_int cancelled;
+  dq_schema *schema;
+  int ended;       /* END or an error was returned: repeat it */
+  int end_rc;
+  dq_error end_err;
+};
+
+/* --- channels ----------------------------------------------------------------*/
+
+int grpc_c_channel_open(dq_transport *t, const char *url, dq_channel **out,
+                        dq_error *err) {
+  char target[280];
+  int rc = grpc_tp_target(url, target, sizeof target, err);
+  if (rc < 0)
+    return rc;
+  if (strlen(url) >= sizeof((grpc_chan_entry *)0)->url)
+    return dq_error_set(err, DQ_EINVAL, "the URL '%s' is too long", url);
+  dq_channel *ch = calloc(1, sizeof *ch);
+  if (ch == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  pthread_mutex_lock(&t->lock);
+  grpc_chan_entry *e = t->channels;
+  while (e != NULL && strcmp(e->url, url) != 0)
+    e = e->next;
+  if (e == NULL) {
+    e = calloc(1, sizeof *e);
+    grpc_channel_credentials *creds =
+        t->tls_ca ? grpc_ssl_credentials_create(t->tls_ca, NULL, NULL, NULL)
+                  : grpc_insecure_credentials_create();
+    if (e == NULL || creds == NULL) {
+      pthread_mutex_unlock(&t->lock);
+      if (creds)
+        grpc_channel_credentials_release(creds);
+      free(e);
+      free(ch);
+      return dq_error_set(err, DQ_ENOMEM, "cannot set up a channel to %s",
+                          url);
+    }
+    grpc_arg args[12];
+    grpc_channel_args ca = {0, args};
+    grpc_tp_fill_args(t, 0, args, &ca.num_args);
+    e->chan = grpc_channel_create(target, creds, &ca);
+    grpc_channel_credentials_release(creds);
+    snprintf(e->url, sizeof e->url, "%s", url);
+    e->next = t->channels;
+    t->channels = e;
+  }
+  pthread_mutex_unlock(&t->lock);
+  ch->t = t;
+  ch->e = e;
+  *out = ch;
+  return 0;
+}
+
+void grpc_c_channel_close(dq_channel *ch) { free(ch); }
+
+void grpc_c_close_all(dq_transport *t) {
+  grpc_chan_entry *e = t->channels;
+  t->channels = NULL;
+  while (e != NULL) {
+    grpc_chan_entry *n = e->next;
+    grpc_channel_destroy(e->chan);
+    free(e);
+    e = n;
+  }
+}
+
+/* --- calls -------------------------------------------------------------------*/
+
+static gpr_timespec after_ms(int64_t ms) {
+  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                      gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
+static int gcall_start(gcall *c, dq_channel *ch, const char *method,
+                       gpr_timespec deadline, dq_error *err) {
+  memset(c, 0, sizeof *c);
+  c->t = ch->t;
+  snprintf(c->url, sizeof c->url, "%s", ch->e->url);
+  c->cq = grpc_completion_queue_create_for_pluck(NULL);
+  c->call = grpc_channel_create_call(
+      ch->e->chan, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+      grpc_slice_from_static_string(method), NULL, deadline, NULL);
+  grpc_metadata_array_init(&c->init_md);
+  grpc_metadata_array_init(&c->trail_md);
+  c->details = grpc_empty_slice();
+  if (c->call == NULL) {
+    grpc_completion_queue_shutdown(c->cq);
+    grpc_completion_queue_destroy(c->cq);
+    grpc_metadata_array_destroy(&c->init_md);
+    grpc_metadata_array_destroy(&c->trail_md);
+    dq_error_set(err, DQ_EUNAVAILABLE, "cannot start a call to %s", c->url);
+    dq_error_set_origin(err, c->url, NULL);
+    return DQ_EUNAVAILABLE;
+  }
+  if (ch->t->token != NULL) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "Bearer %s", ch->t->token);
+    c->auth.key = grpc_slice_from_static_string("authorization");
+    c->auth.value = grpc_slice_from_copied_string(buf);
+    c->has_auth = 1;
+  }
+  grpc_op op;
+  memset(&op, 0, sizeof op);
+  op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  op.data.recv_status_on_client.trailing_metadata = &c->trail_md;
+  op.data.recv_status_on_client.status = &c->status;
+  op.data.recv_status_on_client.status_details = &c->details;
+  if (grpc_call_start_batch(c->call, &op, 1, &c->tag_status, NULL) ==
+      GRPC_CALL_OK)
+    c->status_started = 1;
+  return 0;
+}
+
+/* The SEND_INITIAL_METADATA op every call starts with. */
+static void initial_md_op(gcall *c, grpc_op *op) {
+  memset(op, 0, sizeof *op);
+  op->op = GRPC_OP_SEND_INITIAL_METADATA;
+  if (c->has_auth) {
+    op->data.send_initial_metadata.count = 1;
+    op->data.send_initial_metadata.metadata = &c->auth;
+  }
+}
+
+/* Runs a batch and waits for it; 1 on success, 0 if the call failed, -1 if
+ * the deadline (ms > 0) passed first — the call is cancelled then. */
+static int gcall_run(gcall *c, const grpc_op *ops, size_t n, int64_t ms) {
+  if (grpc_call_start_batch(c->call, ops, n, &c->tag_op, NULL) !=
+      GRPC_CALL_OK)
+    return 0;
+  c->op_pending = 1;
+  gpr_timespec dl =
+      ms > 0 ? after_ms(ms) : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+  grpc_event ev = grpc_completion_queue_pluck(c->cq, &c->tag_op, dl, NULL);
+  if (ev.type == GRPC_QUEUE_TIMEOUT) {
+    grpc_call_cancel(c->call, NULL);
+    grpc_completion_queue_pluck(c->cq, &c->tag_op,
+                                gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+    c->op_pending = 0;
+    return -1;
+  }
+  c->op_pending = 0;
+  return ev.type == GRPC_OP_COMPLETE && ev.success;
+}
+
+static void gcall_wait_status(gcall *c) {
+  if (c->status_started && !c->status_done) {
+    grpc_completion_queue_pluck(c->cq, &c->tag_status,
+                                gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+    c->status_done = 1;
+  }
+}
+
+/* The call's final status as a dq error (the call must be over or about to
+ * be: waits for its status). */
+static int gcall_error(gcall *c, dq_error *err) {
+  gcall_wait_status(c);
+  if (!c->status_started) {
+    dq_error_set(err, DQ_EUNAVAILABLE, "the call to worker %s failed",
+                 c->url);
+    dq_error_set_origin(err, c->url, NULL);
+    return DQ_EUNAVAILABLE;
+  }
+  if (c->status == GRPC_STATUS_OK) {
+    dq_error_set(err, DQ_EPROTO,
+                 "worker %s ended the call without the expected answer",
+                 c->url);
+    dq_error_set_origin(err, c->url, NULL);
+    return DQ_EPROTO;
+  }
+  return grpc_f_status_error(c->status, c->details, &c->trail_md, c->url,
+                             err);
+}
+
+static int accepted(const gcall *c) {
+  for (size_t i = 0; i < c->init_md.count; i++)
+    if (grpc_slice_str_cmp(c->init_md.metadata[i].key, GRPC_ACCEPT_KEY) == 0)
+      return 1;
+  return 0;
+}
+
+static void gcall_end(gcall *c) {
+  if (c->status_started && !c->status_done) {
+    grpc_call_cancel(c->call, NULL);
+    gcall_wait_status(c);
+  }
+  grpc_call_unref(c->call);
+  grpc_completion_queue_shutdown(c->cq);
+  grpc_completion_queue_pluck(c->cq, NULL, gpr_inf_future(GPR_CLOCK_MONOTONIC),
+                              NULL);
+  grpc_completion_queue_destroy(c->cq);
+  grpc_metadata_array_destroy(&c->init_md);
+  grpc_metadata_array_destroy(&c->trail_md);
+  grpc_slice_unref(c->details);
+  if (c->has_auth)
+    grpc_slice_unref(c->auth.value);
+}
+
+/* --- GetWorkerInfo ------------------------------------------------------------*/
+
+int grpc_c_get_worker_info(dq_channel *ch, dq_worker_info *out,
+                           dq_error *err) {
+  gcall c;
+  int rc = gcall_start(&c, ch, GRPC_M_INFO, after_ms(ch->t->deadline_ms),
+                       err);
+  if (rc < 0)
+    return rc;
+  Dq__V1__GetWorkerInfoRequest req = DQ__V1__GET_WORKER_INFO_REQUEST__INIT;
+  grpc_byte_buffer *send = grpc_f_pack(&req.base), *recv = NULL;
+  grpc_op ops[5];
+  initial_md_op(&c, &ops[0]);
+  memset(&ops[1], 0, sizeof ops - sizeof ops[0]);
+  ops[1].op = GRPC_OP_SEND_MESSAGE;
+  ops[1].data.send_message.send_message = send;
+  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+  ops[3].data.recv_initial_metadata.recv_initial_metadata = &c.init_md;
+  ops[4].op = GRPC_OP_RECV_MESSAGE;
+  ops[4].data.recv_message.recv_message = &recv;
+  int ok = gcall_run(&c, ops, 5, 0);
+  grpc_byte_buffer_destroy(send);
+  gcall_wait_status(&c);
+  Dq__V1__WorkerInfo *wi = NULL;
+  if (ok == 1 && c.status == GRPC_STATUS_OK && recv != NULL)
+    wi = (Dq__V1__WorkerInfo *)grpc_f_unpack(&dq__v1__worker_info__descriptor,
+                                             recv);
+  if (recv)
+    grpc_byte_buffer_destroy(recv);
+  if (wi == NULL) {
+    rc = gcall_error(&c, err);
+  } else {
+    memset(out, 0, sizeof *out);
+    snprintf(out->version, sizeof out->version, "%s", wi->version);
+    out->protocol_version = wi->protocol_version;
+    snprintf(out->url, sizeof out->url, "%s", wi->url);
+    dq__v1__worker_info__free_unpacked(wi, NULL);
+  }
+  gcall_end(&c);
+  return rc;
+}
+
+/* --- CoordinatorChannel ---------------------------------------------------------*/
+
+int grpc_c_coord_open(dq_channel *ch, const dq_set_plan *plan, dq_coord **out,
+                      dq_error *err) {
+  Dq__V1__CoordinatorMessage m = DQ__V1__COORDINATOR_MESSAGE__INIT;
+  Dq__V1__SetPlan sp = DQ__V1__SET_PLAN__INIT;
+  Dq__V1__TaskKey key;
+  grpc_f_key_to_pb(&plan->key, &key);
+  sp.task_key = &key;
+  sp.task_count = plan->task_count;
+  sp.plan.data = (uint8_t *)plan->plan;
+  sp.plan.len = plan->plan_len;
+  sp.target_worker_url =
+      (char *)(plan->target_worker_url ? plan->target_worker_url : "");
+  Dq__V1__KeyValue *kvs = calloc(plan->n_config + 1, sizeof *kvs);
+  Dq__V1__KeyValue **kvp = calloc(plan->n_config + 1, sizeof *kvp);
+  if (kvs == NULL || kvp == NULL) {
+    free(kvs);
+    free(kvp);
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < plan->n_config; i++) {
+    dq__v1__key_value__init(&kvs[i]);
+    kvs[i].key = (char *)plan->config[i].key;
+    kvs[i].value = (char *)plan->config[i].value;
+    kvp[i] = &kvs[i];
+  }
+  sp.n_config = plan->n_config;
+  sp.config = kvp;
+  m.msg_case = DQ__V1__COORDINATOR_MESSAGE__MSG_SET_PLAN;
+  m.set_plan = &sp;
+  size_t size = dq__v1__coordinator_message__get_packed_size(&m);
+  if (size > (size_t)ch->t->max_message_size) {
+    free(kvs);
+    free(kvp);
+    dq_error_set(err, DQ_ETOOBIG,
+                 "the task's plan needs a %zu-byte SetPlan message, more "
+                 "than [transport.grpc] max_message_size (%lld)",
+                 size, (long long)ch->t->max_message_size);
+    dq_error_set_origin(err, ch->e->url, &plan->key);
+    return DQ_ETOOBIG;
+  }
+  grpc_byte_buffer *send = grpc_f_pack(&m.base);
+  free(kvs);
+  free(kvp);
+  dq_coord *co = calloc(1, sizeof *co);
+  if (co == NULL) {
+    grpc_byte_buffer_destroy(send);
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  }
+  int rc = gcall_start(&co->c, ch, GRPC_M_COORD,
+                       gpr_inf_future(GPR_CLOCK_REALTIME), err);
+  if (rc < 0) {
+    grpc_byte_buffer_destroy(send);
+    free(co);
+    return rc;
+  }
+  grpc_op ops[3];
+  initial_md_op(&co->c, &ops[0]);
+  memset(&ops[1], 0, 2 * sizeof ops[0]);
+  ops[1].op = GRPC_OP_SEND_MESSAGE;
+  ops[1].data.send_message.send_message = send;
+  ops[2].op = GRPC_OP_RECV_INITIAL_METADATA;
+  ops[2].data.recv_initial_metadata.recv_initial_metadata = &co->c.init_md;
+  int ok = gcall_run(&co->c, ops, 3, ch->t->deadline_ms);
+  grpc_byte_buffer_destroy(send);
+  if (ok == 1 && accepted(&co->c)) {
+    *out = co;
+    return 0;
+  }
+  if (ok < 0) {
+    dq_error_set(err, DQ_ETIMEDOUT,
+                 "delivering the plan to worker %s took longer than "
+                 "[transport.grpc] deadline_ms (%lld ms)",
+                 co->c.url, (long long)ch->t->deadline_ms);
+    dq_error_set_origin(err, co->c.url, &plan->key);
+    rc = DQ_ETIMEDOUT;
+  } else {
+    rc = gcall_error(&co->c, err);
+    if (!err->has_task)
+      dq_error_set_origin(err, NULL, &plan->key);
+  }
+  gcall_end(&co->c);
+  free(co);
+  return rc;
+}
+
+int grpc_c_coord_send_work_unit(dq_coord *co, const void *data, size_t len,
+                                dq_error *err) {
+  Dq__V1__CoordinatorMessage m = DQ__V1__COORDINATOR_MESSAGE__INIT;
+  Dq__V1__WorkUnit wu = DQ__V1__WORK_UNIT__INIT;
+  wu.data.data = (uint8_t *)data;
+  wu.data.len = len;
+  m.msg_case = DQ__V1__COORDINATOR_MESSAGE__MSG_WORK_UNIT;
+  m.work_unit = &wu;
+  if (dq__v1__coordinator_message__get_packed_size(&m) >
+      (size_t)co->c.t->max_message_size) {
+    dq_error_set(err, DQ_ETOOBIG,
+                 "a %zu-byte work unit exceeds [transport.grpc] "
+                 "max_message_size (%lld)",
+                 len, (long long)co->c.t->max_message_size);
+    dq_error_set_origin(err, co->c.url, NULL);
+    return DQ_ETOOBIG;
+  }
+  grpc_byte_buffer *send = grpc_f_pack(&m.base);
+  grpc_op op;
+  memset(&op, 0, sizeof op);
+  op.op = GRPC_OP_SEND_MESSAGE;
+  op.data.send_message.send_message = send;
+  int ok = gcall_run(&co->c, &op, 1, 0);
+  grpc_byte_buffer_destroy(send);
+  if (ok == 1)
+    return 0;
+  return gcall_error(&co->c, err);
+}
+
+int grpc_c_coord_finish(dq_coord *co, dq_task_metrics *out, dq_error *err) {
+  if (co->finished) {
+    *out = co->metrics;
+    return 0;
+  }
+  grpc_byte_buffer *recv = NULL;
+  grpc_op ops[2];
+  memset(ops, 0, sizeof ops);
+  ops[0].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  ops[1].op = GRPC_OP_RECV_MESSAGE;
+  ops[1].data.recv_message.recv_message = &recv;
+  int ok = gcall_run(&co->c, ops, 2, 0);
+  Dq__V1__TaskMetrics *pm = NULL;
+  if (ok == 1 && recv != NULL)
+    pm = (Dq__V1__TaskMetrics *)grpc_f_unpack(
+        &dq__v1__task_metrics__descriptor, recv);
+  if (recv)
+    grpc_byte_buffer_destroy(recv);
+  if (pm == NULL)
+    return gcall_error(&co->c, err);
+  dq_task_metrics *m = &co->metrics;
+  memset(m, 0, sizeof *m);
+  grpc_f_key_from_pb(pm->task_key, &m->key);
+  m->plan_bytes = pm->plan_bytes;
+  m->queued_ns = pm->queued_ns;
+  m->run_ns = pm->run_ns;
+  m->rows_out = pm->rows_out;
+  m->batches_out = pm->batches_out;
+  m->bytes_out = pm->bytes_out;
+  if (pm->n_boundaries > 0) {
+    co->boundaries = calloc(pm->n_boundaries, sizeof *co->boundaries);
+    if (co->boundaries == NULL) {
+      dq__v1__task_metrics__free_unpacked(pm, NULL);
+      return dq_error_set(err, DQ_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < pm->n_boundaries; i++) {
+      const Dq__V1__BoundaryMetrics *b = pm->boundaries[i];
+      co->boundaries[i] = (dq_boundary_metrics){
+          b->producer_stage_id, b->kind,       b->bytes,        b->batches,
+          b->rows,              b->latency_ns, b->buffered_peak};
+    }
+    m->n_boundaries = pm->n_boundaries;
+    m->boundaries = co->boundaries;
+  }
+  dq__v1__task_metrics__free_unpacked(pm, NULL);
+  co->finished = 1;
+  *out = *m;
+  return 0;
+}
+
+void grpc_c_coord_close(dq_coord *co) {
+  if (co == NULL)
+    return;
+  /* The worker keeps the call open until we end it: ending it is what
+   * frees the task.  Cancel returns at once; the status follows promptly. */
+  gcall_end(&co->c);
+  free(co->boundaries);
+  free(co);
+}
+
+/* --- ExecuteTask ---------------------------------------------------------------*/
+
+int grpc_c_execute_task(dq_channel *ch, const dq_execute_task *req,
+                        dq_stream **out, dq_error *err) {
+  Dq__V1__ExecuteTaskRequest r = DQ__V1__EXECUTE_TASK_REQUEST__INIT;
+  Dq__V1__TaskKey key;
+  grpc_f_key_to_pb(&req->key, &key);
+  r.task_key = &key;
+  r.partition_start = req->partition_start;
+  r.partition_end = req->partition_end;
+  r.producer_head.data = (uint8_t *)req->producer_head;
+  r.producer_head.len = req->producer_head_len;
+  dq_stream *s = calloc(1, sizeof *s);
+  if (s == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  atomic_init(&s->cancelled, 0);
+  int rc = gcall_start(&s->c, ch, GRPC_M_EXECUTE,
+                       gpr_inf_future(GPR_CLOCK_REALTIME), err);
+  if (rc < 0) {
+    free(s);
+    return rc;
+  }
+  grpc_byte_buffer *send = grpc_f_pack(&r.base);
+  grpc_op ops[4];
+  initial_md_op(&s->c, &ops[0]);
+  memset(&ops[1], 0, 3 * sizeof ops[0]);
+  ops[1].op = GRPC_OP_SEND_MESSAGE;
+  ops[1].data.send_message.send_message = send;
+  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+  ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->c.init_md;
+  int ok = gcall_run(&s->c, ops, 4, 0);
+  grpc_byte_buffer_destroy(send);
+  if (ok == 1 && accepted(&s->c)) {
+    *out = s;
+    return 0;
+  }
+  rc = gcall_error(&s->c, err);
+  gcall_end(&s->c);
+  free(s);
+  return rc;
+}
+
+static int stream_end(dq_stream *s, int rc, dq_frame *out, dq_error *err) {
+  s->ended = 1;
+  s->end_rc = rc;
+  if (rc < 0) {
+    s->end_err = *err;
+  } else {
+    memset(out, 0, sizeof *out);
+    out->kind = DQ_FRAME_END;
+  }
+  return rc;
+}
+
+int grpc_c_stream_next(dq_stream *s, dq_frame *out, dq_error *err) {
+  if (s->ended) {
+    memset(out, 0, sizeof *out);
+    if (s->end_rc < 0) {
+      *err = s->end_err;
+      return s->end_rc;
+    }
+    out->kind = DQ_FRAME_END;
+    return 0;
+  }
+  if (atomic_load(&s->cancelled))
+    return stream_end(s,
+                      dq_error_set(err, DQ_ECANCELED,
+                                   "the stream was cancelled"),
+                      out, err);
+  grpc_byte_buffer *recv = NULL;
+  grpc_op op;
+  memset(&op, 0, sizeof op);
+  op.op = GRPC_OP_RECV_MESSAGE;
+  op.data.recv_message.recv_message = &recv;
+  int ok = gcall_run(&s->c, &op, 1, 0);
+  if (atomic_load(&s->cancelled)) {
+    if (recv)
+      grpc_byte_buffer_destroy(recv);
+    return stream_end(s,
+                      dq_error_set(err, DQ_ECANCELED,
+                                   "the stream was cancelled"),
+                      out, err);
+  }
+  if (ok == 1 && recv != NULL) {
+    int rc = grpc_f_decode_frame(recv, &s->schema, out, err);
+    grpc_byte_buffer_destroy(recv);
+    if (rc < 0) {
+      if (err->worker_url[0] == '\0')
+        dq_error_set_origin(err, s->c.url, NULL);
+      grpc_call_cancel(s->c.call, NULL);
+      return stream_end(s, rc, out, err);
+    }
+    return 0;
+  }
+  if (recv)
+    grpc_byte_buffer_destroy(recv);
+  gcall_wait_status(&s->c);
+  if (s->c.status == GRPC_STATUS_OK)
+    return stream_end(s, 0, out, err);
+  int rc = gcall_error(&s->c, err);
+  return stream_end(s, rc, out, err);
+}
+
+void grpc_c_stream_cancel(dq_stream *s) {
+  atomic_store(&s->cancelled, 1);
+  grpc_call_cancel(s->c.call, NULL);
+}
+
+void grpc_c_stream_close(dq_stream *s) {
+  if (s == NULL)
+    return;
+  gcall_end(&s->c);
+  if (s->schema)
+    dq_schema_unref(s->schema);
+  free(s);
+}

@@ -1,0 +1,132 @@
+/* grpc_internal.h — what the files of grpc.so share: the instance and its
+ * settings (grpc_transport.c), the client (grpc_client.c) and server
+ * (grpc_server.c) entry points, and the message helpers (grpc_frames.c)
+ * that turn worker.proto messages, dq errors and Arrow IPC frames into gRPC
+ * byte buffers and back.  Nothing here is exported from the module.
+ */
+#ifndef DQ_GRPC_INTERNAL_H
+#define DQ_GRPC_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/grpc.h>
+
+#include <dq/batch.h>
+#include <dq/dq.h>
+#include <dq/ipc.h>
+#include <dq/transport.h>
+
+#include "worker.pb-c.h"
+
+#define GRPC_SCHEME "grpc://"
+
+#define GRPC_M_COORD "/dq.v1.Worker/CoordinatorChannel"
+#define GRPC_M_EXECUTE "/dq.v1.Worker/ExecuteTask"
+#define GRPC_M_INFO "/dq.v1.Worker/GetWorkerInfo"
+
+/* Trailing metadata of a failed call: a serialized dq.v1.Error. */
+#define GRPC_ERROR_KEY "dq-error-bin"
+/* Initial metadata the server sends once the call was accepted by the
+ * worker service, so that the client can tell "started" from an error
+ * answered with trailers only. */
+#define GRPC_ACCEPT_KEY "dq-accepted"
+
+/* Room for the PartitionFrame wrapper around an IPC message. */
+#define GRPC_FRAME_OVERHEAD 32
+
+typedef struct grpc_chan_entry grpc_chan_entry;
+
+struct dq_transport {
+  /* settings, fixed after init */
+  int64_t max_message_size; /* bytes, both directions */
+  int64_t deadline_ms;      /* unary calls and plan delivery */
+  int64_t keepalive_ms;     /* 0: off */
+  int cq_threads;
+  char *tls_cert, *tls_key; /* PEM contents (server) */
+  char *tls_ca;             /* PEM contents (client) */
+  char *token;              /* bearer token, or NULL */
+
+  pthread_mutex_t lock;
+  grpc_chan_entry *channels; /* one grpc_channel per URL, kept until fini */
+};
+
+/* --- grpc_transport.c ---------------------------------------------------- */
+/* Channel args for a client channel or a server. */
+void grpc_tp_fill_args(const dq_transport *t, int server, grpc_arg *args,
+                       size_t *n);
+/* "grpc://HOST:PORT" -> "HOST:PORT" in buf; DQ_EINVAL when malformed. */
+int grpc_tp_target(const char *url, char *buf, size_t len, dq_error *err);
+
+/* --- grpc_client.c ------------------------------------------------------- */
+int grpc_c_channel_open(dq_transport *t, const char *url, dq_channel **out,
+                        dq_error *err);
+void grpc_c_channel_close(dq_channel *ch);
+void grpc_c_close_all(dq_transport *t);
+int grpc_c_get_worker_info(dq_channel *ch, dq_worker_info *out, dq_error *err);
+int grpc_c_coord_open(dq_channel *ch, const dq_set_plan *plan, dq_coord **out,
+                      dq_error *err);
+int grpc_c_coord_send_work_unit(dq_coord *c, const void *data, size_t len,
+                                dq_error *err);
+int grpc_c_coord_finish(dq_coord *c, dq_task_metrics *out, dq_error *err);
+void grpc_c_coord_close(dq_coord *c);
+int grpc_c_execute_task(dq_channel *ch, const dq_execute_task *req,
+                        dq_stream **out, dq_error *err);
+int grpc_c_stream_next(dq_stream *s, dq_frame *out, dq_error *err);
+void grpc_c_stream_cancel(dq_stream *s);
+void grpc_c_stream_close(dq_stream *s);
+
+/* --- grpc_server.c ------------------------------------------------------- */
+int grpc_s_serve(dq_transport *t, const char *listen_url,
+                 const dq_worker_service *svc, dq_server **out, dq_error *err);
+const char *grpc_s_server_url(const dq_server *srv);
+void grpc_s_stop(dq_server *srv);
+
+/* --- grpc_frames.c ------------------------------------------------------- */
+/* A byte buffer holding a copy of a packed protobuf-c message. */
+grpc_byte_buffer *grpc_f_pack(const ProtobufCMessage *m);
+/* Unpacks a whole received byte buffer (flattened: control messages are
+ * small); NULL on malformed input. */
+ProtobufCMessage *grpc_f_unpack(const ProtobufCMessageDescriptor *d,
+                                grpc_byte_buffer *bb);
+
+void grpc_f_key_to_pb(const dq_task_key *k, Dq__V1__TaskKey *pb);
+int grpc_f_key_from_pb(const Dq__V1__TaskKey *pb, dq_task_key *k);
+
+/* The dq.v1.Error of err as a binary metadata value (a new slice). */
+grpc_slice grpc_f_error_slice(const dq_error *err);
+/* Rebuilds the error of a finished call from its status and trailing
+ * metadata; url names the worker when the error does not. */
+int grpc_f_status_error(grpc_status_code status, grpc_slice details,
+                        const grpc_metadata_array *trailing, const char *url,
+                        dq_error *err);
+/* The gRPC status code that best carries a DQ_E* code. */
+grpc_status_code grpc_f_status_of(int code);
+
+/* A PartitionFrame carrying an encoded IPC message without copying it:
+ * every body slice keeps a reference to msg until gRPC is done with it. */
+grpc_byte_buffer *grpc_f_ipc_frame(uint32_t partition, dq_ipc_message *msg);
+grpc_byte_buffer *grpc_f_eos_frame(uint32_t partition);
+
+/* Decodes a received PartitionFrame into out (SCHEMA needs *schema == NULL
+ * and sets it; BATCH decodes against *schema).  Takes nothing from bb: the
+ * caller destroys it afterwards. */
+int grpc_f_decode_frame(grpc_byte_buffer *bb, dq_schema **schema,
+                        dq_frame *out, dq_error *err);
+
+/* Encodes batch as IPC messages no larger than limit bytes each, splitting
+ * it into row ranges when it does not fit; calls emit for each in order,
+ * handing it the message's reference.  A single row that does not fit is
+ * DQ_ETOOBIG. */
+int grpc_f_encode_batch_split(dq_batch *batch, dq_schema *schema,
+                              size_t limit,
+                              int (*emit)(void *ctx, dq_ipc_message *m,
+                                          dq_error *err),
+                              void *ctx, dq_error *err);
+
+/* Constant-time string comparison for the bearer token. */
+int grpc_f_token_equal(const char *a, size_t alen, const char *b, size_t blen);
+
+#endif /* DQ_GRPC_INTERNAL_H */

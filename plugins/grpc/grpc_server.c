@@ -1,0 +1,892 @@
+/* grpc_server.c — the server side of grpc.so: serves libdq's worker service
+ * as the gRPC service dq.v1.Worker.
+ *
+ * Threads.  `cq_threads` threads poll the server's one completion queue and
+ * never call the worker service: they accept calls, record completions in
+ * the call's state and wake whoever waits.  Each accepted call gets its own
+ * handler thread, which makes the blocking calls into the service (a
+ * stream_next waits for data; an ExecuteTask may wait for its plan) and
+ * drives the call with one batch at a time.  A handler can therefore never
+ * starve the queue, and a call costs one thread while it lives — the same
+ * trade the worker makes for its pipelines (docs/runtime.md).
+ *
+ * Cancellation.  Every call has a RECV_CLOSE_ON_SERVER batch from the start;
+ * when it reports a client cancel (or a lost connection) the queue thread
+ * cancels the call's worker stream, so a handler blocked in stream_next
+ * returns.  A CoordinatorChannel handler calls coord_close exactly once,
+ * when the call has ended in whatever way.
+ *
+ * CoordinatorChannel.  SetPlan -> coord_open, then "dq-accepted" initial
+ * metadata (the client's coord_open waits for it, so plan errors surface
+ * there); WorkUnits; the client's half-close -> coord_finish -> TaskMetrics.
+ * The call then stays open until the client ends it: closing the channel is
+ * what frees the task (DESIGN.md), so the worker must not end it first.
+ *
+ * stop(): no new calls, worker streams cancelled so their handlers answer
+ * "worker stopping" with a proper status, a short grace for those answers,
+ * then every remaining call cancelled; waits for all handler threads, then
+ * tears gRPC down in the order PLATFORM-NOTES gives.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+
+#include "grpc_internal.h"
+
+enum { TAG_ACCEPT = 1, TAG_OP, TAG_CLOSE, TAG_SHUTDOWN };
+enum { M_UNKNOWN = 0, M_COORD, M_EXECUTE, M_INFO };
+
+typedef struct scall scall;
+
+typedef struct stag {
+  int kind;
+  scall *c;
+} stag;
+
+typedef struct thr_node {
+  pthread_t th;
+  struct thr_node *next;
+} thr_node;
+
+struct dq_server {
+  dq_transport *t;
+  const dq_worker_service *svc;
+  grpc_server *server;
+  grpc_completion_queue *cq;
+  char url[300];
+  pthread_t *cq_thr;
+  int n_cq_thr;
+
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int stopping;
+  int shutdown_done;
+  long handlers;  /* handler threads not yet finished */
+  long streams;   /* ExecuteTask handlers holding a worker stream */
+  scall *calls;   /* calls with a live handler */
+  thr_node *live; /* handler threads, to join */
+  thr_node *dead; /* finished handler threads, to join soon */
+  stag shutdown_tag;
+};
+
+struct scall {
+  dq_server *srv;
+  grpc_call *call;
+  grpc_call_details details;
+  grpc_metadata_array md;
+  stag t_accept, t_op, t_close;
+  thr_node *thr;
+
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int op_busy, op_ok;
+  int closed, cancelled;
+  int md_sent;
+  grpc_byte_buffer *send_bb; /* in flight, destroyed when the op completes */
+  grpc_byte_buffer *recv_bb;
+  dq_ws_stream *ws;
+  int ws_live;
+  scall *prev, *next;
+};
+
+static void request_one(dq_server *srv);
+
+/* --- the completion-queue threads ------------------------------------------*/
+
+static void *handler_main(void *arg);
+
+static void join_dead(dq_server *srv) {
+  pthread_mutex_lock(&srv->lock);
+  thr_node *d = srv->dead;
+  srv->dead = NULL;
+  pthread_mutex_unlock(&srv->lock);
+  while (d != NULL) {
+    thr_node *n = d->next;
+    pthread_join(d->th, NULL);
+    free(d);
+    d = n;
+  }
+}
+
+static void free_scall(scall *c) {
+  grpc_call_details_destroy(&c->details);
+  grpc_metadata_array_destroy(&c->md);
+  pthread_mutex_destroy(&c->lock);
+  pthread_cond_destroy(&c->cond);
+  free(c->thr);
+  free(c);
+}
+
+static void on_accept(dq_server *srv, scall *c, int success) {
+  if (!success) { /* the server is shutting down */
+    free_scall(c);
+    return;
+  }
+  pthread_mutex_lock(&srv->lock);
+  int stopping = srv->stopping;
+  srv->handlers++;
+  c->next = srv->calls;
+  if (srv->calls)
+    srv->calls->prev = c;
+  srv->calls = c;
+  pthread_mutex_unlock(&srv->lock);
+  if (!stopping)
+    request_one(srv);
+  join_dead(srv);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  /* The node goes on the live list first; the handler moves it to the dead
+   * list (by pointer) when it ends, under the same lock. */
+  pthread_mutex_lock(&srv->lock);
+  c->thr->next = srv->live;
+  srv->live = c->thr;
+  int rc = pthread_create(&c->thr->th, &attr, handler_main, c);
+  if (rc != 0) {
+    srv->live = c->thr->next;
+    if (c->prev)
+      c->prev->next = c->next;
+    else
+      srv->calls = c->next;
+    if (c->next)
+      c->next->prev = c->prev;
+    srv->handlers--;
+    pthread_cond_broadcast(&srv->cond);
+  }
+  pthread_mutex_unlock(&srv->lock);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    /* No thread for it: refuse the call rather than leave it hanging. */
+    grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                                 "the worker cannot start a thread", NULL);
+    grpc_call_unref(c->call);
+    free_scall(c);
+  }
+}
+
+static void *cq_main(void *arg) {
+  dq_server *srv = arg;
+  for (;;) {
+    grpc_event ev = grpc_completion_queue_next(
+        srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (ev.type == GRPC_QUEUE_SHUTDOWN)
+      break;
+    if (ev.type != GRPC_OP_COMPLETE)
+      continue;
+    stag *tg = ev.tag;
+    scall *c = tg->c;
+    switch (tg->kind) {
+    case TAG_ACCEPT:
+      on_accept(srv, c, ev.success);
+      break;
+    case TAG_OP:
+      pthread_mutex_lock(&c->lock);
+      c->op_busy = 0;
+      c->op_ok = ev.success;
+      pthread_cond_broadcast(&c->cond);
+      pthread_mutex_unlock(&c->lock);
+      break;
+    case TAG_CLOSE:
+      pthread_mutex_lock(&c->lock);
+      c->closed = 1;
+      if (c->cancelled && c->ws_live)
+        srv->svc->stream_cancel(srv->svc->self, c->ws);
+      pthread_cond_broadcast(&c->cond);
+      pthread_mutex_unlock(&c->lock);
+      break;
+    case TAG_SHUTDOWN:
+      pthread_mutex_lock(&srv->lock);
+      srv->shutdown_done = 1;
+      pthread_cond_broadcast(&srv->cond);
+      pthread_mutex_unlock(&srv->lock);
+      break;
+    }
+  }
+  return NULL;
+}
+
+static void request_one(dq_server *srv) {
+  scall *c = calloc(1, sizeof *c);
+  thr_node *tn = calloc(1, sizeof *tn);
+  if (c == NULL || tn == NULL) {
+    free(c);
+    free(tn);
+    return; /* out of memory: stop accepting rather than crash */
+  }
+  c->srv = srv;
+  c->thr = tn;
+  c->t_accept = (stag){TAG_ACCEPT, c};
+  c->t_op = (stag){TAG_OP, c};
+  c->t_close = (stag){TAG_CLOSE, c};
+  pthread_mutex_init(&c->lock, NULL);
+  pthread_cond_init(&c->cond, NULL);
+  grpc_call_details_init(&c->details);
+  grpc_metadata_array_init(&c->md);
+  if (grpc_server_request_call(srv->server, &c->call, &c->details, &c->md,
+                               srv->cq, srv->cq, &c->t_accept) != GRPC_CALL_OK)
+    free_scall(c);
+}
+
+/* --- one call's operations (handler thread) --------------------------------*/
+
+/* Waits for the batch in flight, if any; returns its success. */
+static int wait_op(scall *c) {
+  pthread_mutex_lock(&c->lock);
+  while (c->op_busy)
+    pthread_cond_wait(&c->cond, &c->lock);
+  int ok = c->op_ok;
+  pthread_mutex_unlock(&c->lock);
+  if (c->send_bb != NULL) {
+    grpc_byte_buffer_destroy(c->send_bb);
+    c->send_bb = NULL;
+  }
+  return ok;
+}
+
+static int start_op(scall *c, const grpc_op *ops, size_t n) {
+  pthread_mutex_lock(&c->lock);
+  c->op_busy = 1;
+  c->op_ok = 0;
+  pthread_mutex_unlock(&c->lock);
+  if (grpc_call_start_batch(c->call, ops, n, &c->t_op, NULL) != GRPC_CALL_OK) {
+    pthread_mutex_lock(&c->lock);
+    c->op_busy = 0;
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+  }
+  return 1;
+}
+
+/* Receives one message: 1 with *bb (NULL at the client's half-close), or
+ * 0 when the call is gone. */
+static int recv_msg(scall *c, grpc_byte_buffer **bb) {
+  wait_op(c); /* a failed earlier send is reported by this receive too */
+  grpc_op op;
+  memset(&op, 0, sizeof op);
+  op.op = GRPC_OP_RECV_MESSAGE;
+  c->recv_bb = NULL;
+  op.data.recv_message.recv_message = &c->recv_bb;
+  if (!start_op(c, &op, 1))
+    return 0;
+  int ok = wait_op(c);
+  *bb = c->recv_bb;
+  c->recv_bb = NULL;
+  if (!ok && *bb != NULL) {
+    grpc_byte_buffer_destroy(*bb);
+    *bb = NULL;
+  }
+  return ok;
+}
+
+/* Starts sending bb (owned from here on) after the previous send. */
+static int send_msg(scall *c, grpc_byte_buffer *bb, const char *accept) {
+  if (!wait_op(c)) {
+    grpc_byte_buffer_destroy(bb);
+    return 0;
+  }
+  grpc_op ops[2];
+  memset(ops, 0, sizeof ops);
+  size_t n = 0;
+  grpc_metadata md;
+  if (!c->md_sent) {
+    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (accept) {
+      md.key = grpc_slice_from_static_string(GRPC_ACCEPT_KEY);
+      md.value = grpc_slice_from_static_string(accept);
+      ops[n].data.send_initial_metadata.count = 1;
+      ops[n].data.send_initial_metadata.metadata = &md;
+    }
+    n++;
+    c->md_sent = 1;
+  }
+  if (bb != NULL) {
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n].data.send_message.send_message = bb;
+    n++;
+  }
+  c->send_bb = bb;
+  if (!start_op(c, ops, n)) {
+    if (bb)
+      grpc_byte_buffer_destroy(bb);
+    c->send_bb = NULL;
+    return 0;
+  }
+  return 1;
+}
+
+/* Ends the call with OK or with err (as status + dq-error-bin); status 0
+ * picks the gRPC code that matches err's. */
+static void send_status_as(scall *c, const dq_error *err,
+                           grpc_status_code status) {
+  wait_op(c);
+  grpc_op ops[2];
+  memset(ops, 0, sizeof ops);
+  size_t n = 0;
+  if (!c->md_sent) {
+    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    c->md_sent = 1;
+  }
+  grpc_metadata md;
+  grpc_slice details;
+  ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+  if (err == NULL) {
+    ops[n].data.send_status_from_server.status = GRPC_STATUS_OK;
+    details = grpc_empty_slice();
+  } else {
+    md.key = grpc_slice_from_static_string(GRPC_ERROR_KEY);
+    md.value = grpc_f_error_slice(err);
+    ops[n].data.send_status_from_server.trailing_metadata_count = 1;
+    ops[n].data.send_status_from_server.trailing_metadata = &md;
+    ops[n].data.send_status_from_server.status =
+        status != GRPC_STATUS_OK ? status : grpc_f_status_of(err->code);
+    details = grpc_slice_from_copied_string(err->message);
+  }
+  ops[n].data.send_status_from_server.status_details = &details;
+  n++;
+  if (start_op(c, ops, n))
+    wait_op(c);
+  grpc_slice_unref(details);
+  if (err != NULL)
+    grpc_slice_unref(md.value);
+}
+
+static void send_status(scall *c, const dq_error *err) {
+  send_status_as(c, err, GRPC_STATUS_OK);
+}
+
+static void fail(scall *c, int code, const char *msg) {
+  dq_error e;
+  dq_error_set(&e, code, "%s", msg);
+  dq_error_set_origin(&e, c->srv->url, NULL);
+  send_status(c, &e);
+}
+
+static void wait_closed(scall *c) {
+  wait_op(c);
+  pthread_mutex_lock(&c->lock);
+  while (!c->closed)
+    pthread_cond_wait(&c->cond, &c->lock);
+  pthread_mutex_unlock(&c->lock);
+}
+
+static int token_ok(scall *c) {
+  const char *tok = c->srv->t->token;
+  if (tok == NULL)
+    return 1;
+  for (size_t i = 0; i < c->md.count; i++) {
+    if (grpc_slice_str_cmp(c->md.metadata[i].key, "authorization") != 0)
+      continue;
+    grpc_slice v = c->md.metadata[i].value;
+    const char *p = (const char *)GRPC_SLICE_START_PTR(v);
+    size_t n = GRPC_SLICE_LENGTH(v);
+    if (n < 7 || memcmp(p, "Bearer ", 7) != 0)
+      return 0;
+    return grpc_f_token_equal(p + 7, n - 7, tok, strlen(tok));
+  }
+  return 0;
+}
+
+/* Stamps the worker's URL on an error from the service that has none. */
+static void origin(scall *c, dq_error *err) {
+  if (err->worker_url[0] == '\0')
+    dq_error_set_origin(err, c->srv->url, NULL);
+}
+
+/* --- the three RPCs ----------------------------------------------------------*/
+
+static void do_info(scall *c) {
+  grpc_byte_buffer *bb;
+  if (!recv_msg(c, &bb))
+    return;
+  if (bb)
+    grpc_byte_buffer_destroy(bb);
+  dq_worker_info info;
+  dq_error err;
+  memset(&info, 0, sizeof info);
+  const dq_worker_service *svc = c->srv->svc;
+  if (svc->get_worker_info(svc->self, &info, &err) < 0) {
+    origin(c, &err);
+    send_status(c, &err);
+    return;
+  }
+  Dq__V1__WorkerInfo wi = DQ__V1__WORKER_INFO__INIT;
+  wi.version = info.version;
+  wi.protocol_version = info.protocol_version;
+  wi.url = info.url;
+  if (send_msg(c, grpc_f_pack(&wi.base), NULL))
+    send_status(c, NULL);
+}
+
+static void do_coord(scall *c) {
+  const dq_worker_service *svc = c->srv->svc;
+  grpc_byte_buffer *bb;
+  if (!recv_msg(c, &bb) || bb == NULL)
+    return;
+  Dq__V1__CoordinatorMessage *m = (Dq__V1__CoordinatorMessage *)grpc_f_unpack(
+      &dq__v1__coordinator_message__descriptor, bb);
+  grpc_byte_buffer_destroy(bb);
+  if (m == NULL || m->msg_case != DQ__V1__COORDINATOR_MESSAGE__MSG_SET_PLAN) {
+    if (m)
+      dq__v1__coordinator_message__free_unpacked(m, NULL);
+    fail(c, DQ_EPROTO,
+         "a CoordinatorChannel must start with a well-formed SetPlan");
+    return;
+  }
+  Dq__V1__SetPlan *sp = m->set_plan;
+  dq_set_plan plan;
+  memset(&plan, 0, sizeof plan);
+  dq_kv *kv = calloc(sp->n_config ? sp->n_config : 1, sizeof *kv);
+  if (kv == NULL || grpc_f_key_from_pb(sp->task_key, &plan.key) < 0) {
+    free(kv);
+    dq__v1__coordinator_message__free_unpacked(m, NULL);
+    fail(c, kv ? DQ_EPROTO : DQ_ENOMEM,
+         kv ? "SetPlan has no valid task key (16-byte query id)"
+            : "out of memory");
+    return;
+  }
+  for (size_t i = 0; i < sp->n_config; i++) {
+    kv[i].key = sp->config[i]->key;
+    kv[i].value = sp->config[i]->value;
+  }
+  plan.task_count = sp->task_count;
+  plan.plan = sp->plan.data;
+  plan.plan_len = sp->plan.len;
+  plan.target_worker_url = sp->target_worker_url;
+  plan.config = kv;
+  plan.n_config = sp->n_config;
+  dq_ws_task *task = NULL;
+  dq_error err;
+  int rc = svc->coord_open(svc->self, &plan, &task, &err);
+  free(kv);
+  dq__v1__coordinator_message__free_unpacked(m, NULL);
+  if (rc < 0) {
+    origin(c, &err);
+    send_status(c, &err);
+    return;
+  }
+  int alive = send_msg(c, NULL, "1");
+  while (alive) {
+    if (!recv_msg(c, &bb))
+      break;
+    if (bb == NULL) { /* the coordinator's side ended */
+      dq_task_metrics tm;
+      memset(&tm, 0, sizeof tm);
+      if (svc->coord_finish(svc->self, task, &tm, &err) < 0) {
+        origin(c, &err);
+        send_status(c, &err);
+        break;
+      }
+      Dq__V1__TaskMetrics pm = DQ__V1__TASK_METRICS__INIT;
+      Dq__V1__TaskKey key;
+      grpc_f_key_to_pb(&tm.key, &key);
+      pm.task_key = &key;
+      pm.plan_bytes = tm.plan_bytes;
+      pm.queued_ns = tm.queued_ns;
+      pm.run_ns = tm.run_ns;
+      pm.rows_out = tm.rows_out;
+      pm.batches_out = tm.batches_out;
+      pm.bytes_out = tm.bytes_out;
+      size_t nb = tm.n_boundaries;
+      Dq__V1__BoundaryMetrics *bms = calloc(nb ? nb : 1, sizeof *bms);
+      Dq__V1__BoundaryMetrics **bp = calloc(nb ? nb : 1, sizeof *bp);
+      if (bms != NULL && bp != NULL) {
+        for (size_t i = 0; i < nb; i++) {
+          dq__v1__boundary_metrics__init(&bms[i]);
+          bms[i].producer_stage_id = tm.boundaries[i].producer_stage_id;
+          bms[i].kind = tm.boundaries[i].kind;
+          bms[i].bytes = tm.boundaries[i].bytes;
+          bms[i].batches = tm.boundaries[i].batches;
+          bms[i].rows = tm.boundaries[i].rows;
+          bms[i].latency_ns = tm.boundaries[i].latency_ns;
+          bms[i].buffered_peak = tm.boundaries[i].buffered_peak;
+          bp[i] = &bms[i];
+        }
+        pm.n_boundaries = nb;
+        pm.boundaries = bp;
+      }
+      send_msg(c, grpc_f_pack(&pm.base), NULL);
+      wait_op(c);
+      free(bms);
+      free(bp);
+      /* The call stays open: the coordinator ends it to free the task. */
+      break;
+    }
+    Dq__V1__CoordinatorMessage *wm =
+        (Dq__V1__CoordinatorMessage *)grpc_f_unpack(
+            &dq__v1__coordinator_message__descriptor, bb);
+    grpc_byte_buffer_destroy(bb);
+    if (wm == NULL ||
+        wm->msg_case != DQ__V1__COORDINATOR_MESSAGE__MSG_WORK_UNIT) {
+      if (wm)
+        dq__v1__coordinator_message__free_unpacked(wm, NULL);
+      fail(c, DQ_EPROTO,
+           "after SetPlan a CoordinatorChannel carries only WorkUnits");
+      break;
+    }
+    rc = svc->coord_send_work_unit(svc->self, task,
+                                   wm->work_unit->data.data,
+                                   wm->work_unit->data.len, &err);
+    dq__v1__coordinator_message__free_unpacked(wm, NULL);
+    if (rc < 0) {
+      origin(c, &err);
+      send_status(c, &err);
+      break;
+    }
+  }
+  wait_closed(c);
+  svc->coord_close(svc->self, task);
+}
+
+typedef struct emit_ctx {
+  scall *c;
+  uint32_t partition;
+} emit_ctx;
+
+static int emit_ipc(void *ctx, dq_ipc_message *m, dq_error *err) {
+  emit_ctx *ec = ctx;
+  grpc_byte_buffer *bb = grpc_f_ipc_frame(ec->partition, m);
+  dq_ipc_message_unref(m);
+  if (bb == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  if (!send_msg(ec->c, bb, "1"))
+    return dq_error_set(err, DQ_ECANCELED, "the client went away");
+  return 0;
+}
+
+static void do_execute(scall *c) {
+  dq_server *srv = c->srv;
+  const dq_worker_service *svc = srv->svc;
+  grpc_byte_buffer *bb;
+  if (!recv_msg(c, &bb) || bb == NULL)
+    return;
+  Dq__V1__ExecuteTaskRequest *r = (Dq__V1__ExecuteTaskRequest *)grpc_f_unpack(
+      &dq__v1__execute_task_request__descriptor, bb);
+  grpc_byte_buffer_destroy(bb);
+  dq_execute_task req;
+  memset(&req, 0, sizeof req);
+  if (r == NULL || grpc_f_key_from_pb(r->task_key, &req.key) < 0) {
+    if (r)
+      dq__v1__execute_task_request__free_unpacked(r, NULL);
+    fail(c, DQ_EPROTO, "malformed ExecuteTaskRequest");
+    return;
+  }
+  req.partition_start = r->partition_start;
+  req.partition_end = r->partition_end;
+  req.producer_head = r->producer_head.data;
+  req.producer_head_len = r->producer_head.len;
+  dq_ws_stream *ws;
+  dq_error err;
+  int rc = svc->execute_task(svc->self, &req, &ws, &err);
+  dq__v1__execute_task_request__free_unpacked(r, NULL);
+  if (rc < 0) {
+    origin(c, &err);
+    send_status(c, &err);
+    return;
+  }
+  pthread_mutex_lock(&srv->lock);
+  int stopping = srv->stopping;
+  srv->streams++;
+  pthread_mutex_unlock(&srv->lock);
+  pthread_mutex_lock(&c->lock);
+  c->ws = ws;
+  c->ws_live = 1;
+  if ((c->closed && c->cancelled) || stopping)
+    svc->stream_cancel(svc->self, ws);
+  pthread_mutex_unlock(&c->lock);
+
+  size_t limit = (size_t)srv->t->max_message_size - GRPC_FRAME_OVERHEAD;
+  dq_schema *schema = NULL;
+  int alive = send_msg(c, NULL, "1");
+  while (alive) {
+    dq_frame f;
+    rc = svc->stream_next(svc->self, ws, &f, &err);
+    if (rc < 0) {
+      pthread_mutex_lock(&c->lock);
+      int gone = c->closed;
+      pthread_mutex_unlock(&c->lock);
+      if (gone)
+        break; /* the client cancelled: nobody to tell */
+      pthread_mutex_lock(&srv->lock);
+      stopping = srv->stopping;
+      pthread_mutex_unlock(&srv->lock);
+      if (stopping && rc == DQ_ECANCELED) {
+        dq_error_set(&err, DQ_EUNAVAILABLE,
+                     "worker %s stopped while the stream was being read",
+                     srv->url);
+        dq_error_set_origin(&err, srv->url, &req.key);
+      }
+      origin(c, &err);
+      send_status(c, &err);
+      break;
+    }
+    if (f.kind == DQ_FRAME_END) {
+      send_status(c, NULL);
+      break;
+    }
+    if (f.kind == DQ_FRAME_EOS) {
+      alive = send_msg(c, grpc_f_eos_frame(f.partition), "1");
+      continue;
+    }
+    dq_ipc_message *m = NULL;
+    if (f.kind == DQ_FRAME_SCHEMA) {
+      rc = schema == NULL ? dq_schema_import(&f.schema, &schema, &err)
+                          : dq_error_set(&err, DQ_EINTERNAL,
+                                         "the worker sent two schemas");
+      f.schema.release(&f.schema);
+      if (rc == 0)
+        rc = dq_ipc_encode_schema(schema, &m, &err);
+      if (rc == 0) {
+        emit_ctx ec = {c, 0};
+        rc = emit_ipc(&ec, m, &err);
+      }
+    } else if (f.kind == DQ_FRAME_BATCH) {
+      dq_batch *b = NULL;
+      rc = schema == NULL ? dq_error_set(&err, DQ_EINTERNAL,
+                                         "the worker sent a batch before "
+                                         "its schema")
+                          : dq_batch_import(&f.array, schema, &b, &err);
+      if (rc < 0 && f.array.release != NULL)
+        f.array.release(&f.array);
+      if (rc == 0) {
+        emit_ctx ec = {c, f.partition};
+        rc = grpc_f_encode_batch_split(b, schema, limit, emit_ipc, &ec, &err);
+        dq_batch_unref(b);
+      }
+    } else {
+      rc = dq_error_set(&err, DQ_EINTERNAL, "the worker sent frame kind %u",
+                        f.kind);
+    }
+    if (rc == DQ_ECANCELED)
+      break;
+    if (rc < 0) {
+      dq_error_set_origin(&err, srv->url, &req.key);
+      send_status(c, &err);
+      break;
+    }
+  }
+  wait_op(c);
+  if (schema)
+    dq_schema_unref(schema);
+  pthread_mutex_lock(&c->lock);
+  c->ws_live = 0;
+  pthread_mutex_unlock(&c->lock);
+  svc->stream_close(svc->self, ws);
+  pthread_mutex_lock(&srv->lock);
+  srv->streams--;
+  pthread_cond_broadcast(&srv->cond);
+  pthread_mutex_unlock(&srv->lock);
+}
+
+static void *handler_main(void *arg) {
+  scall *c = arg;
+  dq_server *srv = c->srv;
+  grpc_op op;
+  memset(&op, 0, sizeof op);
+  op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+  op.data.recv_close_on_server.cancelled = &c->cancelled;
+  if (grpc_call_start_batch(c->call, &op, 1, &c->t_close, NULL) !=
+      GRPC_CALL_OK)
+    c->closed = 1;
+  int method = M_UNKNOWN;
+  if (grpc_slice_str_cmp(c->details.method, GRPC_M_COORD) == 0)
+    method = M_COORD;
+  else if (grpc_slice_str_cmp(c->details.method, GRPC_M_EXECUTE) == 0)
+    method = M_EXECUTE;
+  else if (grpc_slice_str_cmp(c->details.method, GRPC_M_INFO) == 0)
+    method = M_INFO;
+  if (method == M_UNKNOWN) {
+    dq_error e;
+    dq_error_set(&e, DQ_EUNSUPPORTED, "dq.v1.Worker has no such method");
+    dq_error_set_origin(&e, srv->url, NULL);
+    send_status(c, &e);
+  } else if (!token_ok(c)) {
+    dq_error e;
+    dq_error_set(&e, DQ_EUNAVAILABLE,
+                 "worker %s rejected the token: the bearer token is missing "
+                 "or differs from its [transport.grpc] token",
+                 srv->url);
+    dq_error_set_origin(&e, srv->url, NULL);
+    send_status_as(c, &e, GRPC_STATUS_UNAUTHENTICATED);
+  } else if (method == M_COORD) {
+    do_coord(c);
+  } else if (method == M_EXECUTE) {
+    do_execute(c);
+  } else {
+    do_info(c);
+  }
+  /* A call that ended without a status (the client left) still owes one
+   * to gRPC's bookkeeping: cancel makes sure it is finished. */
+  wait_op(c);
+  pthread_mutex_lock(&c->lock);
+  int closed = c->closed;
+  pthread_mutex_unlock(&c->lock);
+  if (!closed)
+    grpc_call_cancel(c->call, NULL);
+  wait_closed(c);
+  grpc_call_unref(c->call);
+
+  pthread_mutex_lock(&srv->lock);
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    srv->calls = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  /* Move our thread from the live list to the dead one, to be joined. */
+  for (thr_node **pp = &srv->live; *pp != NULL; pp = &(*pp)->next)
+    if (*pp == c->thr) {
+      *pp = c->thr->next;
+      c->thr->next = srv->dead;
+      srv->dead = c->thr;
+      break;
+    }
+  c->thr = NULL;
+  srv->handlers--;
+  pthread_cond_broadcast(&srv->cond);
+  pthread_mutex_unlock(&srv->lock);
+  free_scall(c);
+  return NULL;
+}
+
+/* --- serve / stop ------------------------------------------------------------*/
+
+int grpc_s_serve(dq_transport *t, const char *listen_url,
+                 const dq_worker_service *svc, dq_server **out,
+                 dq_error *err) {
+  char target[280];
+  int rc = grpc_tp_target(listen_url, target, sizeof target, err);
+  if (rc < 0)
+    return rc;
+  if (svc == NULL || svc->size < sizeof(dq_worker_service))
+    return dq_error_set(err, DQ_EINVAL, "grpc: worker service too old");
+  dq_server *srv = calloc(1, sizeof *srv);
+  if (srv == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  srv->t = t;
+  srv->svc = svc;
+  srv->shutdown_tag = (stag){TAG_SHUTDOWN, NULL};
+  pthread_mutex_init(&srv->lock, NULL);
+  pthread_cond_init(&srv->cond, NULL);
+
+  grpc_arg args[12];
+  grpc_channel_args ca = {0, args};
+  grpc_tp_fill_args(t, 1, args, &ca.num_args);
+  srv->server = grpc_server_create(&ca, NULL);
+  srv->cq = grpc_completion_queue_create_for_next(NULL);
+  grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
+  grpc_server_credentials *creds;
+  if (t->tls_cert != NULL) {
+    grpc_ssl_pem_key_cert_pair pair = {t->tls_key, t->tls_cert};
+    creds = grpc_ssl_server_credentials_create(NULL, &pair, 1, 0, NULL);
+  } else {
+    creds = grpc_insecure_server_credentials_create();
+  }
+  int port = creds ? grpc_server_add_http2_port(srv->server, target, creds)
+                   : 0;
+  if (creds)
+    grpc_server_credentials_release(creds);
+  if (port == 0) {
+    grpc_server_destroy(srv->server);
+    grpc_completion_queue_shutdown(srv->cq);
+    while (grpc_completion_queue_next(srv->cq,
+                                      gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+               .type != GRPC_QUEUE_SHUTDOWN)
+      ;
+    grpc_completion_queue_destroy(srv->cq);
+    pthread_mutex_destroy(&srv->lock);
+    pthread_cond_destroy(&srv->cond);
+    free(srv);
+    return dq_error_set(err, DQ_EUNAVAILABLE,
+                        "cannot listen at %s (address in use, bad host, or "
+                        "unreadable TLS key/certificate?)",
+                        listen_url);
+  }
+  const char *colon = strrchr(target, ':');
+  snprintf(srv->url, sizeof srv->url, GRPC_SCHEME "%.*s:%d",
+           (int)(colon - target), target, port);
+  grpc_server_start(srv->server);
+  srv->cq_thr = calloc((size_t)t->cq_threads, sizeof *srv->cq_thr);
+  for (int i = 0; srv->cq_thr != NULL && i < t->cq_threads; i++)
+    if (pthread_create(&srv->cq_thr[i], NULL, cq_main, srv) == 0)
+      srv->n_cq_thr++;
+  if (srv->n_cq_thr == 0) {
+    dq_server *s = srv;
+    grpc_s_stop(s);
+    return dq_error_set(err, DQ_EIO,
+                        "cannot start the gRPC server's threads");
+  }
+  request_one(srv);
+  *out = srv;
+  return 0;
+}
+
+const char *grpc_s_server_url(const dq_server *srv) { return srv->url; }
+
+static void timed_wait(dq_server *srv, int ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+  ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
+  ts.tv_nsec %= 1000000000L;
+  pthread_cond_timedwait(&srv->cond, &srv->lock, &ts);
+}
+
+void grpc_s_stop(dq_server *srv) {
+  if (srv == NULL)
+    return;
+  pthread_mutex_lock(&srv->lock);
+  srv->stopping = 1;
+  pthread_mutex_unlock(&srv->lock);
+  grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
+
+  /* Wake the streams so their handlers can say why they end... */
+  pthread_mutex_lock(&srv->lock);
+  for (scall *c = srv->calls; c != NULL; c = c->next) {
+    pthread_mutex_lock(&c->lock);
+    if (c->ws_live)
+      srv->svc->stream_cancel(srv->svc->self, c->ws);
+    pthread_mutex_unlock(&c->lock);
+  }
+  /* ...give them a moment to, then end whatever is left. */
+  for (int i = 0; i < 25 && srv->streams > 0; i++)
+    timed_wait(srv, 10);
+  pthread_mutex_unlock(&srv->lock);
+  grpc_server_cancel_all_calls(srv->server);
+
+  pthread_mutex_lock(&srv->lock);
+  while (srv->n_cq_thr > 0 && (!srv->shutdown_done || srv->handlers > 0))
+    pthread_cond_wait(&srv->cond, &srv->lock);
+  thr_node *live = srv->live;
+  srv->live = NULL;
+  pthread_mutex_unlock(&srv->lock);
+  for (thr_node *n; live != NULL; live = n) { /* none: handlers is 0 */
+    n = live->next;
+    pthread_join(live->th, NULL);
+    free(live);
+  }
+  join_dead(srv);
+  if (srv->n_cq_thr == 0) {
+    /* serve() failed to start threads: drain the shutdown tag here. */
+    grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+                               NULL);
+  }
+  grpc_server_destroy(srv->server);
+  grpc_completion_queue_shutdown(srv->cq);
+  for (int i = 0; i < srv->n_cq_thr; i++)
+    pthread_join(srv->cq_thr[i], NULL);
+  if (srv->n_cq_thr == 0)
+    while (grpc_completion_queue_next(srv->cq,
+                                      gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+               .type != GRPC_QUEUE_SHUTDOWN)
+      ;
+  grpc_completion_queue_destroy(srv->cq);
+  free(srv->cq_thr);
+  pthread_mutex_destroy(&srv->lock);
+  pthread_cond_destroy(&srv->cond);
+  free(srv);
+}

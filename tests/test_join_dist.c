@@ -1,0 +1,301 @@
+/* test_join_dist.c — hash joins on the distributed runtime (inmem workers,
+ * following test_runtime.c's cluster pattern): a join whose build side is
+ * collected and broadcast to every join task, and one whose two sides are
+ * both shuffled on the join key, each for INNER, LEFT, SEMI and ANTI and
+ * for 1 to 3 workers, must give exactly the one-stage plan's answer.  A
+ * stage with two READ nodes exercises every walker of the plan tree on
+ * the way: the task plan's inputs, SetPlan, boundary readers per input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <dq/dq.h>
+#include <dq/plan.h>
+#include <dq/runtime.h>
+
+#include "clock.h"
+#include "result_text.h"
+#include "worker_internal.h"
+
+#define MAX_WORKERS 3
+
+typedef struct cluster {
+  dq_config *cfg;
+  dq_context *ctx;
+  dq_worker *w[MAX_WORKERS];
+  const char *urls[MAX_WORKERS];
+  size_t n;
+} cluster;
+
+static void cluster_start(cluster *c, size_t n) {
+  memset(c, 0, sizeof *c);
+  dq_error err;
+  if (dq_config_parse("[dq]\ntransport = inmem\n", "test", &c->cfg, &err) < 0)
+    fail_msg("config: %s", err.message);
+  if (dq_context_new(c->cfg, &c->ctx, &err) < 0)
+    fail_msg("context: %s", err.message);
+  for (size_t i = 0; i < n; i++) {
+    if (dq_worker_start(c->ctx, "inmem://", &c->w[i], &err) < 0)
+      fail_msg("worker: %s", err.message);
+    c->urls[i] = dq_worker_url(c->w[i]);
+  }
+  c->n = n;
+}
+
+static void cluster_stop(cluster *c) {
+  for (size_t i = 0; i < c->n; i++)
+    dq_worker_stop(c->w[i]);
+  dq_context_free(c->ctx);
+  dq_config_free(c->cfg);
+}
+
+/* Waits (at most ms) until no worker holds a task object. */
+static long wait_no_tasks(cluster *c, int ms) {
+  uint64_t deadline = dq_now_ns() + (uint64_t)ms * 1000000u;
+  long left;
+  do {
+    left = 0;
+    for (size_t i = 0; i < c->n; i++)
+      left += dq_worker_task_count(c->w[i]) + dq_worker_live_tasks(c->w[i]);
+    if (left == 0)
+      return 0;
+    usleep(2000);
+  } while (dq_now_ns() < deadline);
+  return left;
+}
+
+static int run_distributed(cluster *c, const dq_plan *p, result_text *out,
+                           dq_error *err) {
+  dq_query *q;
+  int rc = dq_query_start(c->ctx, p, c->urls, c->n, &q, err);
+  if (rc < 0)
+    return rc;
+  for (;;) {
+    dq_batch *b;
+    rc = dq_query_next(q, &b, err);
+    if (rc < 0 || b == NULL)
+      break;
+    result_text_add(out, b);
+    dq_batch_unref(b);
+  }
+  dq_query_close(q);
+  return rc;
+}
+
+static int collect_local(void *ctx, const dq_batch *b, dq_error *err) {
+  (void)err;
+  result_text_add(ctx, b);
+  return 0;
+}
+
+/* --- Hash join plans --------------------------------------------------------
+ * orders ⋈ customer on o_custkey = c_custkey, grouped by nation, in three
+ * shapes with the same answer: one stage (mode 0); the build side scanned,
+ * collected and broadcast to every join task (mode 1); both sides shuffled
+ * on the join key (mode 2).  INNER probes orders (build: customer) with
+ * the residual o_totalprice > c_acctbal * 10; LEFT, SEMI and ANTI probe
+ * customer (build: orders; LEFT with the residual o_totalprice > 150000),
+ * so customers without orders (a third of them) show.  The head finishes
+ * the aggregate and orders the groups with a top-N. */
+static dq_plan *join_plan(dq_join_kind kind, int mode, uint32_t tasks,
+                          uint32_t parts) {
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  static const char *const ocols[] = {"o_orderkey", "o_custkey",
+                                      "o_totalprice"};
+  static const char *const ccols[] = {"c_custkey", "c_nationkey",
+                                      "c_acctbal"};
+  const double scale = 0.01;
+  bool orders_probe = kind == DQ_JOIN_INNER;
+  const char *pcols_key = orders_probe ? "o_custkey" : "c_custkey";
+  const char *bcols_key = orders_probe ? "c_custkey" : "o_custkey";
+  dq_node *po = dq_node_scan_tpch(b, orders_probe ? "orders" : "customer",
+                                  scale, 7, orders_probe ? ocols : ccols, 3);
+  dq_node *bo = dq_node_scan_tpch(b, orders_probe ? "customer" : "orders",
+                                  scale, 7, orders_probe ? ccols : ocols, 3);
+  dq_node *probe = po, *build = bo;
+  uint32_t s_probe = 0, s_build = 0;
+  if (mode == 1) {
+    const dq_boundary bc = {DQ_BOUNDARY_BROADCAST, 0, NULL};
+    s_build = dq_plan_stage(b, bo, 2, 1, &bc);
+    build = dq_node_read(b, s_build);
+  } else if (mode == 2) {
+    const char *pk[] = {pcols_key}, *bk[] = {bcols_key};
+    const dq_boundary ps = {DQ_BOUNDARY_SHUFFLE, 1, pk};
+    const dq_boundary bs = {DQ_BOUNDARY_SHUFFLE, 1, bk};
+    s_probe = dq_plan_stage(b, po, 2, 2, &ps);
+    s_build = dq_plan_stage(b, bo, 3, 1, &bs);
+    probe = dq_node_read(b, s_probe);
+    build = dq_node_read(b, s_build);
+  }
+  dq_expr *pkey = dq_expr_column(b, pcols_key);
+  dq_expr *bkey = dq_expr_column(b, bcols_key);
+  dq_expr *res = NULL;
+  if (kind == DQ_JOIN_INNER)
+    res = dq_expr_gt(b, dq_expr_column(b, "o_totalprice"),
+                     dq_expr_mul(b, dq_expr_column(b, "c_acctbal"),
+                                 dq_expr_int32(b, 10)));
+  else if (kind == DQ_JOIN_LEFT)
+    res = dq_expr_gt(b, dq_expr_column(b, "o_totalprice"),
+                     dq_expr_decimal(b, "150000"));
+  dq_node *j = dq_node_hash_join(b, kind, probe, build, 1, &pkey, &bkey, res,
+                                 NULL);
+  dq_expr *group = dq_expr_column(b, "c_nationkey");
+  const char *gname = "nation";
+  dq_agg aggs[3] = {{DQ_AGG_COUNT_STAR, NULL, "n"}};
+  size_t na = 2;
+  if (kind == DQ_JOIN_INNER) {
+    aggs[1] = (dq_agg){DQ_AGG_SUM, dq_expr_column(b, "o_totalprice"), "tp"};
+    aggs[2] = (dq_agg){DQ_AGG_MAX, dq_expr_column(b, "o_orderkey"), "mx"};
+    na = 3;
+  } else if (kind == DQ_JOIN_LEFT) {
+    aggs[1] = (dq_agg){DQ_AGG_COUNT, dq_expr_column(b, "o_orderkey"), "no"};
+    aggs[2] = (dq_agg){DQ_AGG_SUM, dq_expr_column(b, "o_totalprice"), "tp"};
+    na = 3;
+  } else {
+    aggs[1] = (dq_agg){DQ_AGG_SUM, dq_expr_column(b, "c_custkey"), "sk"};
+  }
+  const dq_sort_key order = {dq_expr_column(b, "nation"), false, false};
+  dq_node *head;
+  if (mode == 0) {
+    head = dq_node_aggregate(b, j, DQ_AGG_SINGLE, 1, &group, &gname, na,
+                             aggs);
+  } else {
+    dq_node *partial = dq_node_aggregate(b, j, DQ_AGG_PARTIAL, 1, &group,
+                                         &gname, na, aggs);
+    const dq_boundary co = {DQ_BOUNDARY_COALESCE, 0, NULL};
+    uint32_t s = dq_plan_stage(b, partial, tasks, parts, &co);
+    head = dq_node_aggregate_final(b, dq_node_read(b, s), partial);
+  }
+  head = dq_node_topn(b, head, 1, &order, 100, 0);
+  dq_plan_stage(b, head, 1, 1, NULL);
+  dq_plan *p;
+  if (dq_plan_builder_finish(b, &p, &err) != 0)
+    fail_msg("join plan: %s", err.message);
+  dq_plan_builder_free(b);
+  return p;
+}
+
+static void check_kind(dq_join_kind kind) {
+  dq_plan *lp = join_plan(kind, 0, 1, 1);
+  result_text want = {0};
+  dq_error err;
+  if (dq_plan_run_local(lp, collect_local, &want, &err) < 0)
+    fail_msg("local run: %s", err.message);
+  assert_int_equal(want.n, 25); /* one row per nation */
+  if (getenv("DQ_TEST_VERBOSE"))
+    for (size_t i = 0; i < want.n; i++)
+      printf("kind %d: %s\n", (int)kind, want.rows[i]);
+  for (size_t w = 1; w <= MAX_WORKERS; w++) {
+    cluster c;
+    cluster_start(&c, w);
+    for (int mode = 1; mode <= 2; mode++) {
+      dq_plan *p = join_plan(kind, mode, (uint32_t)w, mode == 1 ? 2 : 1);
+      result_text got = {0};
+      if (run_distributed(&c, p, &got, &err) < 0)
+        fail_msg("join kind %d, %s, %zu workers: %s", (int)kind,
+                 mode == 1 ? "broadcast" : "shuffle", w, err.message);
+      if (!result_text_equal(&want, &got))
+        fail_msg("join kind %d, %s, %zu workers: the answer differs",
+                 (int)kind, mode == 1 ? "broadcast" : "shuffle", w);
+      result_text_free(&got);
+      dq_plan_free(p);
+    }
+    assert_int_equal(wait_no_tasks(&c, 1000), 0);
+    cluster_stop(&c);
+  }
+  result_text_free(&want);
+  dq_plan_free(lp);
+}
+
+static void test_inner(void **state) { (void)state; check_kind(DQ_JOIN_INNER); }
+static void test_left(void **state) { (void)state; check_kind(DQ_JOIN_LEFT); }
+static void test_semi(void **state) {
+  (void)state;
+  check_kind(DQ_JOIN_LEFT_SEMI);
+}
+static void test_anti(void **state) {
+  (void)state;
+  check_kind(DQ_JOIN_LEFT_ANTI);
+}
+
+/* An empty build side: INNER and SEMI never open their probe side's
+ * reader, so the probe stage's tasks are never asked for data; the query
+ * must still end, with every task gone.  LEFT and ANTI read every probe
+ * row. */
+static dq_plan *empty_build_plan(dq_join_kind kind, int mode, uint32_t n) {
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  const char *ccols[] = {"c_custkey"}, *ocols[] = {"o_custkey"};
+  dq_node *probe = dq_node_scan_tpch(b, "orders", 0.01, 7, ocols, 1);
+  dq_node *build = dq_node_filter(
+      b, dq_node_scan_tpch(b, "customer", 0.01, 7, ccols, 1),
+      dq_expr_lt(b, dq_expr_column(b, "c_custkey"), dq_expr_int32(b, 0)));
+  if (mode == 1) {
+    const dq_boundary bc = {DQ_BOUNDARY_BROADCAST, 0, NULL};
+    build = dq_node_read(b, dq_plan_stage(b, build, 2, 1, &bc));
+  } else {
+    const char *pk[] = {"o_custkey"}, *bk[] = {"c_custkey"};
+    const dq_boundary ps = {DQ_BOUNDARY_SHUFFLE, 1, pk};
+    const dq_boundary bs = {DQ_BOUNDARY_SHUFFLE, 1, bk};
+    probe = dq_node_read(b, dq_plan_stage(b, probe, n, 2, &ps));
+    build = dq_node_read(b, dq_plan_stage(b, build, n, 1, &bs));
+  }
+  dq_expr *pk = dq_expr_column(b, "o_custkey");
+  dq_expr *bk = dq_expr_column(b, "c_custkey");
+  dq_node *j = dq_node_hash_join(b, kind, probe, build, 1, &pk, &bk, NULL,
+                                 NULL);
+  dq_agg aggs[] = {{DQ_AGG_COUNT_STAR, NULL, "n"}};
+  dq_node *partial = dq_node_aggregate(b, j, DQ_AGG_PARTIAL, 0, NULL, NULL, 1,
+                                       aggs);
+  const dq_boundary co = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t s = dq_plan_stage(b, partial, n, 2, &co);
+  dq_plan_stage(b, dq_node_aggregate_final(b, dq_node_read(b, s), partial), 1,
+                1, NULL);
+  dq_plan *p;
+  if (dq_plan_builder_finish(b, &p, &err) != 0)
+    fail_msg("plan: %s", err.message);
+  dq_plan_builder_free(b);
+  return p;
+}
+
+static void test_empty_build(void **state) {
+  (void)state;
+  cluster c;
+  cluster_start(&c, 2);
+  for (int kind = DQ_JOIN_INNER; kind <= DQ_JOIN_LEFT_ANTI; kind++)
+    for (int mode = 1; mode <= 2; mode++) {
+      dq_plan *p = empty_build_plan((dq_join_kind)kind, mode, 2);
+      result_text got = {0};
+      dq_error err;
+      if (run_distributed(&c, p, &got, &err) < 0)
+        fail_msg("kind %d mode %d: %s", kind, mode, err.message);
+      assert_int_equal(got.n, 1);
+      bool all = kind == DQ_JOIN_LEFT || kind == DQ_JOIN_LEFT_ANTI;
+      assert_string_equal(got.rows[0], all ? "15000" : "0");
+      result_text_free(&got);
+      dq_plan_free(p);
+      assert_int_equal(wait_no_tasks(&c, 2000), 0);
+    }
+  cluster_stop(&c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_inner),
+      cmocka_unit_test(test_left),
+      cmocka_unit_test(test_semi),
+      cmocka_unit_test(test_anti),
+      cmocka_unit_test(test_empty_build),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
