@@ -1,5 +1,6 @@
-/* test_join_dist.c — hash joins on the distributed runtime (inmem workers,
- * following test_runtime.c's cluster pattern): a join whose build side is
+/* test_join_dist.c — hash joins on the distributed runtime (in-process
+ * workers over $DQ_TEST_TRANSPORT, default inmem, with extra settings from
+ * $DQ_TEST_EXTRA_CONFIG, as in test_runtime.c): a join whose build side is
  * collected and broadcast to every join task, and one whose two sides are
  * both shuffled on the join key, each for INNER, LEFT, SEMI and ANTI and
  * for 1 to 3 workers, must give exactly the one-stage plan's answer.  A
@@ -37,12 +38,23 @@ typedef struct cluster {
 static void cluster_start(cluster *c, size_t n) {
   memset(c, 0, sizeof *c);
   dq_error err;
-  if (dq_config_parse("[dq]\ntransport = inmem\n", "test", &c->cfg, &err) < 0)
+  const char *t = getenv("DQ_TEST_TRANSPORT");
+  const char *more = getenv("DQ_TEST_EXTRA_CONFIG");
+  if (t == NULL || *t == '\0')
+    t = "inmem";
+  char text[512], listen[128];
+  snprintf(text, sizeof text, "[dq]\ntransport = %s\n%s", t,
+           more ? more : "");
+  /* Named transports pick a fresh name; network ones an ephemeral port. */
+  snprintf(listen, sizeof listen, "%s://%s", t,
+           strcmp(t, "inmem") == 0 || strcmp(t, "shm") == 0 ? ""
+                                                             : "127.0.0.1:0");
+  if (dq_config_parse(text, "test", &c->cfg, &err) < 0)
     fail_msg("config: %s", err.message);
   if (dq_context_new(c->cfg, &c->ctx, &err) < 0)
     fail_msg("context: %s", err.message);
   for (size_t i = 0; i < n; i++) {
-    if (dq_worker_start(c->ctx, "inmem://", &c->w[i], &err) < 0)
+    if (dq_worker_start(c->ctx, listen, &c->w[i], &err) < 0)
       fail_msg("worker: %s", err.message);
     c->urls[i] = dq_worker_url(c->w[i]);
   }
