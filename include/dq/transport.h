@@ -28,16 +28,40 @@
  *    else (removing, reordering, retyping) bumps the major version.
  *
  * Ownership: pointers passed *into* an op are borrowed for the duration of
- * the call unless stated otherwise; the transport copies what it keeps.
- * Handles an op returns belong to the caller until passed to the matching
- * close/free op.  Errors: every int-returning op returns 0 or a negative
- * DQ_E* code and fills `err` (never NULL) with dq_error_set().
+ * the call unless stated otherwise (serve borrows the worker service until
+ * stop returns); the transport copies what it keeps.  Handles an op returns
+ * (instance, channel, coord, stream, server) belong to the caller until
+ * passed to the matching fini/close/stop op, called exactly once; `*out` is
+ * written only on success.  A coord or stream handle may outlive the
+ * channel that opened it: the caller may close the channel first.
  *
- * Threading: a transport instance is used from many threads at once.  Each
- * channel may be used by several threads concurrently (different coord and
- * stream handles); one coord or stream handle is used by one thread at a
+ * Errors: every int-returning op returns 0 or a negative DQ_E* code and
+ * fills `err` (never NULL) with dq_error_set(), which clears the origin, so
+ * call dq_error_set_origin() after it.  An error raised by the worker
+ * service (a failed task, a refused request) reaches the caller unchanged:
+ * code, message, worker URL and task key, even across a network.  An error
+ * the transport detects itself names the worker URL.  Void ops cannot fail.
+ * Never abort() and never let a signal escape (send with MSG_NOSIGNAL);
+ * check every length a peer sends before using it.
+ *
+ * Threading: a transport instance is used from many threads at once: any
+ * op but init and fini may run concurrently with any op on other handles.
+ * Each channel may be used by several threads concurrently (different coord
+ * and stream handles); one coord or stream handle is used by one thread at a
  * time, except stream_cancel, which any thread may call at any time, also
- * while another thread is blocked in stream_next on the same stream.
+ * while another thread is blocked in stream_next on the same stream (never
+ * concurrently with or after stream_close).  Ops that talk to a worker may
+ * block (coord_open, coord_send_work_unit, coord_finish, execute_task,
+ * stream_next, get_worker_info); the close ops and stream_cancel must not
+ * wait for a remote peer.  The plugin may be unloaded as soon as fini has
+ * returned: by then no thread of the plugin may still run.
+ *
+ * Cancellation and cleanup: closing a coordinator channel frees the task on
+ * the worker (cancelling it if it runs): that is how a query dropped early
+ * stops every task on every worker.  stream_cancel stops one stream only.
+ * After any query, finished, failed or cancelled, no task, thread or file
+ * descriptor of it may remain.  dq-transport(7) has the whole contract;
+ * dq-transport-check(1) tests a plugin against it.
  *
  * Batches cross the ABI as Arrow C Data Interface structs.  A transport that
  * must serialize uses libdq's Arrow IPC codec; one that can hand memory over
@@ -98,10 +122,12 @@ typedef enum dq_frame_kind {
 
 /* After stream_next returns 0, the caller owns `schema` (kind SCHEMA) or
  * `array` (kind BATCH, a struct array whose children are the columns) and
- * must release it; the other member is zeroed.  The batch may point into
- * memory the transport lent (shared memory, a received message): releasing
- * it gives that memory back, so a consumer that holds many batches for long
- * (a hash-join build side) should copy them. */
+ * must release it; the other member is zeroed, and EOS/END frames carry
+ * neither.  The batch may point into memory the transport lent (shared
+ * memory, a received message): releasing it gives that memory back — from
+ * any thread, at any time, even after the stream was closed — so a consumer
+ * that holds many batches for long (a hash-join build side) should copy
+ * them.  The same holds for frames the worker service hands a transport. */
 typedef struct dq_frame {
   uint32_t kind;      /* a dq_frame_kind */
   uint32_t partition; /* BATCH and EOS: the global partition number */
@@ -144,8 +170,19 @@ typedef struct dq_worker_info {
  * The worker service: libdq's implementation of the protocol, which a
  * transport's server side calls for each request it receives.  Same calls,
  * same rules as the client ops below; `self` is passed back untouched.
- * Calls may block (stream_next waits for data); a transport calls them from
- * its own threads.
+ * Calls may block (execute_task waits up to [executor] plan_wait_ms for a
+ * late SetPlan, stream_next waits for data); a transport calls them from its
+ * own threads, never from a signal handler.  All of them are thread-safe
+ * under the client ops' rules: stream_cancel may be called from any thread
+ * while another is blocked in stream_next on that stream, and wakes it.
+ * Each task from coord_open is closed with coord_close, and each stream
+ * from execute_task with stream_close, at most once and only after every
+ * other call on it has returned.  Whatever the transport has not closed
+ * when its stop() returns it must never touch again: the worker frees what
+ * is left itself (dq_worker_stop).  Frames from stream_next
+ * belong to the transport (release them, or hand them to the client).
+ * `size` grows with new members: refuse a service smaller than the one you
+ * were built with.
  * ------------------------------------------------------------------------- */
 typedef struct dq_ws_task dq_ws_task;     /* a task opened by coord_open */
 typedef struct dq_ws_stream dq_ws_stream; /* a stream opened by execute_task */
@@ -184,54 +221,103 @@ typedef struct dq_transport_ops {
   size_t size; /* sizeof(dq_transport_ops) the plugin was built with */
 
   /* Creates an instance from the [transport.NAME] options (borrowed).  An
-   * unknown option is an error naming it.  Called once per dq_context. */
+   * unknown option is DQ_ECONFIG with a message naming it.  Called once per
+   * dq_context (so several instances may live in one process), and by
+   * `dq plugins` to see whether the plugin starts.  May not block long. */
   int (*init)(const dq_kv *options, size_t n_options, dq_transport **out,
               dq_error *err);
-  /* Destroys an instance; every channel and server of it is closed first. */
+  /* Destroys an instance; every channel and server of it was closed (and
+   * stopped) first, by the caller.  The plugin may be unloaded right after,
+   * so no thread of the plugin may outlive this call. */
   void (*fini)(dq_transport *t);
 
-  /* Client side.  A channel to the worker at url; the transport may share
-   * connections between channels.  A url the transport does not serve
-   * (wrong scheme, unknown worker) is DQ_EINVAL or DQ_EUNAVAILABLE. */
+  /* Client side.  A channel to the worker at url (borrowed: copy it); the
+   * transport may share connections between channels, or connect lazily.
+   * A url the transport does not serve (wrong scheme, malformed) is
+   * DQ_EINVAL; an unreachable worker is DQ_EUNAVAILABLE, here or at the
+   * first call, with the URL as the error's worker_url.  Used by many
+   * threads at once. */
   int (*channel_open)(dq_transport *t, const char *url, dq_channel **out,
                       dq_error *err);
-  /* Closes a channel; its coord and stream handles were closed before. */
+  /* Closes a channel.  Coord and stream handles it opened may still be
+   * open and must keep working (test_runtime closes the channel right
+   * after coord_open).  Must not wait for the worker. */
   void (*channel_close)(dq_channel *ch);
 
+  /* GetWorkerInfo: fills *out (caller-owned) with the service's answer.
+   * May block on the network. */
   int (*get_worker_info)(dq_channel *ch, dq_worker_info *out, dq_error *err);
 
-  /* Opens a coordinator channel for one task and sends SetPlan. */
+  /* Opens a coordinator channel for one task and sends SetPlan; returns
+   * once the worker accepted or refused the plan (its error, e.g. a
+   * malformed plan, DQ_EPROTO, comes back unchanged).  `plan` and all it
+   * points to are borrowed for the call.  May block. */
   int (*coord_open)(dq_channel *ch, const dq_set_plan *plan, dq_coord **out,
                     dq_error *err);
+  /* Sends one work unit (data borrowed) and returns the worker's answer:
+   * the worker refuses units after its task started (DQ_EINVAL). */
   int (*coord_send_work_unit)(dq_coord *c, const void *data, size_t len,
                               dq_error *err);
   /* Ends the coordinator's side and waits for the task's metrics; *out and
-   * what it points to stay valid until coord_close. */
+   * what it points to (boundaries) are owned by the handle and stay valid
+   * until coord_close (or the next coord_finish).  May block.  Does not
+   * free the task: only coord_close does. */
   int (*coord_finish)(dq_coord *c, dq_task_metrics *out, dq_error *err);
-  /* Closes the channel, finished or not; the worker then frees the task.
-   * Never blocks on the worker. */
+  /* Closes the channel, finished or not; the worker then frees the task,
+   * cancelling it if it still runs (the service's coord_close).  Never
+   * blocks on the worker and cannot fail: if the worker is unreachable its
+   * idle TTL frees the task, but a transport that sees a client vanish
+   * should close the task at once.  NULL is a no-op. */
   void (*coord_close)(dq_coord *c);
 
-  /* Starts reading a partition range; the stream's first frame is SCHEMA. */
+  /* Starts reading partitions [partition_start, partition_end) of a task;
+   * `req` (and the producer head bytes) is borrowed for the call.  Returns
+   * once the worker accepted the request: it may block up to the worker's
+   * plan_wait_ms when the task's SetPlan has not arrived, then fail with
+   * DQ_ETIMEDOUT naming the worker and the task.  A refusal (a partition
+   * already being read, a malformed or different producer head) may come
+   * here or from the first stream_next.  The stream's frames: SCHEMA first,
+   * then BATCH and one EOS per partition, interleaved in any order, then
+   * END. */
   int (*execute_task)(dq_channel *ch, const dq_execute_task *req,
                       dq_stream **out, dq_error *err);
-  /* Blocks for the next frame.  After the END frame, or an error, further
-   * calls return the same result.  A cancelled stream returns DQ_ECANCELED. */
+  /* Blocks for the next frame, which the caller then owns (see dq_frame;
+   * on failure *out holds nothing to release).  After the END frame, or an
+   * error, further calls return the same result.  A cancelled stream
+   * returns DQ_ECANCELED, also a call already blocked in another thread,
+   * which must return promptly; after END a cancel may give either END or
+   * DQ_ECANCELED.  A worker that vanishes is DQ_EUNAVAILABLE, never a
+   * hang. */
   int (*stream_next)(dq_stream *s, dq_frame *out, dq_error *err);
-  /* Cancels this stream only (siblings keep running).  Thread-safe. */
+  /* Cancels this stream only (siblings keep running) and tells the worker
+   * to stop producing it (the service's stream_cancel).  Thread-safe: any
+   * thread, any time before stream_close, including while stream_next
+   * blocks.  Must not block on the worker; cannot fail; idempotent. */
   void (*stream_cancel)(dq_stream *s);
-  /* Frees the stream, cancelling it first if it has not ended. */
+  /* Frees the stream, cancelling it first if it has not ended; the
+   * worker's stream state goes too (the service's stream_close).  Batches
+   * already handed out stay valid: memory they borrow from the transport is
+   * reference-counted, not tied to the stream.  Must not block on the
+   * worker.  NULL is a no-op. */
   void (*stream_close)(dq_stream *s);
 
   /* Server side.  Serves svc (borrowed until stop) at listen_url; a port of
-   * 0 binds an ephemeral port, see server_url.  Requests are handled on the
-   * transport's own threads. */
+   * 0 binds an ephemeral port, see server_url (the integration suite starts
+   * its workers at NAME://127.0.0.1:0).  A listen_url the transport cannot
+   * parse is DQ_EINVAL.  Requests are handled on the transport's own
+   * threads, which call svc's functions; svc->size smaller than the
+   * transport's sizeof(dq_worker_service) is DQ_EINVAL. */
   int (*serve)(dq_transport *t, const char *listen_url,
                const dq_worker_service *svc, dq_server **out, dq_error *err);
-  /* The URL clients connect to (with the port actually bound). */
+  /* The URL clients connect to (with the port actually bound), owned by
+   * the server and valid until stop.  Never NULL. */
   const char *(*server_url)(const dq_server *srv);
-  /* Stops accepting, fails calls in flight, waits for the transport's
-   * threads that call svc to return, and frees the server. */
+  /* Stops accepting, fails calls in flight (cancelling streams blocked in
+   * svc's stream_next), waits for the transport's threads that call svc to
+   * return, and frees the server.  After it returns svc is never called
+   * again; client handles still open fail with DQ_EUNAVAILABLE.  Blocks (at
+   * most about plan_wait_ms, for an execute_task waiting on a plan).  The
+   * worker frees the tasks and streams nobody closed. */
   void (*stop)(dq_server *srv);
 } dq_transport_ops;
 
