@@ -1454,3 +1454,33 @@ int64_t dq_tpch_table_rows(const char *table, double scale) {
   int64_t rows = dq_tpch_row_estimate(t, scale);
   return rows < 0 ? -1 : rows;
 }
+
+static const char *const table_names[] = {
+    "lineitem", "orders", "customer", "part", "partsupp",
+    "supplier", "nation", "region", NULL};
+
+const char *const *dq_tpch_table_names(void) { return table_names; }
+
+int64_t dq_tpch_table_units(const char *table, double scale) {
+  dq_tpch_table t;
+  if (table == NULL || dq_tpch_table_from_name(table, &t, NULL) < 0)
+    return -1;
+  int64_t n = dq_tpch_unit_count(t, scale);
+  return n < 0 ? -1 : n;
+}
+
+int dq_tpch_table_schema(const char *table, dq_schema **out, dq_error *err) {
+  dq_tpch_table t;
+  int rc = dq_tpch_table_from_name(table, &t, err);
+  return rc < 0 ? rc : dq_tpch_schema(t, out, err);
+}
+
+int dq_tpch_table_generate(const char *table, double scale, uint64_t seed,
+                           int64_t unit_start, int64_t unit_end,
+                           dq_batch **out, dq_error *err) {
+  dq_tpch_table t;
+  int rc = dq_tpch_table_from_name(table, &t, err);
+  return rc < 0 ? rc
+                : dq_tpch_generate(t, scale, seed, unit_start, unit_end, out,
+                                   err);
+}

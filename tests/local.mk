@@ -63,7 +63,7 @@ TEST_LIBS = libdq/libdqcore.la $(CMOCKA_LIBS)
 check_PROGRAMS += tests/test_config tests/test_loader tests/test_abi \
 	tests/test_routing tests/test_runtime
 TESTS += tests/test_config tests/test_loader tests/test_abi tests/test_routing \
-	tests/test_runtime tests/run.test tests/headers.test \
+	tests/test_runtime tests/run.test tests/gen.test tests/headers.test \
 	tests/linkage.test
 tests_test_config_SOURCES = tests/test_config.c
 tests_test_config_CFLAGS = $(TEST_CFLAGS)
@@ -84,7 +84,7 @@ tests_test_runtime_LDADD = $(TEST_LIBS)
 tests_test_abi_SOURCES = tests/test_abi.c
 tests_test_abi_CFLAGS = $(TEST_CFLAGS)
 tests_test_abi_LDADD = $(TEST_LIBS)
-EXTRA_DIST += tests/headers.test tests/linkage.test tests/run.test
+EXTRA_DIST += tests/headers.test tests/linkage.test tests/run.test tests/gen.test
 
 # Worker processes and their tests (tools/worker_procs.c, dq worker).
 include tests/procs.mk

@@ -15,6 +15,7 @@ static const struct command {
     {"plugins", dq_cmd_plugins,
      "list transport plugins, their ABI and whether they load"},
     {"worker", dq_cmd_worker, "host a worker until SIGTERM or SIGINT"},
+    {"gen", dq_cmd_gen, "write TPC-H tables as CSV or Arrow IPC files"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include <dq/batch.h>
 #include <dq/dq.h>
 #include <dq/plan.h>
 
@@ -30,6 +31,25 @@ DQ_EXPORT int dq_tpch_query_plan(const char *name, double scale, uint64_t seed,
  * table but lineitem, whose count is estimated at 4 lines per order (within
  * 0.1% at SF 0.01 and above).  -1 for an unknown table or a bad scale. */
 DQ_EXPORT int64_t dq_tpch_table_rows(const char *table, double scale);
+
+/* --- The generator ---------------------------------------------------------
+ * Tables are generated in "units": rows, except lineitem (a unit is an
+ * order and yields its 1..7 lines) and partsupp (a unit is a part and
+ * yields its 4 rows).  Any unit range can be generated on its own, and the
+ * same (table, scale, seed) always gives the same rows. */
+
+/* The eight table names, NULL-terminated. */
+DQ_EXPORT const char *const *dq_tpch_table_names(void);
+/* Units of `table` at `scale`, or -1 for an unknown table or bad scale. */
+DQ_EXPORT int64_t dq_tpch_table_units(const char *table, double scale);
+/* The table's schema (a new reference). */
+DQ_EXPORT int dq_tpch_table_schema(const char *table, dq_schema **out,
+                                   dq_error *err);
+/* Units [unit_start, unit_end) of the table as one batch. */
+DQ_EXPORT int dq_tpch_table_generate(const char *table, double scale,
+                                     uint64_t seed, int64_t unit_start,
+                                     int64_t unit_end, dq_batch **out,
+                                     dq_error *err);
 
 #ifdef __cplusplus
 }
