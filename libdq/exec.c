@@ -69,6 +69,8 @@ int dq_op_open(const dq_node *node, const dq_exec_env *env,
   *out = NULL;
   if (node->kind == DQ_NODE_SCAN_TPCH)
     return dq_op_scan_tpch_open(node, env, partition, out, err);
+  if (node->kind == DQ_NODE_SCAN_IPC)
+    return dq_op_scan_ipc_open(node, env, partition, out, err);
   if (node->kind == DQ_NODE_READ)
     return dq_op_read_open(node, env, partition, out, err);
   dq_op *input = NULL;

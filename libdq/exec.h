@@ -109,6 +109,8 @@ int dq_op_open(const dq_node *node, const dq_exec_env *env,
 
 int dq_op_scan_tpch_open(const dq_node *n, const dq_exec_env *env,
                          uint32_t partition, dq_op **out, dq_error *err);
+int dq_op_scan_ipc_open(const dq_node *n, const dq_exec_env *env,
+                        uint32_t partition, dq_op **out, dq_error *err);
 int dq_op_filter_open(const dq_node *n, dq_op *input, dq_op **out,
                       dq_error *err);
 int dq_op_project_open(const dq_node *n, dq_op *input, dq_op **out,

@@ -29,6 +29,7 @@ libdq_libdqcore_la_SOURCES += \
 	libdq/op_limit.c \
 	libdq/op_project.c \
 	libdq/op_read.c \
+	libdq/op_scan_ipc.c \
 	libdq/op_scan_tpch.c \
 	libdq/op_sort.c \
 	libdq/op_topn.c \
@@ -63,3 +64,11 @@ tests_test_join_dist_SOURCES = tests/test_join_dist.c tests/result_text.c \
 	tests/result_text.h
 tests_test_join_dist_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_join_dist_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
+
+check_PROGRAMS += tests/test_scan_ipc
+TESTS += tests/test_scan_ipc
+tests_test_scan_ipc_SOURCES = tests/test_scan_ipc.c tests/result_text.c \
+	tests/result_text.h
+tests_test_scan_ipc_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+tests_test_scan_ipc_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_scan_ipc_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)

@@ -6,12 +6,15 @@
  * check once, at dq_plan_builder_finish(); a handle from a failed call is
  * NULL, and every call given a NULL handle after a failure just returns
  * NULL without overwriting the first (more useful) message. */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <dq/ipc.h>
 
 #include "plan_internal.h"
 #include "tpch.h"
@@ -39,6 +42,7 @@ void dq_node_unref(dq_node *n) {
     dq_node *input = n->input;
     dq_schema_unref(n->schema);
     free(n->table);
+    free_strv(n->paths, n->n_paths);
     free_strv(n->columns, n->n_columns);
     free(n->column_idx);
     dq_expr_free(n->predicate);
@@ -138,6 +142,106 @@ static int check_names(const char *const *names, size_t n, const char *what,
     if (names[i] == NULL || names[i][0] == '\0')
       return dq_error_set(err, DQ_EINVAL, "output %zu of the %s node has no "
                           "name", i, what);
+  return 0;
+}
+
+/* Prefixes err's message with the file it is about (copied first: the
+ * message is formatted into the same buffer). */
+static int prefix_path(dq_error *err, int rc, const char *path) {
+  if (err == NULL)
+    return rc;
+  char why[sizeof err->message];
+  snprintf(why, sizeof why, "%s", err->message);
+  return dq_error_set(err, rc, "%s: %s", path, why);
+}
+
+/* Reads the schema of an Arrow IPC stream file. */
+static int ipc_file_schema(const char *path, dq_schema **out, dq_error *err) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return dq_error_set(err, DQ_ENOENT, "cannot open Arrow IPC file %s: %s",
+                        path, strerror(errno));
+  dq_ipc_reader *r = NULL;
+  int rc = dq_ipc_reader_open_file(f, &r, err);
+  if (rc == 0)
+    *out = dq_schema_ref(dq_ipc_reader_schema(r));
+  else
+    prefix_path(err, rc, path);
+  dq_ipc_reader_free(r);
+  fclose(f);
+  return rc;
+}
+
+int dq_node_new_scan_ipc(const char *const *paths, size_t n_paths,
+                         const char *const *columns, size_t n_columns,
+                         dq_node **out, dq_error *err) {
+  *out = NULL;
+  if (paths == NULL || n_paths == 0)
+    return dq_error_set(err, DQ_EINVAL, "an Arrow IPC scan needs at least "
+                        "one file");
+  for (size_t i = 0; i < n_paths; i++)
+    if (paths[i] == NULL || paths[i][0] == '\0')
+      return dq_error_set(err, DQ_EINVAL, "Arrow IPC scan: file %zu has no "
+                          "path", i);
+  dq_schema *full = NULL;
+  int rc = ipc_file_schema(paths[0], &full, err);
+  if (rc != 0)
+    return rc;
+  size_t nf = dq_schema_n_fields(full);
+  if (columns == NULL)
+    n_columns = nf;
+  dq_node *n = node_alloc(DQ_NODE_SCAN_IPC, NULL);
+  const char **names = calloc(n_columns ? n_columns : 1, sizeof *names);
+  dq_type *types = calloc(n_columns ? n_columns : 1, sizeof *types);
+  bool *nullable = calloc(n_columns ? n_columns : 1, sizeof *nullable);
+  if (n == NULL || names == NULL || types == NULL || nullable == NULL) {
+    rc = nomem(err, "a scan");
+    goto done;
+  }
+  n->n_paths = n_paths;
+  n->paths = calloc(n_paths, sizeof *n->paths);
+  n->n_columns = n_columns;
+  n->columns = calloc(n_columns ? n_columns : 1, sizeof *n->columns);
+  n->column_idx = calloc(n_columns ? n_columns : 1, sizeof *n->column_idx);
+  if (n->paths == NULL || n->columns == NULL || n->column_idx == NULL) {
+    rc = nomem(err, "a scan");
+    goto done;
+  }
+  for (size_t i = 0; i < n_paths; i++)
+    if ((n->paths[i] = strdup(paths[i])) == NULL) {
+      rc = nomem(err, "a scan");
+      goto done;
+    }
+  for (size_t i = 0; i < n_columns; i++) {
+    int idx = columns == NULL ? (int)i
+              : columns[i]   ? dq_schema_field_index(full, columns[i])
+                             : -1;
+    if (idx < 0) {
+      rc = dq_error_set(err, DQ_EINVAL, "Arrow IPC file %s has no column "
+                        "named \"%s\"", paths[0],
+                        columns[i] ? columns[i] : "(null)");
+      goto done;
+    }
+    n->column_idx[i] = idx;
+    names[i] = dq_schema_field_name(full, (size_t)idx);
+    types[i] = dq_schema_field_type(full, (size_t)idx);
+    nullable[i] = dq_schema_field_nullable(full, (size_t)idx);
+    if ((n->columns[i] = strdup(names[i])) == NULL) {
+      rc = nomem(err, "a scan");
+      goto done;
+    }
+  }
+  rc = dq_schema_new(n_columns, names, types, nullable, &n->schema, err);
+done:
+  free(names);
+  free(types);
+  free(nullable);
+  dq_schema_unref(full);
+  if (rc != 0) {
+    dq_node_unref(n);
+    return rc;
+  }
+  *out = n;
   return 0;
 }
 
@@ -1640,6 +1744,17 @@ dq_node *dq_node_scan_tpch(dq_plan_builder *b, const char *table,
   return keep(b, rc, n, &e);
 }
 
+dq_node *dq_node_scan_ipc(dq_plan_builder *b, size_t n_paths,
+                          const char *const *paths,
+                          const char *const *columns, size_t n_columns) {
+  if (!live(b))
+    return NULL;
+  dq_node *n;
+  dq_error e;
+  int rc = dq_node_new_scan_ipc(paths, n_paths, columns, n_columns, &n, &e);
+  return keep(b, rc, n, &e);
+}
+
 dq_node *dq_node_filter(dq_plan_builder *b, dq_node *input,
                         dq_expr *predicate) {
   if (!need_input(b, input, "dq_node_filter"))
@@ -2075,6 +2190,14 @@ static void explain_node(xbuf *x, const dq_node *n, int depth) {
       xput(x, "TopN %" PRId64 " OFFSET %" PRId64 " BY ", n->count, n->offset);
       explain_keys(x, n, in);
       xput(x, "\n");
+      break;
+    case DQ_NODE_SCAN_IPC:
+      xput(x, "ScanIpc %zu file%s (%s%s) [", n->n_paths,
+           n->n_paths == 1 ? "" : "s", n->paths[0],
+           n->n_paths > 1 ? ", ..." : "");
+      for (size_t i = 0; i < n->n_columns; i++)
+        xput(x, "%s%s", i ? ", " : "", n->columns[i]);
+      xput(x, "]\n");
       break;
     case DQ_NODE_SCAN_TPCH:
       xput(x, "ScanTpch %s scale=%g seed=%" PRIu64 " [", n->table, n->scale,

@@ -203,6 +203,19 @@ static Dq__V1__Node *enc_node(arena *a, const dq_node *n) {
     m->scan_tpch = s;
     break;
   }
+  case DQ_NODE_SCAN_IPC: {
+    Dq__V1__ScanIpc *s = anew(a, sizeof *s);
+    if (s == NULL)
+      return NULL;
+    dq__v1__scan_ipc__init(s);
+    s->n_paths = n->n_paths;
+    s->paths = n->paths;
+    s->n_columns = n->n_columns;
+    s->columns = n->columns;
+    m->kind_case = DQ__V1__NODE__KIND_SCAN_IPC;
+    m->scan_ipc = s;
+    break;
+  }
   case DQ_NODE_FILTER: {
     Dq__V1__Filter *f = anew(a, sizeof *f);
     if (f == NULL)
@@ -828,6 +841,14 @@ static int dec_node(const Dq__V1__Node *m, dq_node **out, dq_error *err) {
                                  s->n_columns ? (const char *const *)s->columns
                                               : none,
                                  s->n_columns, out, err);
+  }
+  case DQ__V1__NODE__KIND_SCAN_IPC: {
+    const Dq__V1__ScanIpc *s = m->scan_ipc;
+    static const char *const none[1] = {NULL};
+    return dq_node_new_scan_ipc((const char *const *)s->paths, s->n_paths,
+                                s->n_columns ? (const char *const *)s->columns
+                                             : none,
+                                s->n_columns, out, err);
   }
   case DQ__V1__NODE__KIND_FILTER: {
     dq_expr *pred = NULL;

@@ -30,7 +30,8 @@ typedef enum dq_node_kind {
   DQ_NODE_READ = 7,
   DQ_NODE_HASH_JOIN = 8,
   DQ_NODE_TOPN = 9,
-  DQ_NODE_UNION = 10
+  DQ_NODE_UNION = 10,
+  DQ_NODE_SCAN_IPC = 11
 } dq_node_kind;
 
 typedef struct dq_agg_call {
@@ -69,6 +70,11 @@ struct dq_node {
   size_t n_columns;
   char **columns; /* names, in output order */
   int *column_idx; /* indices into the table's full schema */
+
+  /* SCAN_IPC (columns and column_idx as for SCAN_TPCH, into the files'
+   * schema) */
+  char **paths;
+  size_t n_paths;
 
   /* FILTER */
   dq_expr *predicate;
@@ -119,6 +125,10 @@ size_t dq_node_reads(const dq_node *n, const dq_node **out, size_t cap);
 
 /* Constructors.  Expressions are given unresolved (or decoded) and are
  * resolved against the input's schema; `input` gets a new reference. */
+/* Scans Arrow IPC stream files; the schema is read from the first. */
+int dq_node_new_scan_ipc(const char *const *paths, size_t n_paths,
+                         const char *const *columns, size_t n_columns,
+                         dq_node **out, dq_error *err);
 int dq_node_new_scan_tpch(const char *table, double scale, uint64_t seed,
                           const char *const *columns, size_t n_columns,
                           dq_node **out, dq_error *err);

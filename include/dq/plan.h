@@ -200,6 +200,16 @@ DQ_EXPORT dq_node *dq_node_scan_tpch(dq_plan_builder *b, const char *table,
                                      double scale, uint64_t seed,
                                      const char *const *columns,
                                      size_t n_columns);
+/* Scans Arrow IPC stream files (as `dq gen --format arrow` writes them),
+ * keeping the named columns (all when columns is NULL).  The schema is read
+ * from the first file when the node is built; every file must have those
+ * columns with the same types.  File i is read by pipeline i mod (tasks x
+ * partitions) of its stage, so the files should be reachable at the same
+ * path on every worker.  Batches are projected without copying. */
+DQ_EXPORT dq_node *dq_node_scan_ipc(dq_plan_builder *b, size_t n_paths,
+                                    const char *const *paths,
+                                    const char *const *columns,
+                                    size_t n_columns);
 /* Keeps the rows where predicate (bool) is true: NULL counts as false. */
 DQ_EXPORT dq_node *dq_node_filter(dq_plan_builder *b, dq_node *input,
                                   dq_expr *predicate);
