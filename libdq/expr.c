@@ -597,15 +597,24 @@ static int resolve_arith(dq_expr *e, const dq_schema *in, dq_error *err) {
     e->type = mkdec(p1 + p2 + 1, s1 + s2);
     break;
   default: { /* DIV */
+    /* SQL Server's rule: scale max(6, s1 + p2 + 1); when the integer
+     * digits (p1 - s1 + s2) and that scale need more than 38 digits, the
+     * scale shrinks (not below 6) rather than the precision being capped,
+     * which would scale a large dividend (a sum) past 128 bits. */
+    int ip = p1 - s1 + s2;
     int s = s1 + p2 + 1;
     if (s < 6)
       s = 6;
-    if (s > 38)
-      s = 38;
-    if (s - s1 + s2 > 38)
+    if (ip + s > 38)
+      s = 38 - ip > 6 ? 38 - ip : 6;
+    if (s < s1 - s2) /* the dividend is only ever scaled up */
+      s = s1 - s2;
+    if (s > 38 || s - s1 + s2 > 38)
       return set_err(err, DQ_EINVAL,
                      "the quotient's decimal scale would exceed 38", e, in);
-    int p = p1 - s1 + s2 + s;
+    int p = ip + s;
+    if (p > 38)
+      p = 38;
     if (p < s)
       p = s;
     e->type = mkdec(p, s);

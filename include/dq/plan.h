@@ -32,7 +32,9 @@
  *   float64.  For decimal(p1,s1) op decimal(p2,s2):
  *     + -  scale max(s1,s2), precision max(p1-s1,p2-s2)+scale+1
  *     *    scale s1+s2,       precision p1+p2+1
- *     /    scale max(6, s1+p2+1), precision p1-s1+s2+scale
+ *     /    scale max(6, s1+p2+1), precision p1-s1+s2+scale; when that
+ *          precision exceeds 38 the scale shrinks to 38-(p1-s1+s2), but
+ *          not below 6 (nor below s1-s2)
  *   precision capped at 38 (a scale above 38 is a build error).  Values are
  *   checked against the 128-bit range only, not against the precision.
  *   Division rounds half away from zero; integer division truncates;
