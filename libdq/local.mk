@@ -39,3 +39,5 @@ include libdq/batch.mk
 include libdq/tpch.mk
 include libdq/ipc.mk
 include libdq/exec.mk
+include libdq/queries.mk
+include libdq/planner.mk

@@ -338,6 +338,46 @@ typedef int (*dq_batch_fn)(void *ctx, const dq_batch *batch, dq_error *err);
 DQ_EXPORT int dq_plan_run_local(const dq_plan *p, dq_batch_fn on_batch,
                                 void *ctx, dq_error *err);
 
+/* --- Distributed planning ---------------------------------------------------
+ * dq_plan_distribute() turns a single-node plan (one head stage, no READ
+ * nodes) into stages, the way DESIGN.md's "Executor and planner" says:
+ *   - an aggregate runs PARTIAL where its input is, below a SHUFFLE on the
+ *     group keys, and FINAL above it (no group keys: PARTIAL, COALESCE,
+ *     FINAL in one pipeline); input already partitioned on the group keys
+ *     is aggregated in place;
+ *   - a join broadcasts its build side when that is estimated (TPC-H table
+ *     sizes or file sizes, times guessed filter selectivities) at no more
+ *     than broadcast_max_rows rows, or is in one pipeline already;
+ *     otherwise both sides are shuffled on the join keys, hashed in the
+ *     keys' common type, and a side already partitioned on them stays put;
+ *   - SORT, TOPN and LIMIT need one pipeline: a COALESCE brings the rows
+ *     together, and TOPN / LIMIT (also LIMIT over SORT, as a top-N) keep
+ *     only count + offset rows per pipeline below it;
+ *   - the result is coalesced into the head.
+ * Every stage but those in one pipeline runs n_tasks tasks of `partitions`
+ * pipelines.  A boundary from one pipeline to one pipeline is elided: with
+ * n_tasks = 1 and partitions = 1 the result is the input's single stage.
+ * Results equal the single-node plan's, except where that plan leaves the
+ * answer open: the order of rows no sort fixes, which rows a LIMIT
+ * without order keeps, ties of a top-N, float64 sums' last bits.
+ * dq_plan_explain() shows the stages chosen. */
+typedef struct dq_distribute_opts {
+  size_t size;        /* sizeof(dq_distribute_opts): fields beyond it are
+                       * taken as 0 */
+  uint32_t n_tasks;   /* tasks per distributed stage, >= 1 */
+  uint32_t partitions; /* pipelines per task; 0 means 1 */
+  /* Broadcast a join's build side estimated at no more rows than this;
+   * 0: a default (100000); negative: never broadcast (shuffle). */
+  int64_t broadcast_max_rows;
+} dq_distribute_opts;
+
+/* Makes *out (free with dq_plan_free()); single_node is not changed and
+ * may be freed before *out.  DQ_EINVAL for a plan that is not single-node
+ * or bad options. */
+DQ_EXPORT int dq_plan_distribute(const dq_plan *single_node,
+                                 const dq_distribute_opts *opts,
+                                 dq_plan **out, dq_error *err);
+
 #ifdef __cplusplus
 }
 #endif
