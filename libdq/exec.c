@@ -71,6 +71,8 @@ int dq_op_open(const dq_node *node, const dq_exec_env *env,
     return dq_op_scan_tpch_open(node, env, partition, out, err);
   if (node->kind == DQ_NODE_SCAN_IPC)
     return dq_op_scan_ipc_open(node, env, partition, out, err);
+  if (node->kind == DQ_NODE_SCAN_CSV)
+    return dq_op_scan_csv_open(node, env, partition, out, err);
   if (node->kind == DQ_NODE_READ)
     return dq_op_read_open(node, env, partition, out, err);
   dq_op *input = NULL;
@@ -153,6 +155,7 @@ int dq_exec_open(const dq_stage *stage, const dq_exec_env *env,
     return dq_error_set(err, DQ_ENOMEM, "out of memory opening a pipeline");
   e->env = *env;
   e->env.mem = &e->mem;
+  e->env.root = stage->root;
   if (e->env.batch_rows <= 0)
     e->env.batch_rows = DQ_EXEC_DEFAULT_BATCH_ROWS;
   if (e->env.n_partitions == 0)

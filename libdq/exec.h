@@ -19,6 +19,13 @@
 
 #include "plan_internal.h"
 
+/* One work unit as the coordinator sent it (opaque bytes, owned by the
+ * runtime; a CSV scan's are CsvSplit messages, see csv.h). */
+typedef struct dq_work_unit {
+  void *data;
+  size_t len;
+} dq_work_unit;
+
 typedef struct dq_exec_env {
   uint32_t task_number, task_count; /* this task, in its stage */
   uint32_t n_partitions;            /* the stage's P */
@@ -32,9 +39,16 @@ typedef struct dq_exec_env {
   int (*read_next)(void *ctx, void *reader, dq_batch **out,
                    dq_error *err); /* *out = NULL at end */
   void (*read_close)(void *ctx, void *reader);
+  /* The task's work units, in the order they arrived (none: the scans
+   * that need them split their input themselves). */
+  const dq_work_unit *units;
+  size_t n_units;
   /* Filled in by dq_exec_open (callers leave it NULL): the pipeline's
    * memory account, see dq_mem_add(). */
   struct dq_mem_account *mem;
+  /* Filled in by dq_exec_open: the stage's root (a CSV scan finds its
+   * number among the stage's scans, which its work units name). */
+  const dq_node *root;
 } dq_exec_env;
 
 /* Bytes held by the operators of one pipeline that keep data across
@@ -110,6 +124,8 @@ int dq_op_open(const dq_node *node, const dq_exec_env *env,
 int dq_op_scan_tpch_open(const dq_node *n, const dq_exec_env *env,
                          uint32_t partition, dq_op **out, dq_error *err);
 int dq_op_scan_ipc_open(const dq_node *n, const dq_exec_env *env,
+                        uint32_t partition, dq_op **out, dq_error *err);
+int dq_op_scan_csv_open(const dq_node *n, const dq_exec_env *env,
                         uint32_t partition, dq_op **out, dq_error *err);
 int dq_op_filter_open(const dq_node *n, dq_op *input, dq_op **out,
                       dq_error *err);

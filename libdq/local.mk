@@ -39,5 +39,6 @@ include libdq/batch.mk
 include libdq/tpch.mk
 include libdq/ipc.mk
 include libdq/exec.mk
+include libdq/csv.mk
 include libdq/queries.mk
 include libdq/planner.mk

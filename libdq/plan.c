@@ -245,6 +245,53 @@ done:
   return 0;
 }
 
+/* The files are not opened here: the decoder on a worker goes through
+ * this constructor too, and a missing file is reported where it is read
+ * (or split), naming it. */
+int dq_node_new_scan_csv(const char *const *paths, size_t n_paths,
+                         const dq_schema *schema,
+                         const dq_csv_options *opts, dq_node **out,
+                         dq_error *err) {
+  *out = NULL;
+  if (paths == NULL || n_paths == 0)
+    return dq_error_set(err, DQ_EINVAL, "a CSV scan needs at least one "
+                        "file");
+  for (size_t i = 0; i < n_paths; i++)
+    if (paths[i] == NULL || paths[i][0] == '\0')
+      return dq_error_set(err, DQ_EINVAL, "CSV scan: file %zu has no path",
+                          i);
+  if (schema == NULL || dq_schema_n_fields(schema) == 0)
+    return dq_error_set(err, DQ_EINVAL, "a CSV scan needs a declared schema "
+                        "with at least one column");
+  dq_csv_options o = {false, 0, 0};
+  if (opts != NULL)
+    o = *opts;
+  /* A pipeline's read buffer holds the longest record: keep it sane. */
+  if (o.split_bytes < 0 || o.max_line_bytes < 0 ||
+      o.max_line_bytes > ((int64_t)1 << 30))
+    return dq_error_set(err, DQ_EINVAL, "CSV scan: split_bytes must not be "
+                        "negative and max_line_bytes must be in [0, 1 GiB]");
+  dq_node *n = node_alloc(DQ_NODE_SCAN_CSV, NULL);
+  if (n == NULL)
+    return nomem(err, "a scan");
+  n->schema = dq_schema_ref((dq_schema *)schema);
+  n->csv_header = o.header;
+  n->csv_split_bytes = o.split_bytes ? o.split_bytes : (int64_t)8 << 20;
+  n->csv_max_line = o.max_line_bytes ? o.max_line_bytes : (int64_t)1 << 20;
+  n->n_paths = n_paths;
+  n->paths = calloc(n_paths, sizeof *n->paths);
+  int rc = n->paths == NULL ? nomem(err, "a scan") : 0;
+  for (size_t i = 0; rc == 0 && i < n_paths; i++)
+    if ((n->paths[i] = strdup(paths[i])) == NULL)
+      rc = nomem(err, "a scan");
+  if (rc != 0) {
+    dq_node_unref(n);
+    return rc;
+  }
+  *out = n;
+  return 0;
+}
+
 int dq_node_new_scan_tpch(const char *table, double scale, uint64_t seed,
                           const char *const *columns, size_t n_columns,
                           dq_node **out, dq_error *err) {
@@ -1755,6 +1802,25 @@ dq_node *dq_node_scan_ipc(dq_plan_builder *b, size_t n_paths,
   return keep(b, rc, n, &e);
 }
 
+dq_node *dq_node_scan_csv_with(dq_plan_builder *b, size_t n_paths,
+                               const char *const *paths,
+                               const dq_schema *schema,
+                               const dq_csv_options *opts) {
+  if (!live(b))
+    return NULL;
+  dq_node *n;
+  dq_error e;
+  int rc = dq_node_new_scan_csv(paths, n_paths, schema, opts, &n, &e);
+  return keep(b, rc, n, &e);
+}
+
+dq_node *dq_node_scan_csv(dq_plan_builder *b, size_t n_paths,
+                          const char *const *paths, const dq_schema *schema,
+                          bool header) {
+  dq_csv_options o = {header, 0, 0};
+  return dq_node_scan_csv_with(b, n_paths, paths, schema, &o);
+}
+
 dq_node *dq_node_filter(dq_plan_builder *b, dq_node *input,
                         dq_expr *predicate) {
   if (!need_input(b, input, "dq_node_filter"))
@@ -2197,6 +2263,19 @@ static void explain_node(xbuf *x, const dq_node *n, int depth) {
            n->n_paths > 1 ? ", ..." : "");
       for (size_t i = 0; i < n->n_columns; i++)
         xput(x, "%s%s", i ? ", " : "", n->columns[i]);
+      xput(x, "]\n");
+      break;
+    case DQ_NODE_SCAN_CSV:
+      xput(x, "ScanCsv %zu file%s (%s%s)%s split=%" PRId64 " [", n->n_paths,
+           n->n_paths == 1 ? "" : "s", n->paths[0],
+           n->n_paths > 1 ? ", ..." : "", n->csv_header ? " header" : "",
+           n->csv_split_bytes);
+      for (size_t i = 0; i < dq_schema_n_fields(n->schema); i++) {
+        char tb[32];
+        xput(x, "%s%s %s", i ? ", " : "", dq_schema_field_name(n->schema, i),
+             dq_type_format(dq_schema_field_type(n->schema, i), tb,
+                            sizeof tb));
+      }
       xput(x, "]\n");
       break;
     case DQ_NODE_SCAN_TPCH:

@@ -216,6 +216,21 @@ static Dq__V1__Node *enc_node(arena *a, const dq_node *n) {
     m->scan_ipc = s;
     break;
   }
+  case DQ_NODE_SCAN_CSV: {
+    Dq__V1__ScanCsv *s = anew(a, sizeof *s);
+    if (s == NULL)
+      return NULL;
+    dq__v1__scan_csv__init(s);
+    s->n_paths = n->n_paths;
+    s->paths = n->paths;
+    s->schema = enc_schema(a, n->schema);
+    s->header = n->csv_header;
+    s->split_bytes = (uint64_t)n->csv_split_bytes;
+    s->max_line_bytes = (uint64_t)n->csv_max_line;
+    m->kind_case = DQ__V1__NODE__KIND_SCAN_CSV;
+    m->scan_csv = s;
+    break;
+  }
   case DQ_NODE_FILTER: {
     Dq__V1__Filter *f = anew(a, sizeof *f);
     if (f == NULL)
@@ -849,6 +864,23 @@ static int dec_node(const Dq__V1__Node *m, dq_node **out, dq_error *err) {
                                 s->n_columns ? (const char *const *)s->columns
                                              : none,
                                 s->n_columns, out, err);
+  }
+  case DQ__V1__NODE__KIND_SCAN_CSV: {
+    const Dq__V1__ScanCsv *s = m->scan_csv;
+    if (s->schema == NULL)
+      return dq_error_set(err, DQ_EINVAL, "a CSV scan has no schema");
+    if (s->split_bytes > INT64_MAX || s->max_line_bytes > INT64_MAX)
+      return dq_error_set(err, DQ_EINVAL, "a CSV scan has a split or line "
+                          "size out of range");
+    dq_schema *schema = NULL;
+    if ((rc = dec_schema(s->schema, &schema, err)) != 0)
+      return rc;
+    dq_csv_options o = {s->header, (int64_t)s->split_bytes,
+                        (int64_t)s->max_line_bytes};
+    rc = dq_node_new_scan_csv((const char *const *)s->paths, s->n_paths,
+                              schema, &o, out, err);
+    dq_schema_unref(schema);
+    return rc;
   }
   case DQ__V1__NODE__KIND_FILTER: {
     dq_expr *pred = NULL;

@@ -31,7 +31,8 @@ typedef enum dq_node_kind {
   DQ_NODE_HASH_JOIN = 8,
   DQ_NODE_TOPN = 9,
   DQ_NODE_UNION = 10,
-  DQ_NODE_SCAN_IPC = 11
+  DQ_NODE_SCAN_IPC = 11,
+  DQ_NODE_SCAN_CSV = 12
 } dq_node_kind;
 
 typedef struct dq_agg_call {
@@ -75,6 +76,11 @@ struct dq_node {
    * schema) */
   char **paths;
   size_t n_paths;
+
+  /* SCAN_CSV (paths as for SCAN_IPC; the declared schema is `schema`) */
+  bool csv_header;
+  int64_t csv_split_bytes; /* > 0, defaults applied */
+  int64_t csv_max_line;    /* > 0, defaults applied */
 
   /* FILTER */
   dq_expr *predicate;
@@ -129,6 +135,11 @@ size_t dq_node_reads(const dq_node *n, const dq_node **out, size_t cap);
 int dq_node_new_scan_ipc(const char *const *paths, size_t n_paths,
                          const char *const *columns, size_t n_columns,
                          dq_node **out, dq_error *err);
+/* CSV files with a declared schema (see dq_node_scan_csv_with). */
+int dq_node_new_scan_csv(const char *const *paths, size_t n_paths,
+                         const dq_schema *schema,
+                         const dq_csv_options *opts, dq_node **out,
+                         dq_error *err);
 int dq_node_new_scan_tpch(const char *table, double scale, uint64_t seed,
                           const char *const *columns, size_t n_columns,
                           dq_node **out, dq_error *err);

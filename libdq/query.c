@@ -25,6 +25,7 @@
 #include "boundary_reader.h"
 #include "clock.h"
 #include "context.h"
+#include "csv.h"
 #include "exec.h"
 #include "task_plan.h"
 
@@ -144,7 +145,17 @@ static int deliver_stage(dq_query *q, const dq_stage *stage, size_t *next,
   free_inputs(in, n_in);
   if (rc < 0)
     return rc;
+  /* The stage's CSV files are cut once, for all its tasks. */
+  dq_work_unit *units = NULL;
+  uint32_t *task_of = NULL;
+  size_t n_units = 0;
+  rc = dq_csv_stage_units(stage, &units, &task_of, &n_units, err);
+  if (rc < 0) {
+    free(bytes);
+    return rc;
+  }
   uint32_t n_tasks = dq_stage_task_count(stage);
+  size_t u = 0; /* units come grouped by task, in task order */
   for (uint32_t t = 0; rc == 0 && t < n_tasks; t++) {
     qtask *qt = &q->tasks[(*next)++];
     qt->stage_id = dq_stage_id(stage);
@@ -171,9 +182,21 @@ static int deliver_stage(dq_query *q, const dq_stage *stage, size_t *next,
       qt->coord = NULL;
       if (!err->has_task)
         dq_error_set_origin(err, q->urls[qt->worker], &info->key);
+      break;
+    }
+    /* Work units (CSV ranges) follow SetPlan: all of them arrive before
+     * the task can start, since nothing starts it until the head's
+     * readers open. */
+    for (; rc == 0 && u < n_units && task_of[u] == t; u++) {
+      rc = q->ops->coord_send_work_unit(qt->coord, units[u].data,
+                                        units[u].len, err);
+      if (rc < 0 && !err->has_task)
+        dq_error_set_origin(err, q->urls[qt->worker], &info->key);
     }
   }
   free(bytes);
+  dq_work_units_free(units, n_units);
+  free(task_of);
   return rc;
 }
 

@@ -51,10 +51,7 @@ typedef struct out_part {
   int claimed; /* shuffle/coalesce: a stream reads it */
 } out_part;
 
-typedef struct work_unit {
-  void *data;
-  size_t len;
-} work_unit;
+typedef dq_work_unit work_unit; /* handed to the executor as they are */
 
 typedef struct task task;
 typedef struct ws_stream_impl ws_stream_impl;
@@ -457,6 +454,9 @@ static void *pipeline_main(void *arg) {
   env.read_open = task_read_open;
   env.read_next = task_read_next;
   env.read_close = task_read_close;
+  /* Units arrive only before the task starts, so no lock is needed. */
+  env.units = t->units;
+  env.n_units = t->n_units;
   dq_error err;
   dq_error_clear(&err);
   dq_exec *e = NULL;

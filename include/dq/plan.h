@@ -212,6 +212,38 @@ DQ_EXPORT dq_node *dq_node_scan_ipc(dq_plan_builder *b, size_t n_paths,
                                     const char *const *paths,
                                     const char *const *columns,
                                     size_t n_columns);
+/* Scans CSV files (RFC 4180: fields quoted with '"' may hold commas, line
+ * breaks and doubled quotes; records end with LF or CRLF) whose columns
+ * are declared by `schema`: the node's output, one field per column in
+ * order.  Text forms: int32/int64 decimal integers; float64 as strtod
+ * reads it; decimal(p,s) "-12.34" with at most s digits after the point
+ * (padded with zeros) and p - s before it; date32 "YYYY-MM-DD"; bool
+ * "true"/"false" (also t/f, 1/0, any case); utf8 as is.  An empty field
+ * is NULL (an error for a non-nullable column), except that a quoted
+ * empty field ("") of a utf8 column is the empty string.  With
+ * `header`, each file's first record is skipped (it must have as many
+ * fields as the schema).  The coordinator cuts the files into byte ranges
+ * and spreads them over the stage's tasks and pipelines, so the files
+ * must be reachable at the same path on every worker.  A line break
+ * inside a quoted field must not fall on a range boundary (the query
+ * fails saying so): read such files as one range (split_bytes above
+ * their size).  Malformed input fails the query with
+ * "FILE:LINE:COLUMN: ..." (1-based, COLUMN in bytes of the physical
+ * line); a file that cannot be opened with "cannot open CSV file FILE". */
+DQ_EXPORT dq_node *dq_node_scan_csv(dq_plan_builder *b, size_t n_paths,
+                                    const char *const *paths,
+                                    const dq_schema *schema, bool header);
+/* Defaults: no header, 8 MiB ranges, records up to 1 MiB. */
+typedef struct dq_csv_options {
+  bool header;
+  int64_t split_bytes;    /* bytes per range (work unit); 0: 8 MiB */
+  int64_t max_line_bytes; /* a longer record is an error; 0: 1 MiB */
+} dq_csv_options;
+/* dq_node_scan_csv with every option (opts NULL: the defaults). */
+DQ_EXPORT dq_node *dq_node_scan_csv_with(dq_plan_builder *b, size_t n_paths,
+                                         const char *const *paths,
+                                         const dq_schema *schema,
+                                         const dq_csv_options *opts);
 /* Keeps the rows where predicate (bool) is true: NULL counts as false. */
 DQ_EXPORT dq_node *dq_node_filter(dq_plan_builder *b, dq_node *input,
                                   dq_expr *predicate);
