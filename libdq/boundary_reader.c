@@ -27,6 +27,8 @@ typedef struct source_state {
   dq_reader *r;
   dq_source src;
   uint32_t producer_task;
+  dq_task_key key;     /* the producer task read */
+  const char *url;     /* its worker (owned by the input boundary) */
   int opened;
   pthread_t thread;
   int thread_started;
@@ -111,6 +113,12 @@ static void *source_main(void *arg) {
     memset(&f, 0, sizeof f);
     int rc = ss->src.next(ss->src.s, &f, &err);
     if (rc < 0) {
+      /* A transport failure (the producer's worker died or stalled) names
+       * at most the worker: say which task was being read too.  Errors
+       * the producer raised itself keep the origin they carry. */
+      if (!err.has_task)
+        dq_error_set_origin(&err, err.worker_url[0] ? NULL : ss->url,
+                            &ss->key);
       if (!atomic_load(&r->cancelled))
         fail(r, &err);
       break;
@@ -285,6 +293,8 @@ int dq_reader_start(const dq_input_boundary *in, const dq_schema *schema,
     req.partition_end = r->range_end;
     req.producer_head = in->head_bytes;
     req.producer_head_len = in->head_len;
+    ss->key = req.key;
+    ss->url = in->urls[first + i];
     int rc = open(open_ctx, in->urls[first + i], &req, &ss->src, err);
     if (rc < 0) {
       if (err != NULL && !err->has_task)

@@ -239,6 +239,8 @@ static bool grow(fbb *b, size_t n) {
 }
 
 static void push(fbb *b, const void *p, size_t n) {
+  if (n == 0) /* p may be NULL (an empty vector): memcpy would be UB */
+    return;
   if (!grow(b, n))
     return;
   b->size += n;

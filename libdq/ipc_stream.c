@@ -180,6 +180,14 @@ static int read_full(dq_ipc_reader *r, void *buf, size_t n, size_t *got,
   return 0;
 }
 
+/* An aligned buffer for a message: `head` bytes (alignment lead, prefix,
+ * metadata), `body` bytes, and the zero padding after them. */
+static uint8_t *body_buffer(size_t head, size_t body) {
+  size_t total = head + body + IPC_ALIGN;
+  return aligned_alloc(IPC_ALIGN,
+                       total + (IPC_ALIGN - total % IPC_ALIGN) % IPC_ALIGN);
+}
+
 /* One whole message in a 64-byte aligned block whose body is 64-byte
  * aligned too, with 64 zero bytes after the body so that a body that was
  * padded to 8 bytes only still meets dq's padding invariant in place.
@@ -232,37 +240,54 @@ static int read_message(dq_ipc_reader *r, uint8_t **block, uint8_t **msg,
     rc = dq_error_set(err, DQ_ETOOBIG,
                       "Arrow IPC message body of %lld bytes is too large",
                       (long long)m.body_len);
-  void *p = NULL;
-  if (rc == 0) {
-    size_t total = head + (size_t)m.body_len + IPC_ALIGN;
-    p = aligned_alloc(IPC_ALIGN, total + (IPC_ALIGN - total % IPC_ALIGN) %
-                                             IPC_ALIGN);
-  }
-  if (rc == 0 && p == NULL)
+  /* The body length is the peer's claim: grow the buffer as bytes really
+   * arrive (16 MiB first, then doubling) instead of allocating the claim,
+   * so a lying header costs what the stream delivers, not what it says. */
+  size_t body_len = rc == 0 ? (size_t)m.body_len : 0;
+  size_t cap = body_len < ((size_t)16 << 20) ? body_len : ((size_t)16 << 20);
+  uint8_t *b = rc == 0 ? body_buffer(head, cap) : NULL;
+  if (rc == 0 && b == NULL)
     rc = dq_error_set(err, DQ_ENOMEM,
-                      "out of memory for an Arrow IPC message body of %lld "
+                      "out of memory for an Arrow IPC message body of %zu "
                       "bytes",
-                      (long long)m.body_len);
+                      cap);
   if (rc != 0) {
     free(meta);
     return rc;
   }
-  uint8_t *b = p;
-  size_t body_len = (size_t)m.body_len;
   memcpy(b + lead, prefix, IPC_PREFIX);
   memcpy(b + lead + IPC_PREFIX, meta, meta_len);
   free(meta);
-  memset(b + head + body_len, 0, IPC_ALIGN);
-  rc = read_full(r, b + head, body_len, &got, err);
-  if (rc == 0 && got < body_len)
-    rc = dq_error_set(err, DQ_EPROTO,
-                      "truncated Arrow IPC stream: it ends %zu bytes into a "
-                      "%zu-byte message body",
-                      got, body_len);
+  size_t have = 0;
+  while (rc == 0 && have < body_len) {
+    if (have == cap) {
+      size_t ncap = cap <= body_len / 2 ? cap * 2 : body_len;
+      uint8_t *nb = body_buffer(head, ncap);
+      if (nb == NULL) {
+        rc = dq_error_set(err, DQ_ENOMEM,
+                          "out of memory for an Arrow IPC message body of "
+                          "%zu bytes",
+                          ncap);
+        break;
+      }
+      memcpy(nb, b, head + have);
+      free(b);
+      b = nb;
+      cap = ncap;
+    }
+    rc = read_full(r, b + head + have, cap - have, &got, err);
+    have += got;
+    if (rc == 0 && have < cap)
+      rc = dq_error_set(err, DQ_EPROTO,
+                        "truncated Arrow IPC stream: it ends %zu bytes into a "
+                        "%zu-byte message body",
+                        have, body_len);
+  }
   if (rc != 0) {
     free(b);
     return rc;
   }
+  memset(b + head + body_len, 0, IPC_ALIGN);
   *block = b;
   *msg = b + lead;
   *len = IPC_PREFIX + meta_len + body_len + IPC_ALIGN;

@@ -1142,6 +1142,14 @@ int dq_stage_check(const dq_stage *s, dq_error *err) {
     return dq_error_set(err, DQ_EINVAL, "stage %" PRIu32 " needs at least one "
                         "task and one partition (has %" PRIu32 " and %" PRIu32
                         ")", s->id, s->task_count, s->partitions);
+  /* Plans arrive from the network and a worker starts a thread per
+   * pipeline: bound what one plan can ask for. */
+  if (s->task_count > DQ_MAX_TASKS || s->partitions > DQ_MAX_PARTITIONS)
+    return dq_error_set(err, DQ_EINVAL, "stage %" PRIu32 " asks for %" PRIu32
+                        " tasks of %" PRIu32 " partitions; the limits are %u "
+                        "tasks and %u partitions per task",
+                        s->id, s->task_count, s->partitions, DQ_MAX_TASKS,
+                        DQ_MAX_PARTITIONS);
   switch (s->out_kind) {
   case DQ_BOUNDARY_NONE:
     if (s->n_keys != 0)

@@ -1029,6 +1029,9 @@ int dq_plan_decode(const uint8_t *buf, size_t len, dq_plan **out,
   if (len > MAX_PLAN_BYTES)
     return dq_error_set(err, DQ_ETOOBIG, "a plan of %zu bytes exceeds the "
                         "%u-byte limit", len, MAX_PLAN_BYTES);
+  static const uint8_t empty[1];
+  if (buf == NULL) /* len == 0: an empty message; keep buf + len defined */
+    buf = empty;
   int rc = wire_check(buf, buf + len, &dq__v1__plan__descriptor, 0, err);
   if (rc != 0)
     return rc;
@@ -1084,6 +1087,9 @@ int dq_producer_head_decode(const uint8_t *buf, size_t len,
   if (len > MAX_PLAN_BYTES)
     return dq_error_set(err, DQ_ETOOBIG, "a producer head of %zu bytes is "
                         "too large", len);
+  static const uint8_t empty[1];
+  if (buf == NULL) /* len == 0: keep buf + len defined */
+    buf = empty;
   int rc = wire_check(buf, buf + len, &dq__v1__producer_head__descriptor, 0,
                       err);
   if (rc != 0)

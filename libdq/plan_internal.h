@@ -209,6 +209,10 @@ struct dq_plan {
   dq_stage *stages; /* ascending ids; a decoded plan may hold a subset */
 };
 
+/* What one stage may ask for (plans come from the network). */
+#define DQ_MAX_TASKS 65536u
+#define DQ_MAX_PARTITIONS 1024u
+
 /* Checks a stage's fields against its root (boundary keys in range, counts
  * non-zero); the builder and the decoder both call it. */
 int dq_stage_check(const dq_stage *s, dq_error *err);

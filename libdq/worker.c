@@ -708,9 +708,12 @@ static int ws_coord_finish(void *self, dq_ws_task *wt, dq_task_metrics *out,
   m->rows_out = t->rows_out;
   m->batches_out = t->batches_out;
   m->bytes_out = t->bytes_out;
-  if (t->started) {
+  /* A start that failed part-way leaves some readers (or all of them, and
+   * the metrics array) unset: report what exists. */
+  if (t->started && t->readers != NULL && t->bm != NULL) {
     for (size_t i = 0; i < t->tp->n_inputs; i++)
-      dq_reader_metrics(t->readers[i], &t->bm[i]);
+      if (t->readers[i] != NULL)
+        dq_reader_metrics(t->readers[i], &t->bm[i]);
     m->n_boundaries = t->tp->n_inputs;
     m->boundaries = t->bm;
   }

@@ -88,3 +88,4 @@ EXTRA_DIST += tests/headers.test tests/linkage.test tests/run.test tests/gen.tes
 
 # Worker processes and their tests (tools/worker_procs.c, dq worker).
 include tests/procs.mk
+include tests/soak.mk

@@ -59,7 +59,8 @@ DQ_EXPORT const dq_schema *dq_query_schema(const dq_query *q);
  * where the failure happened. */
 DQ_EXPORT int dq_query_next(dq_query *q, dq_batch **out, dq_error *err);
 /* Cancels the query on every worker; a blocked dq_query_next returns
- * DQ_ECANCELED.  Thread-safe. */
+ * DQ_ECANCELED.  Thread-safe, from any thread, until dq_query_close is
+ * called: the caller makes sure a cancel has returned before it closes. */
 DQ_EXPORT void dq_query_cancel(dq_query *q);
 /* Ends the query.  If it has not run to its end (an early drop, e.g. after
  * a LIMIT was satisfied) every task on every worker is cancelled and freed.

@@ -1,0 +1,993 @@
+/* fault_kill.c — worker processes that die or freeze under a query (issue 9,
+ * item 2), over the transport in $DQ_TEST_TRANSPORT (grpc or shm).  Owns
+ * the fault scenarios; tests/fault-kill.test runs them.
+ *
+ * `fault_kill kill` — DQ_FAULT_ROUNDS rounds (default 1), each of which
+ * SIGKILLs a randomly chosen one of 3 workers (seeded: DQ_FAULT_SEED,
+ * printed) at each of these points:
+ *
+ *   delivery   while dq_query_start is delivering plans (the victim is
+ *              stopped first so delivery is certain to be waiting on it,
+ *              then killed): dq_query_start fails within 2 s naming it;
+ *   stream     mid-stream, after 1-8 batches of a scan coalesced into the
+ *              head, or 50-300 ms into a shuffle between workers: the query
+ *              fails within 2 s naming the victim (for the shuffle the
+ *              error may reach us through the surviving consumer tasks);
+ *   finish     after the head has its whole answer, before the end of
+ *              stream (which collects metrics from every task) and close:
+ *              the answer stays right, both return within 2 s;
+ *   drop       concurrently with dq_query_close of an early drop: close
+ *              returns within 2 s.
+ *
+ * After each: the surviving workers hold no task within 2 s, a query on
+ * them alone gives the single-process answer, a replacement worker is
+ * started for the next scenario, and this process's threads and fds are
+ * back to the baseline (plus one pipe per replacement worker, which
+ * worker_procs keeps open until it reaps its children).
+ *
+ * `fault_kill stop` — SIGSTOP instead, with (grpc) `deadline_ms = 1000`,
+ * `keepalive_ms = 500` on both sides:
+ *
+ *   delivery   plan delivery to a stopped worker fails naming it within
+ *              min(2 * keepalive_ms, deadline_ms) + 1 s (the keepalive
+ *              usually wins: DQ_EUNAVAILABLE; else DQ_ETIMEDOUT); and
+ *              with the keepalive off, DQ_ETIMEDOUT within deadline_ms
+ *              + 1 s;
+ *   stream     a worker stopped mid-stream turns the query into an error
+ *              naming it within keepalive_ms + min(keepalive_ms, 20 s) + 1 s
+ *              (a ping, its timeout, slack).
+ *
+ * Then SIGCONT: the worker frees the query's tasks, serves the next query,
+ * and exits 0 on SIGTERM at the end.  shm has no deadline or keepalive
+ * (docs/shm.md: a dead peer is seen on the socket; a stopped one is not
+ * dead), so over shm both cases print what happens as OBSERVED — the
+ * query waits for as long as the worker is stopped — and check the rest:
+ * dq_query_cancel unblocks a stream within 1 s, a delivery resumes on
+ * SIGCONT and the query gives its whole answer.
+ *
+ * Every blocking step runs under a watchdog: a hang is a FAIL naming the
+ * step, never a stuck test. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dq/dq.h>
+#include <dq/plan.h>
+#include <dq/runtime.h>
+#include <dq/tpch.h>
+
+#include "result_text.h"
+#include "worker_procs.h"
+
+#define N_WORKERS 3
+#define KILL_BOUND_S 2.0 /* a killed worker's query fails within this */
+
+static const char *transport(void) {
+  const char *t = getenv("DQ_TEST_TRANSPORT");
+  return t && *t ? t : "grpc";
+}
+static int is_grpc(void) { return strcmp(transport(), "grpc") == 0; }
+
+static long env_long(const char *name, long dflt) {
+  const char *v = getenv(name);
+  return v && *v ? strtol(v, NULL, 0) : dflt;
+}
+
+static int failures;
+
+static void failf(const char *fmt, ...) DQ_PRINTF(1, 2);
+static void failf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  printf("FAIL: ");
+  vprintf(fmt, ap);
+  printf("\n");
+  va_end(ap);
+  failures++;
+}
+
+static worker_procs *all_workers; /* for die(): no stopped orphan */
+static char cfg_path[256];        /* for die(): no file left behind */
+
+static void die(const char *fmt, ...) DQ_PRINTF(1, 2);
+static void die(const char *fmt, ...) {
+  /* Our children get SIGTERM when we exit (worker_procs sets
+   * PR_SET_PDEATHSIG), but a stopped one would never act on it. */
+  for (size_t i = 0; all_workers && i < worker_procs_count(all_workers); i++)
+    kill(worker_procs_pid(all_workers, i), SIGKILL);
+  if (cfg_path[0] != '\0')
+    unlink(cfg_path);
+  va_list ap;
+  va_start(ap, fmt);
+  printf("FAIL: ");
+  vprintf(fmt, ap);
+  printf("\nFAIL: fault test aborted\n");
+  fflush(stdout);
+  va_end(ap);
+  _exit(1);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t rng;
+static uint64_t rnd(void) {
+  rng ^= rng >> 12;
+  rng ^= rng << 25;
+  rng ^= rng >> 27;
+  return rng * 2685821657736338717ULL;
+}
+
+/* --- the cluster: 3 active workers out of every child started ------------*/
+
+typedef struct cluster {
+  dq_config *cfg;
+  dq_context *ctx;
+  worker_procs *wp;
+  char cfg_file[256];
+  char *argv[5];
+  char exe[1024];
+  size_t active[N_WORKERS]; /* worker_procs indices */
+  const char *urls[N_WORKERS];
+  int spawned;              /* children started after the baseline */
+} cluster;
+
+static void cluster_refresh(cluster *c) {
+  for (size_t i = 0; i < N_WORKERS; i++)
+    c->urls[i] = worker_procs_url(c->wp, c->active[i]);
+}
+
+static void cluster_start(cluster *c, const char *extra) {
+  memset(c, 0, sizeof *c);
+  char text[512];
+  snprintf(text, sizeof text, "[dq]\ntransport = %s\n%s", transport(),
+           extra ? extra : "");
+  dq_error err;
+  if (dq_config_parse(text, "fault", &c->cfg, &err) < 0 ||
+      dq_context_new(c->cfg, &c->ctx, &err) < 0)
+    die("context: %s", err.message);
+  const char *top = getenv("abs_top_builddir");
+  if (top == NULL)
+    die("abs_top_builddir is not set: run through make check");
+  const char *tmp = getenv("TMPDIR");
+  snprintf(c->cfg_file, sizeof c->cfg_file, "%s/dq-fault.XXXXXX",
+           tmp && *tmp ? tmp : "/tmp");
+  int fd = mkstemp(c->cfg_file);
+  FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+  if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
+    die("cannot write %s", c->cfg_file);
+  snprintf(c->exe, sizeof c->exe, "%s/tools/dq", top);
+  c->argv[0] = c->exe;
+  c->argv[1] = (char *)"--config";
+  c->argv[2] = c->cfg_file;
+  c->argv[3] = (char *)"worker";
+  c->argv[4] = NULL;
+  if (worker_procs_new(&c->wp, &err) < 0 ||
+      worker_procs_spawn(c->wp, c->argv, N_WORKERS, 30000, &err) < 0)
+    die("worker processes: %s", err.message);
+  all_workers = c->wp;
+  snprintf(cfg_path, sizeof cfg_path, "%s", c->cfg_file);
+  for (size_t i = 0; i < N_WORKERS; i++)
+    c->active[i] = i;
+  cluster_refresh(c);
+}
+
+/* Replaces active worker v (dead) with a fresh process. */
+static void cluster_replace(cluster *c, size_t v) {
+  dq_error err;
+  if (worker_procs_spawn(c->wp, c->argv, 1, 30000, &err) < 0)
+    die("replacement worker: %s", err.message);
+  c->active[v] = worker_procs_count(c->wp) - 1;
+  c->spawned++;
+  cluster_refresh(c);
+}
+
+static void cluster_stop(cluster *c) {
+  all_workers = NULL;
+  cfg_path[0] = '\0';
+  int bad = worker_procs_stop(c->wp, 10000, "fault_kill");
+  unlink(c->cfg_file);
+  if (bad != 0)
+    failf("%d worker process(es) did not exit 0 on SIGTERM", bad);
+  dq_context_free(c->ctx);
+  dq_config_free(c->cfg);
+}
+
+static long tasks_of(cluster *c, size_t i) {
+  dq_error err;
+  long n = worker_procs_task_count(c->wp, c->active[i], 5000, &err);
+  if (n < 0)
+    die("task count of %s: %s", c->urls[i], err.message);
+  return n;
+}
+
+/* Waits until no active worker (but `skip`, if >= 0) holds a task. */
+static long wait_no_tasks(cluster *c, long skip, double secs) {
+  double end = now_s() + secs;
+  long left;
+  do {
+    left = 0;
+    for (size_t i = 0; i < N_WORKERS; i++)
+      if ((long)i != skip)
+        left += tasks_of(c, i);
+    if (left == 0)
+      return 0;
+    usleep(10000);
+  } while (now_s() < end);
+  return left;
+}
+
+/* --- plans ----------------------------------------------------------------*/
+
+static const char *lineitem_cols[] = {"l_orderkey", "l_quantity"};
+
+static dq_plan *finish(dq_plan_builder *b) {
+  dq_plan *p;
+  dq_error err;
+  if (dq_plan_builder_finish(b, &p, &err) < 0)
+    die("plan: %s", err.message);
+  dq_plan_builder_free(b);
+  return p;
+}
+
+/* lineitem over n tasks (many per worker: delivery takes a while) into the
+ * head, which keeps `limit` rows. */
+static dq_plan *scan_plan(double scale, uint32_t n, int64_t limit) {
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  dq_node *scan = dq_node_scan_tpch(b, "lineitem", scale, 7, lineitem_cols, 2);
+  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t s1 = dq_plan_stage(b, scan, n, 1, &coalesce);
+  dq_plan_stage(b, dq_node_limit(b, dq_node_read(b, s1), limit, 0), 1, 1,
+                NULL);
+  return finish(b);
+}
+
+/* scan --shuffle--> count per order key --coalesce--> totals: workers read
+ * each other, so a kill is seen by surviving tasks first. */
+static dq_plan *shuffle_plan(double scale) {
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  dq_node *scan = dq_node_scan_tpch(b, "lineitem", scale, 7, lineitem_cols, 2);
+  dq_expr *key = dq_expr_column(b, "l_orderkey");
+  const char *gname = "l_orderkey";
+  dq_agg per[] = {{DQ_AGG_COUNT_STAR, NULL, "n"}};
+  dq_agg tot[] = {{DQ_AGG_COUNT_STAR, NULL, "g"},
+                  {DQ_AGG_SUM, dq_expr_column(b, "n"), "rows"}};
+  const char *keys[] = {"l_orderkey"};
+  dq_boundary shuffle = {DQ_BOUNDARY_SHUFFLE, 1, keys};
+  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t s1 = dq_plan_stage(b, scan, N_WORKERS, 2, &shuffle);
+  dq_node *g = dq_node_aggregate(b, dq_node_read(b, s1), DQ_AGG_SINGLE, 1,
+                                 &key, &gname, 1, per);
+  uint32_t s2 = dq_plan_stage(b, g, N_WORKERS, 2, &coalesce);
+  dq_plan_stage(b,
+                dq_node_aggregate(b, dq_node_read(b, s2), DQ_AGG_SINGLE, 0,
+                                  NULL, NULL, 2, tot),
+                1, 1, NULL);
+  return finish(b);
+}
+
+static int collect(void *ctx, const dq_batch *b, dq_error *err) {
+  (void)err;
+  result_text_add(ctx, b);
+  return 0;
+}
+
+static int count_rows(void *ctx, const dq_batch *b, dq_error *err) {
+  (void)err;
+  *(int64_t *)ctx += dq_batch_n_rows(b);
+  return 0;
+}
+
+/* Rows of lineitem at the scale, counted in this process. */
+static int64_t lineitem_rows(double scale) {
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  dq_plan_stage(b, dq_node_scan_tpch(b, "lineitem", scale, 7, lineitem_cols, 1),
+                1, 1, NULL);
+  dq_plan *p = finish(b);
+  int64_t n = 0;
+  if (dq_plan_run_local(p, count_rows, &n, &err) < 0)
+    die("local scan: %s", err.message);
+  dq_plan_free(p);
+  return n;
+}
+
+/* Q6 on the given workers equals the single-process answer. */
+static void check_next_query(cluster *c, const char *const *urls, size_t n,
+                             const char *when) {
+  dq_plan *lp, *dp;
+  dq_error err;
+  if (dq_tpch_query_plan("q6", 0.01, 3, 0, 0, &lp, &err) < 0 ||
+      dq_tpch_query_plan("q6", 0.01, 3, (uint32_t)n, 0, &dp, &err) < 0)
+    die("q6: %s", err.message);
+  result_text want = {0}, got = {0};
+  if (dq_plan_run_local(lp, collect, &want, &err) < 0)
+    die("local q6: %s", err.message);
+  dq_query *q = NULL;
+  int rc = dq_query_start(c->ctx, dp, urls, n, &q, &err);
+  dq_batch *b = NULL;
+  while (rc == 0 && (rc = dq_query_next(q, &b, &err)) == 0 && b != NULL) {
+    result_text_add(&got, b);
+    dq_batch_unref(b);
+  }
+  dq_query_close(q); /* NULL when start failed */
+  char msg[1024];
+  if (rc < 0)
+    failf("%s: the next query on %zu workers failed: %s", when, n,
+          dq_error_format(&err, msg, sizeof msg));
+  else if (!result_text_equal(&want, &got))
+    failf("%s: the next query on %zu workers gave a wrong answer", when, n);
+  result_text_free(&want);
+  result_text_free(&got);
+  dq_plan_free(lp);
+  dq_plan_free(dp);
+}
+
+/* --- /proc figures of this process ------------------------------------------*/
+
+/* gRPC 1.51's timer manager starts a "grpc_global_timer" thread whenever
+ * all of its threads are busy firing timers, and keeps it until
+ * grpc_shutdown (src/core/lib/iomgr/timer_manager.cc): a high-water mark,
+ * not a per-query cost (tests/soak.c measures that it stays bounded).
+ * Threads are therefore counted without those, which are reported apart. */
+static long grpc_timer_threads(void) {
+  char path[96], comm[32];
+  long n = 0;
+  DIR *d = opendir("/proc/self/task");
+  struct dirent *e;
+  while (d && (e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf(path, sizeof path, "/proc/self/task/%.20s/comm", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (f && fgets(comm, sizeof comm, f) &&
+        strncmp(comm, "grpc_global_tim", 15) == 0)
+      n++;
+    if (f)
+      fclose(f);
+  }
+  if (d)
+    closedir(d);
+  return n;
+}
+
+static long timers_at_baseline;
+
+static void self_usage(long *threads, long *fds) {
+  char line[256];
+  FILE *f = fopen("/proc/self/status", "r");
+  *threads = -1;
+  while (f && fgets(line, sizeof line, f))
+    sscanf(line, "Threads: %ld", threads);
+  if (f)
+    fclose(f);
+  *threads -= grpc_timer_threads();
+  *fds = 0;
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  while (d && (e = readdir(d)) != NULL)
+    *fds += e->d_name[0] != '.';
+  if (d)
+    closedir(d);
+}
+
+/* This process's fds by kind: a leaked connection shows up as a socket
+ * even while a new worker's pipe makes the total look expected. */
+static void self_fd_kinds(long *sockets, long *pipes) {
+  *sockets = *pipes = 0;
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  char path[64], target[128];
+  while (d && (e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf(path, sizeof path, "/proc/self/fd/%.20s", e->d_name);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n <= 0)
+      continue;
+    target[n] = '\0';
+    *sockets += strncmp(target, "socket:", 7) == 0;
+    *pipes += strncmp(target, "pipe:", 5) == 0;
+  }
+  if (d)
+    closedir(d);
+}
+
+static long base_threads, base_fds, base_sockets, base_pipes;
+
+static void take_baseline(void) {
+  long t, f;
+  timers_at_baseline = grpc_timer_threads();
+  self_usage(&base_threads, &base_fds);
+  for (int same = 0, i = 0; same < 20 && i < 500; i++) {
+    usleep(10000);
+    self_usage(&t, &f);
+    same = t == base_threads && f == base_fds ? same + 1 : 0;
+    base_threads = t;
+    base_fds = f;
+  }
+  self_fd_kinds(&base_sockets, &base_pipes);
+}
+
+static void check_hygiene(cluster *c, const char *when) {
+  long t, f, want_fds = base_fds + c->spawned;
+  self_usage(&t, &f);
+  for (int i = 0; i < 500 && (t > base_threads || f > want_fds); i++) {
+    usleep(10000);
+    self_usage(&t, &f);
+  }
+  long sockets, pipes;
+  self_fd_kinds(&sockets, &pipes);
+  for (int i = 0; i < 200 && sockets > base_sockets; i++) {
+    usleep(10000);
+    self_fd_kinds(&sockets, &pipes);
+  }
+  printf("  %s: coordinator sockets %ld (baseline %ld), pipes %ld (baseline "
+         "%ld + %d)\n",
+         when, sockets, base_sockets, pipes, base_pipes, c->spawned);
+  if (sockets > base_sockets || pipes > base_pipes + c->spawned)
+    failf("%s: the coordinator holds %ld sockets and %ld pipes (want <= "
+          "%ld, <= %ld)",
+          when, sockets, pipes, base_sockets, base_pipes + c->spawned);
+  long timers = grpc_timer_threads();
+  printf("  %s: coordinator threads %ld (baseline %ld) + %ld gRPC timer "
+         "threads (%ld at baseline), fds %ld (baseline %ld + %d worker "
+         "pipes)\n",
+         when, t, base_threads, timers, timers_at_baseline, f, base_fds,
+         c->spawned);
+  if (timers > timers_at_baseline + 2)
+    failf("%s: gRPC's timer threads went from %ld to %ld", when,
+          timers_at_baseline, timers);
+  if (t > base_threads || f > want_fds)
+    failf("%s: the coordinator has %ld threads and %ld fds (want <= %ld, "
+          "<= %ld)",
+          when, t, f, base_threads, want_fds);
+}
+
+/* --- a query in its own thread, so that the main thread can kill, stop and
+ * watch it ----------------------------------------------------------------*/
+
+enum phase { P_NONE, P_STARTING, P_STARTED, P_BATCHES, P_ANSWER, P_ENDED,
+             P_CLOSED };
+
+typedef struct qrun {
+  cluster *c;
+  const dq_plan *plan;
+  int batches_then_signal;  /* P_BATCHES after this many batches */
+  int hold_after_answer;    /* wait for `go` after the first batch */
+  int drop_after_first;     /* close after the first batch (when go) */
+  int hold_close;           /* wait for may_close before closing */
+  _Atomic int may_close;
+  _Atomic int phase;
+  _Atomic int go;
+  _Atomic(dq_query *) q;
+  int rc;                   /* first error (or 0) */
+  dq_error err;
+  int64_t rows;
+  result_text got;
+  double t_failed, t_ended, t_close0, t_closed;
+  pthread_t th;
+} qrun;
+
+static void *qrun_main(void *arg) {
+  qrun *r = arg;
+  dq_query *q;
+  dq_batch *b;
+  atomic_store(&r->phase, P_STARTING);
+  r->rc = dq_query_start(r->c->ctx, r->plan, r->c->urls, N_WORKERS, &q,
+                         &r->err);
+  if (r->rc < 0) {
+    r->t_failed = now_s();
+    atomic_store(&r->phase, P_CLOSED);
+    return NULL;
+  }
+  atomic_store(&r->q, q);
+  atomic_store(&r->phase, P_STARTED);
+  int n = 0;
+  while ((r->rc = dq_query_next(q, &b, &r->err)) == 0 && b != NULL) {
+    r->rows += dq_batch_n_rows(b);
+    result_text_add(&r->got, b);
+    dq_batch_unref(b);
+    n++;
+    if (n == r->batches_then_signal)
+      atomic_store(&r->phase, P_BATCHES);
+    if (n == 1 && (r->hold_after_answer || r->drop_after_first)) {
+      atomic_store(&r->phase, P_ANSWER);
+      while (!atomic_load(&r->go))
+        usleep(200);
+      if (r->drop_after_first)
+        break;
+    }
+  }
+  if (r->rc < 0)
+    r->t_failed = now_s();
+  r->t_ended = now_s();
+  atomic_store(&r->phase, P_ENDED);
+  /* dq_query_cancel from another thread must have returned before the
+   * query is freed: "any time" ends where dq_query_close begins. */
+  while (r->hold_close && !atomic_load(&r->may_close))
+    usleep(200);
+  r->t_close0 = now_s();
+  dq_query_close(q);
+  r->t_closed = now_s();
+  atomic_store(&r->q, NULL);
+  atomic_store(&r->phase, P_CLOSED);
+  return NULL;
+}
+
+static void qrun_start(qrun *r, cluster *c, const dq_plan *p) {
+  r->c = c;
+  r->plan = p;
+  dq_error_clear(&r->err);
+  if (pthread_create(&r->th, NULL, qrun_main, r) != 0)
+    die("pthread_create");
+}
+
+/* Waits for the phase (or a later one); dies on a hang. */
+static void qrun_wait(qrun *r, int phase, double secs, const char *what) {
+  double end = now_s() + secs;
+  while (atomic_load(&r->phase) < phase) {
+    if (now_s() > end)
+      die("%s: the query is stuck (phase %d, waited %.1f s for %d)", what,
+          atomic_load(&r->phase), secs, phase);
+    usleep(500);
+  }
+}
+
+static void qrun_join(qrun *r, const char *what) {
+  qrun_wait(r, P_CLOSED, 10, what);
+  pthread_join(r->th, NULL);
+  result_text_free(&r->got);
+}
+
+/* The query failed (within bound seconds of t0) naming url. */
+static void check_failed(qrun *r, const char *url, double t0, double bound,
+                         const char *what) {
+  char msg[1024];
+  dq_error_format(&r->err, msg, sizeof msg);
+  double took = r->t_failed - t0;
+  printf("  %s: %s after %.3f s%s: %s\n", what,
+         r->rc < 0 ? dq_strerror(r->rc) : "no error", r->rc < 0 ? took : 0,
+         r->rc < 0 && !r->err.has_task ? " (no task key)" : "",
+         r->rc < 0 ? msg : "");
+  if (r->rc >= 0)
+    failf("%s: the query did not fail", what);
+  else if (took > bound)
+    failf("%s: the query failed %.3f s after the fault (bound %.1f s)", what,
+          took, bound);
+  else if (strstr(msg, url) == NULL)
+    failf("%s: the error does not name the worker %s: %s", what, url, msg);
+}
+
+/* --- SIGKILL scenarios -----------------------------------------------------*/
+
+/* Kills active worker v, checks the survivors, replaces it. */
+static void after_kill(cluster *c, size_t v, const char *what) {
+  if (wait_no_tasks(c, (long)v, 2.0) != 0)
+    failf("%s: the surviving workers still hold tasks 2 s after the query "
+          "closed", what);
+  const char *alive[N_WORKERS - 1];
+  for (size_t i = 0, k = 0; i < N_WORKERS; i++)
+    if (i != v)
+      alive[k++] = c->urls[i];
+  check_next_query(c, alive, N_WORKERS - 1, what);
+  cluster_replace(c, v);
+  check_hygiene(c, what);
+}
+
+static void kill_delivery(cluster *c, const dq_plan *many) {
+  size_t v = rnd() % N_WORKERS;
+  char url[256];
+  snprintf(url, sizeof url, "%s", c->urls[v]);
+  printf("kill during plan delivery: worker %zu %s\n", v, url);
+  worker_procs_kill(c->wp, c->active[v], SIGSTOP);
+  qrun r = {0};
+  qrun_start(&r, c, many);
+  qrun_wait(&r, P_STARTING, 5, "delivery");
+  usleep(100000 + (useconds_t)(rnd() % 200000)); /* delivery waits on v */
+  int phase = atomic_load(&r.phase);
+  double t0 = now_s();
+  worker_procs_kill(c->wp, c->active[v], SIGKILL);
+  qrun_wait(&r, P_CLOSED, 10, "delivery");
+  if (phase != P_STARTING)
+    failf("delivery: dq_query_start returned while a worker was stopped");
+  check_failed(&r, url, t0, KILL_BOUND_S, "delivery");
+  qrun_join(&r, "delivery");
+  after_kill(c, v, "delivery");
+}
+
+static double shuffle_s; /* how long the stream scenario's shuffle runs */
+static result_text shuffle_answer; /* and what it answers */
+
+static void kill_stream(cluster *c, const dq_plan *scan,
+                        const dq_plan *shuffle) {
+  size_t v = rnd() % N_WORKERS;
+  int use_shuffle = (int)(rnd() % 2);
+  char url[256];
+  snprintf(url, sizeof url, "%s", c->urls[v]);
+  qrun r = {0};
+  double t0;
+  if (use_shuffle) {
+    /* 10-60% into the shuffle's duration (measured at warm-up); if it
+     * still ends first (a loaded machine's timing), run it again sooner. */
+    double frac = 0.1 + 0.5 * (double)(rnd() % 1000) / 1000.0;
+    for (int attempt = 0;; attempt++) {
+      unsigned us = (unsigned)(shuffle_s * frac * 1e6);
+      printf("kill mid-stream (shuffle between workers, %.0f ms in): worker "
+             "%zu %s\n", us / 1000.0, v, url);
+      memset(&r, 0, sizeof r);
+      qrun_start(&r, c, shuffle);
+      qrun_wait(&r, P_STARTED, 10, "stream");
+      usleep(us);
+      if (atomic_load(&r.phase) < P_ENDED)
+        break;
+      qrun_join(&r, "stream");
+      if (attempt == 4)
+        die("stream: the shuffle ended before the kill 5 times");
+      printf("  the shuffle ended before the kill; again, sooner\n");
+      frac /= 2;
+    }
+  } else {
+    int k = 1 + (int)(rnd() % 8);
+    printf("kill mid-stream (after %d batches): worker %zu %s\n", k, v, url);
+    r.batches_then_signal = k;
+    qrun_start(&r, c, scan);
+    qrun_wait(&r, P_BATCHES, 10, "stream");
+  }
+  t0 = now_s();
+  worker_procs_kill(c->wp, c->active[v], SIGKILL);
+  qrun_wait(&r, P_ENDED, 10, "stream");
+  if (use_shuffle && r.rc == 0) {
+    /* The victim's tasks had delivered all they had to deliver (under load
+     * the stages do not keep pace): the query may then end well, but only
+     * with the whole answer.  A lost stream taken for its end would change
+     * the counts. */
+    printf("  stream: the query completed %.3f s after the kill (the "
+           "victim's output was already delivered); answer %s\n",
+           r.t_ended - t0,
+           result_text_equal(&shuffle_answer, &r.got) ? "right" : "WRONG");
+    if (!result_text_equal(&shuffle_answer, &r.got))
+      failf("stream: a query that lost worker %s completed with a wrong "
+            "answer", url);
+  } else {
+    check_failed(&r, url, t0, KILL_BOUND_S, "stream");
+  }
+  qrun_wait(&r, P_CLOSED, 10, "stream");
+  if (r.t_closed - r.t_close0 > KILL_BOUND_S)
+    failf("stream: dq_query_close took %.3f s", r.t_closed - r.t_close0);
+  qrun_join(&r, "stream");
+  after_kill(c, v, "stream");
+}
+
+static void kill_finish(cluster *c, const dq_plan *agg,
+                        const result_text *want) {
+  size_t v = rnd() % N_WORKERS;
+  char url[256];
+  snprintf(url, sizeof url, "%s", c->urls[v]);
+  printf("kill during cleanup (answer out, end of stream and close to "
+         "come): worker %zu %s\n", v, url);
+  qrun r = {0};
+  r.hold_after_answer = 1;
+  qrun_start(&r, c, agg);
+  qrun_wait(&r, P_ANSWER, 10, "finish");
+  worker_procs_kill(c->wp, c->active[v], SIGKILL);
+  usleep((useconds_t)(rnd() % 2000));
+  double t0 = now_s();
+  atomic_store(&r.go, 1);
+  qrun_wait(&r, P_CLOSED, 10, "finish");
+  printf("  finish: end of stream %s after %.3f s, close %.3f s\n",
+         dq_strerror(r.rc), r.t_ended - t0, r.t_closed - r.t_close0);
+  if (r.rc != 0)
+    failf("finish: the end of a delivered answer failed: %s", r.err.message);
+  if (!result_text_equal(want, &r.got))
+    failf("finish: the answer changed");
+  if (r.t_closed - t0 > KILL_BOUND_S)
+    failf("finish: end and close took %.3f s", r.t_closed - t0);
+  qrun_join(&r, "finish");
+  after_kill(c, v, "finish");
+}
+
+static void kill_drop(cluster *c, const dq_plan *scan) {
+  size_t v = rnd() % N_WORKERS;
+  char url[256];
+  snprintf(url, sizeof url, "%s", c->urls[v]);
+  unsigned us = (unsigned)(rnd() % 1000);
+  printf("kill during cleanup (early drop, kill %u us into close): worker "
+         "%zu %s\n", us, v, url);
+  qrun r = {0};
+  r.drop_after_first = 1;
+  qrun_start(&r, c, scan);
+  qrun_wait(&r, P_ANSWER, 10, "drop");
+  atomic_store(&r.go, 1);
+  usleep(us);
+  worker_procs_kill(c->wp, c->active[v], SIGKILL);
+  qrun_wait(&r, P_CLOSED, 10, "drop");
+  printf("  drop: close took %.3f s\n", r.t_closed - r.t_close0);
+  if (r.t_closed - r.t_close0 > KILL_BOUND_S)
+    failf("drop: dq_query_close took %.3f s", r.t_closed - r.t_close0);
+  qrun_join(&r, "drop");
+  after_kill(c, v, "drop");
+}
+
+static int run_kill(void) {
+  long rounds = env_long("DQ_FAULT_ROUNDS", 1);
+  cluster c;
+  cluster_start(&c, NULL);
+  dq_plan *many = scan_plan(0.001, 36, INT64_MAX);   /* 12 tasks a worker */
+  dq_plan *scan = scan_plan(1.0, N_WORKERS, INT64_MAX); /* seconds long */
+  dq_plan *shuffle = shuffle_plan(0.5);
+  dq_plan *agg = shuffle_plan(0.002);
+  /* The answer of agg, and a warm-up so that every channel exists before
+   * the baseline. */
+  result_text want = {0};
+  {
+    qrun r = {0};
+    qrun_start(&r, &c, agg);
+    qrun_wait(&r, P_CLOSED, 30, "warm-up");
+    if (r.rc < 0)
+      die("warm-up: %s", r.err.message);
+    pthread_join(r.th, NULL);
+    want = r.got; /* owned now by want */
+  }
+  {
+    qrun r = {0};
+    double t0 = now_s();
+    qrun_start(&r, &c, shuffle);
+    qrun_wait(&r, P_CLOSED, 60, "warm-up");
+    shuffle_s = now_s() - t0;
+    if (r.rc < 0 || r.got.n != 1)
+      die("warm-up: %s", r.err.message);
+    pthread_join(r.th, NULL);
+    shuffle_answer = r.got; /* owned now by shuffle_answer */
+  }
+  check_next_query(&c, c.urls, N_WORKERS, "warm-up");
+  take_baseline();
+  printf("baseline: coordinator threads %ld, fds %ld; the shuffle takes "
+         "%.3f s\n", base_threads, base_fds, shuffle_s);
+  for (long round = 0; round < rounds; round++) {
+    printf("--- round %ld\n", round + 1);
+    kill_delivery(&c, many);
+    kill_stream(&c, scan, shuffle);
+    kill_finish(&c, agg, &want);
+    kill_drop(&c, scan);
+  }
+  result_text_free(&want);
+  result_text_free(&shuffle_answer);
+  dq_plan_free(many);
+  dq_plan_free(scan);
+  dq_plan_free(shuffle);
+  dq_plan_free(agg);
+  cluster_stop(&c);
+  return 0;
+}
+
+/* --- SIGSTOP scenarios -----------------------------------------------------*/
+
+#define DEADLINE_MS 1000
+#define KEEPALIVE_MS 500
+
+static void after_stop(cluster *c, size_t v, const char *what) {
+  worker_procs_kill(c->wp, c->active[v], SIGCONT);
+  if (wait_no_tasks(c, -1, 3.0) != 0)
+    failf("%s: tasks are still held 3 s after SIGCONT", what);
+  check_next_query(c, c->urls, N_WORKERS, what);
+}
+
+static void stop_delivery(cluster *c, const dq_plan *many, int64_t rows) {
+  size_t v = rnd() % N_WORKERS;
+  char url[256];
+  snprintf(url, sizeof url, "%s", c->urls[v]);
+  printf("stop during plan delivery: worker %zu %s\n", v, url);
+  worker_procs_kill(c->wp, c->active[v], SIGSTOP);
+  double t0 = now_s();
+  qrun r = {0};
+  qrun_start(&r, c, many);
+  /* grpc: the keepalive (a ping unanswered for KEEPALIVE_MS after at most
+   * KEEPALIVE_MS) or deadline_ms, whichever comes first, plus 1 s. */
+  double bound = (is_grpc() ? (KEEPALIVE_MS * 2 < DEADLINE_MS
+                                   ? KEEPALIVE_MS * 2
+                                   : DEADLINE_MS)
+                            : 0) / 1000.0 + 1.0;
+  double end = t0 + bound + 1.0;
+  while (atomic_load(&r.phase) < P_STARTED && now_s() < end)
+    usleep(1000);
+  if (atomic_load(&r.phase) == P_STARTING) {
+    double waited = now_s() - t0;
+    if (is_grpc()) {
+      failf("grpc: plan delivery to a stopped worker did not fail within "
+            "%.1f s (deadline_ms = %d, keepalive_ms = %d)", bound,
+            DEADLINE_MS, KEEPALIVE_MS);
+    } else {
+      printf("  OBSERVED: %s: dq_query_start waits on the stopped worker "
+             "(%.1f s so far, no error); nothing can cancel it, since there "
+             "is no query handle yet\n", transport(), waited);
+    }
+    /* Let the worker go on: delivery must then complete, and the query
+     * give its whole answer. */
+    worker_procs_kill(c->wp, c->active[v], SIGCONT);
+    double tc = now_s();
+    qrun_wait(&r, P_CLOSED, 10, "stop delivery");
+    printf("  after SIGCONT: %s in %.3f s, %lld rows\n", dq_strerror(r.rc),
+           r.t_closed - tc, (long long)r.rows);
+    if (r.rc != 0 || r.rows != rows)
+      failf("stop delivery: after SIGCONT the query gave %s and %lld rows "
+            "(want %lld): %s",
+            dq_strerror(r.rc), (long long)r.rows, (long long)rows,
+            r.err.message);
+    qrun_join(&r, "stop delivery");
+    after_stop(c, v, "stop delivery");
+    return;
+  }
+  qrun_wait(&r, P_CLOSED, 10, "stop delivery");
+  check_failed(&r, url, t0, bound, "stop delivery");
+  if (r.rc != DQ_ETIMEDOUT && r.rc != DQ_EUNAVAILABLE)
+    failf("stop delivery: %s where DQ_ETIMEDOUT (deadline) or "
+          "DQ_EUNAVAILABLE (keepalive) was expected",
+          dq_strerror(r.rc));
+  qrun_join(&r, "stop delivery");
+  after_stop(c, v, "stop delivery");
+}
+
+static void stop_stream(cluster *c, const dq_plan *scan) {
+  size_t v = rnd() % N_WORKERS;
+  char url[256];
+  snprintf(url, sizeof url, "%s", c->urls[v]);
+  printf("stop mid-stream: worker %zu %s\n", v, url);
+  qrun r = {0};
+  r.batches_then_signal = 2;
+  r.hold_close = 1;
+  qrun_start(&r, c, scan);
+  qrun_wait(&r, P_BATCHES, 10, "stop stream");
+  double t0 = now_s();
+  worker_procs_kill(c->wp, c->active[v], SIGSTOP);
+  /* keepalive: a ping every KEEPALIVE_MS, declared dead when unanswered
+   * for min(KEEPALIVE_MS, 20 s) more. */
+  double bound = (KEEPALIVE_MS + KEEPALIVE_MS) / 1000.0 + 1.0;
+  double end = t0 + bound + 2.0;
+  while (atomic_load(&r.phase) < P_ENDED && now_s() < end)
+    usleep(1000);
+  if (atomic_load(&r.phase) >= P_ENDED) {
+    check_failed(&r, url, t0, bound, "stop stream");
+  } else {
+    double waited = now_s() - t0;
+    if (is_grpc()) {
+      failf("grpc: a worker stopped mid-stream (SIGSTOP) did not turn the "
+            "query into an error within %.1f s (keepalive_ms = %d, "
+            "deadline_ms = %d); still waiting after %.1f s",
+            bound, KEEPALIVE_MS, DEADLINE_MS, waited);
+    } else {
+      printf("  OBSERVED: %s: the query waits on the stopped worker (%.1f s "
+             "so far, no error): nothing on the socket tells a stopped peer "
+             "from a slow one\n", transport(), waited);
+    }
+    /* A client can always give up: cancel must unblock the query. */
+    double tc = now_s();
+    dq_query *q = atomic_load(&r.q);
+    if (q != NULL)
+      dq_query_cancel(q);
+    while (atomic_load(&r.phase) < P_ENDED && now_s() < tc + 1.0)
+      usleep(1000);
+    if (atomic_load(&r.phase) < P_ENDED) {
+      failf("stop stream: dq_query_cancel did not unblock the query within "
+            "1 s");
+      worker_procs_kill(c->wp, c->active[v], SIGCONT);
+    } else {
+      printf("  cancel unblocked it after %.3f s: %s\n", now_s() - tc,
+             dq_strerror(r.rc));
+      if (r.rc != DQ_ECANCELED)
+        failf("stop stream: %s after the cancel, DQ_ECANCELED expected",
+              dq_strerror(r.rc));
+    }
+  }
+  atomic_store(&r.may_close, 1);
+  qrun_wait(&r, P_CLOSED, 10, "stop stream");
+  printf("  close took %.3f s (worker still stopped)\n",
+         r.t_closed - r.t_close0);
+  if (r.t_closed - r.t_close0 > 2.0)
+    failf("stop stream: dq_query_close took %.3f s", r.t_closed - r.t_close0);
+  qrun_join(&r, "stop stream");
+  after_stop(c, v, "stop stream");
+}
+
+/* grpc with the keepalive off: deadline_ms alone must end plan delivery to
+ * a stopped worker, with DQ_ETIMEDOUT, within deadline_ms + 1 s.  A
+ * coordinator context of its own (the workers keep theirs). */
+static void stop_delivery_deadline(cluster *c, const dq_plan *many) {
+  char text[160];
+  snprintf(text, sizeof text,
+           "[dq]\ntransport = grpc\n[transport.grpc]\ndeadline_ms = %d\n",
+           DEADLINE_MS);
+  dq_config *cfg;
+  dq_context *ctx, *saved = c->ctx;
+  dq_error err;
+  if (dq_config_parse(text, "fault", &cfg, &err) < 0 ||
+      dq_context_new(cfg, &ctx, &err) < 0)
+    die("context: %s", err.message);
+  size_t v = rnd() % N_WORKERS;
+  char url[256];
+  snprintf(url, sizeof url, "%s", c->urls[v]);
+  printf("stop during plan delivery, keepalive off: worker %zu %s\n", v,
+         url);
+  worker_procs_kill(c->wp, c->active[v], SIGSTOP);
+  c->ctx = ctx;
+  double t0 = now_s();
+  qrun r = {0};
+  qrun_start(&r, c, many);
+  double bound = DEADLINE_MS / 1000.0 + 1.0;
+  qrun_wait(&r, P_CLOSED, bound + 5, "stop delivery, keepalive off");
+  check_failed(&r, url, t0, bound, "stop delivery, keepalive off");
+  if (r.rc != DQ_ETIMEDOUT)
+    failf("stop delivery, keepalive off: %s where DQ_ETIMEDOUT was expected",
+          dq_strerror(r.rc));
+  qrun_join(&r, "stop delivery, keepalive off");
+  c->ctx = saved;
+  dq_context_free(ctx);
+  dq_config_free(cfg);
+  after_stop(c, v, "stop delivery, keepalive off");
+}
+
+static int run_stop(void) {
+  char extra[128] = "";
+  if (is_grpc())
+    snprintf(extra, sizeof extra,
+             "[transport.grpc]\ndeadline_ms = %d\nkeepalive_ms = %d\n",
+             DEADLINE_MS, KEEPALIVE_MS);
+  cluster c;
+  cluster_start(&c, extra);
+  dq_plan *many = scan_plan(0.001, 36, INT64_MAX);
+  dq_plan *scan = scan_plan(1.0, N_WORKERS, INT64_MAX);
+  check_next_query(&c, c.urls, N_WORKERS, "warm-up");
+  take_baseline();
+  stop_delivery(&c, many, lineitem_rows(0.001));
+  if (is_grpc())
+    stop_delivery_deadline(&c, many);
+  stop_stream(&c, scan);
+  check_hygiene(&c, "after the stops");
+  dq_plan_free(many);
+  dq_plan_free(scan);
+  cluster_stop(&c);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  const char *mode = argc > 1 ? argv[1] : "kill";
+  if (strcmp(transport(), "inmem") == 0) {
+    printf("SKIP: inmem workers are threads, there is no process to kill\n");
+    return 77;
+  }
+  rng = (uint64_t)env_long("DQ_FAULT_SEED", (long)time(NULL));
+  printf("fault_kill %s over %s, DQ_FAULT_SEED=%llu\n", mode, transport(),
+         (unsigned long long)rng);
+  rng = rng * 0x9E3779B97F4A7C15ULL + 1;
+  if (strcmp(mode, "kill") == 0)
+    run_kill();
+  else if (strcmp(mode, "stop") == 0)
+    run_stop();
+  else
+    die("usage: fault_kill kill|stop");
+  if (failures) {
+    printf("FAIL: fault_kill %s over %s: %d failure(s)\n", mode,
+           transport(), failures);
+    return 1;
+  }
+  printf("PASS: fault_kill %s over %s\n", mode, transport());
+  return 0;
+}

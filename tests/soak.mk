@@ -1,0 +1,36 @@
+# tests/soak.mk — the soak (tests/soak.c: many concurrent queries of every
+# kind, then no growth of tasks, threads, fds, memory or /dev/shm) and the
+# fault tests (tests/fault_kill.c: a worker process SIGKILLed during plan
+# delivery, mid-stream and during cleanup; SIGSTOPped workers).  Included
+# at the end of tests/local.mk.
+#
+# `make check` runs the CI-bounded forms (tests/soak.test: 1000 queries in
+# each of 5 runs, about 25 s; tests/fault-kill.test, about 15 s); `make
+# soak` runs the soak longer (SOAK_QUERIES, default 10000 per run) and the
+# fault rounds more times (FAULT_ROUNDS, default 10): about 5 minutes on 2
+# cores.  Both print their seeds (DQ_SOAK_SEED, DQ_FAULT_SEED replay one).
+
+check_PROGRAMS += tests/soak tests/fault_kill
+tests_soak_SOURCES = tests/soak.c tests/result_text.c tests/result_text.h \
+	tools/worker_procs.c tools/worker_procs.h
+tests_soak_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools
+tests_soak_CFLAGS = $(TEST_CFLAGS)
+tests_soak_LDADD = libdq/libdqcore.la
+
+tests_fault_kill_SOURCES = tests/fault_kill.c tests/result_text.c \
+	tests/result_text.h tools/worker_procs.c tools/worker_procs.h
+tests_fault_kill_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools
+tests_fault_kill_CFLAGS = $(TEST_CFLAGS)
+tests_fault_kill_LDADD = libdq/libdqcore.la
+
+TESTS += tests/soak.test tests/fault-kill.test
+EXTRA_DIST += tests/soak.test tests/fault-kill.test
+
+SOAK_QUERIES = 10000
+FAULT_ROUNDS = 10
+soak: $(check_PROGRAMS) $(check_LTLIBRARIES) tools/dq $(pkglib_LTLIBRARIES)
+	@$(AM_TESTS_ENVIRONMENT) DQ_SOAK_QUERIES=$(SOAK_QUERIES) \
+	DQ_SOAK_TIMEOUT=3600 $(SHELL) $(srcdir)/tests/soak.test && \
+	$(AM_TESTS_ENVIRONMENT) DQ_FAULT_ROUNDS=$(FAULT_ROUNDS) \
+	$(SHELL) $(srcdir)/tests/fault-kill.test
+.PHONY: soak
