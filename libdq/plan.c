@@ -145,6 +145,48 @@ static int check_names(const char *const *names, size_t n, const char *what,
   return 0;
 }
 
+/* Projects `full` onto the named columns (all of them when columns is
+ * NULL), filling n's n_columns, columns, column_idx and schema.  `what`
+ * names the source in errors, e.g. "TPC-H table lineitem". */
+static int scan_projection(dq_node *n, const dq_schema *full,
+                           const char *const *columns, size_t n_columns,
+                           const char *what, dq_error *err) {
+  if (columns == NULL)
+    n_columns = dq_schema_n_fields(full);
+  const char **names = calloc(n_columns ? n_columns : 1, sizeof *names);
+  dq_type *types = calloc(n_columns ? n_columns : 1, sizeof *types);
+  bool *nullable = calloc(n_columns ? n_columns : 1, sizeof *nullable);
+  n->n_columns = n_columns;
+  n->columns = calloc(n_columns ? n_columns : 1, sizeof *n->columns);
+  n->column_idx = calloc(n_columns ? n_columns : 1, sizeof *n->column_idx);
+  int rc = 0;
+  if (names == NULL || types == NULL || nullable == NULL ||
+      n->columns == NULL || n->column_idx == NULL)
+    rc = nomem(err, "a scan");
+  for (size_t i = 0; rc == 0 && i < n_columns; i++) {
+    int idx = columns == NULL ? (int)i
+              : columns[i]   ? dq_schema_field_index(full, columns[i])
+                             : -1;
+    if (idx < 0) {
+      rc = dq_error_set(err, DQ_EINVAL, "%s has no column named \"%s\"",
+                        what, columns[i] ? columns[i] : "(null)");
+      break;
+    }
+    n->column_idx[i] = idx;
+    names[i] = dq_schema_field_name(full, (size_t)idx);
+    types[i] = dq_schema_field_type(full, (size_t)idx);
+    nullable[i] = dq_schema_field_nullable(full, (size_t)idx);
+    if ((n->columns[i] = strdup(names[i])) == NULL)
+      rc = nomem(err, "a scan");
+  }
+  if (rc == 0)
+    rc = dq_schema_new(n_columns, names, types, nullable, &n->schema, err);
+  free(names);
+  free(types);
+  free(nullable);
+  return rc;
+}
+
 /* Prefixes err's message with the file it is about (copied first: the
  * message is formatted into the same buffer). */
 static int prefix_path(dq_error *err, int rc, const char *path) {
@@ -187,55 +229,19 @@ int dq_node_new_scan_ipc(const char *const *paths, size_t n_paths,
   int rc = ipc_file_schema(paths[0], &full, err);
   if (rc != 0)
     return rc;
-  size_t nf = dq_schema_n_fields(full);
-  if (columns == NULL)
-    n_columns = nf;
   dq_node *n = node_alloc(DQ_NODE_SCAN_IPC, NULL);
-  const char **names = calloc(n_columns ? n_columns : 1, sizeof *names);
-  dq_type *types = calloc(n_columns ? n_columns : 1, sizeof *types);
-  bool *nullable = calloc(n_columns ? n_columns : 1, sizeof *nullable);
-  if (n == NULL || names == NULL || types == NULL || nullable == NULL) {
+  if (n == NULL || (n->paths = calloc(n_paths, sizeof *n->paths)) == NULL)
     rc = nomem(err, "a scan");
-    goto done;
-  }
-  n->n_paths = n_paths;
-  n->paths = calloc(n_paths, sizeof *n->paths);
-  n->n_columns = n_columns;
-  n->columns = calloc(n_columns ? n_columns : 1, sizeof *n->columns);
-  n->column_idx = calloc(n_columns ? n_columns : 1, sizeof *n->column_idx);
-  if (n->paths == NULL || n->columns == NULL || n->column_idx == NULL) {
-    rc = nomem(err, "a scan");
-    goto done;
-  }
-  for (size_t i = 0; i < n_paths; i++)
-    if ((n->paths[i] = strdup(paths[i])) == NULL) {
+  if (rc == 0)
+    n->n_paths = n_paths;
+  for (size_t i = 0; rc == 0 && i < n_paths; i++)
+    if ((n->paths[i] = strdup(paths[i])) == NULL)
       rc = nomem(err, "a scan");
-      goto done;
-    }
-  for (size_t i = 0; i < n_columns; i++) {
-    int idx = columns == NULL ? (int)i
-              : columns[i]   ? dq_schema_field_index(full, columns[i])
-                             : -1;
-    if (idx < 0) {
-      rc = dq_error_set(err, DQ_EINVAL, "Arrow IPC file %s has no column "
-                        "named \"%s\"", paths[0],
-                        columns[i] ? columns[i] : "(null)");
-      goto done;
-    }
-    n->column_idx[i] = idx;
-    names[i] = dq_schema_field_name(full, (size_t)idx);
-    types[i] = dq_schema_field_type(full, (size_t)idx);
-    nullable[i] = dq_schema_field_nullable(full, (size_t)idx);
-    if ((n->columns[i] = strdup(names[i])) == NULL) {
-      rc = nomem(err, "a scan");
-      goto done;
-    }
+  if (rc == 0) {
+    char what[300];
+    snprintf(what, sizeof what, "Arrow IPC file %s", paths[0]);
+    rc = scan_projection(n, full, columns, n_columns, what, err);
   }
-  rc = dq_schema_new(n_columns, names, types, nullable, &n->schema, err);
-done:
-  free(names);
-  free(types);
-  free(nullable);
   dq_schema_unref(full);
   if (rc != 0) {
     dq_node_unref(n);
@@ -306,55 +312,17 @@ int dq_node_new_scan_tpch(const char *table, double scale, uint64_t seed,
   dq_schema *full;
   if ((rc = dq_tpch_schema(t, &full, err)) != 0)
     return rc;
-  size_t nf = dq_schema_n_fields(full);
-  if (columns == NULL)
-    n_columns = nf;
   dq_node *n = node_alloc(DQ_NODE_SCAN_TPCH, NULL);
-  const char **names = calloc(n_columns ? n_columns : 1, sizeof *names);
-  dq_type *types = calloc(n_columns ? n_columns : 1, sizeof *types);
-  bool *nullable = calloc(n_columns ? n_columns : 1, sizeof *nullable);
-  if (n == NULL || names == NULL || types == NULL || nullable == NULL) {
+  if (n == NULL || (n->table = strdup(dq_tpch_table_name(t))) == NULL)
     rc = nomem(err, "a scan");
-    goto done;
+  if (rc == 0) {
+    n->table_id = (int)t;
+    n->scale = scale;
+    n->seed = seed;
+    char what[64];
+    snprintf(what, sizeof what, "TPC-H table %s", n->table);
+    rc = scan_projection(n, full, columns, n_columns, what, err);
   }
-  n->table = strdup(dq_tpch_table_name(t));
-  n->table_id = (int)t;
-  n->scale = scale;
-  n->seed = seed;
-  n->n_columns = n_columns;
-  n->columns = calloc(n_columns ? n_columns : 1, sizeof *n->columns);
-  n->column_idx = calloc(n_columns ? n_columns : 1, sizeof *n->column_idx);
-  if (n->table == NULL || n->columns == NULL || n->column_idx == NULL) {
-    rc = nomem(err, "a scan");
-    goto done;
-  }
-  for (size_t i = 0; i < n_columns; i++) {
-    int idx;
-    if (columns == NULL) {
-      idx = (int)i;
-    } else {
-      idx = columns[i] ? dq_schema_field_index(full, columns[i]) : -1;
-      if (idx < 0) {
-        rc = dq_error_set(err, DQ_EINVAL, "TPC-H table %s has no column "
-                          "named \"%s\"", n->table,
-                          columns[i] ? columns[i] : "(null)");
-        goto done;
-      }
-    }
-    n->column_idx[i] = idx;
-    names[i] = dq_schema_field_name(full, (size_t)idx);
-    types[i] = dq_schema_field_type(full, (size_t)idx);
-    nullable[i] = dq_schema_field_nullable(full, (size_t)idx);
-    if ((n->columns[i] = strdup(names[i])) == NULL) {
-      rc = nomem(err, "a scan");
-      goto done;
-    }
-  }
-  rc = dq_schema_new(n_columns, names, types, nullable, &n->schema, err);
-done:
-  free(names);
-  free(types);
-  free(nullable);
   dq_schema_unref(full);
   if (rc != 0) {
     dq_node_unref(n);
