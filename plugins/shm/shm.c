@@ -40,6 +40,7 @@ struct dq_channel {
 
 struct dq_coord {
   int sock;
+  int deadline_ms;
   char url[256];
   dq_boundary_metrics *boundaries;
 };
@@ -50,6 +51,8 @@ struct dq_server {
 
 struct dq_stream {
   int sock;
+  int keepalive_ms;
+  pid_t peer; /* the worker's pid, to tell a stopped one from a slow one */
   char url[256];
   shm_ring *ring;
   pthread_mutex_t sock_lock; /* cancel (any thread) vs close */
@@ -142,6 +145,19 @@ static int shm_init(const dq_kv *options, size_t n_options, dq_transport **out,
                           v, (unsigned)(st.st_mode & 07777));
       else
         snprintf(t->t.socket_dir, sizeof t->t.socket_dir, "%s", v);
+    } else if (strcmp(k, "deadline_ms") == 0 ||
+               strcmp(k, "keepalive_ms") == 0) {
+      char *end;
+      long ms = strtol(v, &end, 10);
+      if (*end != '\0' || end == v || ms < 0 || ms > 86400000)
+        rc = dq_error_set(err, DQ_ECONFIG,
+                          "[transport.shm] %s = '%s' is not a number of "
+                          "milliseconds from 0 to 86400000",
+                          k, v);
+      else if (k[0] == 'd')
+        t->t.deadline_ms = (int)ms;
+      else
+        t->t.keepalive_ms = (int)ms;
     } else if (strcmp(k, "allow_uids") == 0) {
       const char *p = v;
       while (rc == 0 && *p) {
@@ -164,7 +180,8 @@ static int shm_init(const dq_kv *options, size_t n_options, dq_transport **out,
     } else {
       rc = dq_error_set(err, DQ_ECONFIG,
                         "[transport.shm] has no option '%s' (known: "
-                        "ring_size, socket_dir, allow_uids)",
+                        "ring_size, socket_dir, allow_uids, deadline_ms, "
+                        "keepalive_ms)",
                         k);
     }
   }
@@ -180,7 +197,8 @@ static void shm_fini(dq_transport *t) { free(t); }
 
 /* --- connections -------------------------------------------------------------*/
 
-static int dial(dq_transport *t, const char *url, int *sock, dq_error *err) {
+static int dial(dq_transport *t, const char *url, int *sock, pid_t *peer,
+                dq_error *err) {
   char name[128];
   int rc = shm_parse_url(url, name, sizeof name, 0, err);
   struct sockaddr_un addr;
@@ -206,13 +224,53 @@ static int dial(dq_transport *t, const char *url, int *sock, dq_error *err) {
     dq_error_set_origin(err, url, NULL);
     return rc;
   }
+  if (peer != NULL) {
+    struct ucred cred;
+    socklen_t clen = sizeof cred;
+    *peer = getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0
+                ? cred.pid
+                : 0;
+  }
   *sock = s;
   return 0;
 }
 
+/* Whether process pid is stopped (SIGSTOP, or a debugger): state T or t in
+ * /proc/PID/stat.  A stopped peer keeps its sockets open, so nothing on
+ * them tells it from a slow one. */
+static int peer_stopped(pid_t pid) {
+  if (pid <= 0)
+    return 0;
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+  return p != NULL && p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+}
+
 /* Reads the reply to a request: OK, the expected type, or an error. */
-static int reply(int sock, const char *url, uint8_t want, void **data,
-                 size_t *len, int *fds, int *n_fds, dq_error *err) {
+static int reply(int sock, const char *url, int deadline_ms, uint8_t want,
+                 void **data, size_t *len, int *fds, int *n_fds,
+                 dq_error *err) {
+  *data = NULL;
+  if (deadline_ms > 0) {
+    struct pollfd p = {sock, POLLIN, 0};
+    int n;
+    do
+      n = poll(&p, 1, deadline_ms);
+    while (n < 0 && errno == EINTR);
+    if (n == 0) {
+      dq_error_set(err, DQ_ETIMEDOUT, "shm worker %s did not answer within "
+                   "[transport.shm] deadline_ms (%d ms)", url, deadline_ms);
+      dq_error_set_origin(err, url, NULL);
+      return DQ_ETIMEDOUT;
+    }
+  }
   uint8_t type;
   int rc = shm_recv(sock, &type, data, len, fds, n_fds, err);
   if (rc < 0) {
@@ -245,13 +303,15 @@ static int reply(int sock, const char *url, uint8_t want, void **data,
 /* Sends a request and reads its reply.  A worker that refuses a
  * connection (say, a uid it does not allow) answers with an error and
  * closes at once, so our send may fail: the reply then says why. */
-static int request(int sock, const char *url, uint8_t type, const void *data,
-                   size_t len, uint8_t want, void **reply_data,
-                   size_t *reply_len, int *fds, int *n_fds, dq_error *err) {
+static int request(int sock, const char *url, int deadline_ms, uint8_t type,
+                   const void *data, size_t len, uint8_t want,
+                   void **reply_data, size_t *reply_len, int *fds, int *n_fds,
+                   dq_error *err) {
   dq_error send_err;
   dq_error_clear(&send_err);
   int src = shm_send(sock, type, data, len, NULL, 0, &send_err);
-  int rc = reply(sock, url, want, reply_data, reply_len, fds, n_fds, err);
+  int rc = reply(sock, url, deadline_ms, want, reply_data, reply_len, fds,
+                 n_fds, err);
   if (rc < 0 && src < 0 && (err == NULL || err->code == DQ_EUNAVAILABLE) &&
       err != NULL && strstr(err->message, "before answering") != NULL) {
     *err = send_err; /* no reply: the send's reason is the better one */
@@ -264,7 +324,7 @@ static int request(int sock, const char *url, uint8_t type, const void *data,
 static int shm_channel_open(dq_transport *t, const char *url,
                             dq_channel **out, dq_error *err) {
   int s;
-  int rc = dial(t, url, &s, err); /* fail early on an absent worker */
+  int rc = dial(t, url, &s, NULL, err); /* fail early on an absent worker */
   if (rc < 0)
     return rc;
   close(s);
@@ -282,12 +342,13 @@ static void shm_channel_close(dq_channel *ch) { free(ch); }
 static int shm_get_worker_info(dq_channel *ch, dq_worker_info *out,
                                dq_error *err) {
   int s;
-  int rc = dial(ch->t, ch->url, &s, err);
+  int rc = dial(ch->t, ch->url, &s, NULL, err);
   if (rc < 0)
     return rc;
   void *data = NULL;
   size_t len;
-  rc = request(s, ch->url, SHM_MSG_INFO_REQ, NULL, 0, SHM_MSG_INFO, &data,
+  rc = request(s, ch->url, ch->t->t.deadline_ms, SHM_MSG_INFO_REQ, NULL, 0,
+               SHM_MSG_INFO, &data,
                &len, NULL, NULL, err);
   if (rc == 0)
     rc = shm_decode_info(data, len, out, err);
@@ -304,7 +365,8 @@ static int shm_coord_open(dq_channel *ch, const dq_set_plan *plan,
   if (c == NULL)
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
   snprintf(c->url, sizeof c->url, "%s", ch->url);
-  int rc = dial(ch->t, ch->url, &c->sock, err);
+  c->deadline_ms = ch->t->t.deadline_ms;
+  int rc = dial(ch->t, ch->url, &c->sock, NULL, err);
   if (rc < 0) {
     free(c);
     return rc;
@@ -314,7 +376,8 @@ static int shm_coord_open(dq_channel *ch, const dq_set_plan *plan,
   void *data = NULL;
   rc = shm_encode_set_plan(plan, &buf, &len) < 0
            ? dq_error_set(err, DQ_ENOMEM, "out of memory")
-           : request(c->sock, c->url, SHM_MSG_SET_PLAN, buf, len, SHM_MSG_OK,
+           : request(c->sock, c->url, c->deadline_ms, SHM_MSG_SET_PLAN, buf,
+                     len, SHM_MSG_OK,
                      &data, &len, NULL, NULL, err);
   free(buf);
   free(data);
@@ -340,7 +403,8 @@ static int shm_coord_send_work_unit(dq_coord *c, const void *data, size_t len,
                : shm_send(c->sock, SHM_MSG_WORK_UNIT, buf, blen, NULL, 0, err);
   free(buf);
   if (rc == 0)
-    rc = reply(c->sock, c->url, SHM_MSG_OK, &r, &rlen, NULL, NULL, err);
+    rc = reply(c->sock, c->url, c->deadline_ms, SHM_MSG_OK, &r, &rlen, NULL,
+               NULL, err);
   free(r);
   return rc;
 }
@@ -351,7 +415,8 @@ static int shm_coord_finish(dq_coord *c, dq_task_metrics *out,
   size_t len;
   int rc = shm_send(c->sock, SHM_MSG_FINISH, NULL, 0, NULL, 0, err);
   if (rc == 0)
-    rc = reply(c->sock, c->url, SHM_MSG_METRICS, &data, &len, NULL, NULL,
+    rc = reply(c->sock, c->url, c->deadline_ms, SHM_MSG_METRICS, &data, &len,
+               NULL, NULL,
                err);
   if (rc == 0) {
     free(c->boundaries);
@@ -379,7 +444,8 @@ static int shm_execute_task(dq_channel *ch, const dq_execute_task *req,
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
   snprintf(s->url, sizeof s->url, "%s", ch->url);
   s->seg_fd = -1;
-  int rc = dial(ch->t, ch->url, &s->sock, err);
+  s->keepalive_ms = ch->t->t.keepalive_ms;
+  int rc = dial(ch->t, ch->url, &s->sock, &s->peer, err);
   if (rc < 0) {
     free(s);
     return rc;
@@ -391,7 +457,8 @@ static int shm_execute_task(dq_channel *ch, const dq_execute_task *req,
   int n_fds = 0;
   rc = shm_encode_execute(req, &buf, &len) < 0
            ? dq_error_set(err, DQ_ENOMEM, "out of memory")
-           : request(s->sock, s->url, SHM_MSG_EXECUTE, buf, len, SHM_MSG_STREAM,
+           : request(s->sock, s->url, ch->t->t.deadline_ms, SHM_MSG_EXECUTE,
+                     buf, len, SHM_MSG_STREAM,
                      &data, &len, fds, &n_fds, err);
   free(buf);
   free(data);
@@ -634,7 +701,20 @@ static int shm_stream_next(dq_stream *s, dq_frame *out, dq_error *err) {
                                   "the stream skipped record %llu",
                                   (unsigned long long)s->expected),
                   err);
-    rc = shm_ring_wait(s->ring, s->sock, err);
+    rc = shm_ring_wait(s->ring, s->sock,
+                       s->keepalive_ms > 0 ? s->keepalive_ms : -1, err);
+    if (rc == SHM_WAIT_TIMEOUT) {
+      /* Silent for keepalive_ms: fine if the worker is busy, an error if
+       * it is stopped (it would never answer). */
+      if (peer_stopped(s->peer)) {
+        dq_error_set(err, DQ_EUNAVAILABLE,
+                     "shm worker %s (pid %d) is stopped: its stream has "
+                     "been silent for [transport.shm] keepalive_ms (%d ms)",
+                     s->url, (int)s->peer, s->keepalive_ms);
+        return fail(s, DQ_EUNAVAILABLE, err);
+      }
+      continue;
+    }
     if (rc < 0) {
       /* The worker hung up; anything it sent before is read first. */
       if (!s->have_seg && read_segment(s, err) == 0 && s->have_seg)

@@ -15,6 +15,8 @@ typedef struct shm_transport {
   char socket_dir[108]; /* "" = abstract namespace */
   uid_t allow_uids[16]; /* besides our own uid */
   size_t n_allow_uids;
+  int deadline_ms;  /* a reply on a control connection; 0: wait forever */
+  int keepalive_ms; /* a silent stream's peer is checked after; 0: never */
 } shm_transport;
 
 typedef struct shm_server shm_server;

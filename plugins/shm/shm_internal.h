@@ -138,8 +138,10 @@ typedef struct shm_rec {
 int shm_ring_get(shm_ring *r, shm_rec *out, dq_error *err);
 /* Consumer: waits until the ring may have a record or the socket is
  * readable (a segment), spinning briefly first; DQ_EUNAVAILABLE when the
- * producer hung up with nothing left to read. */
-int shm_ring_wait(shm_ring *r, int sock, dq_error *err);
+ * producer hung up with nothing left to read; SHM_WAIT_TIMEOUT when
+ * timeout_ms (> 0) passed with nothing (-1: no timeout). */
+#define SHM_WAIT_TIMEOUT 2
+int shm_ring_wait(shm_ring *r, int sock, int timeout_ms, dq_error *err);
 /* Producer: takes a sequence number for a record sent through the socket. */
 uint64_t shm_ring_next_seq(shm_ring *r);
 /* Gives a record's space back (any thread, any order). */

@@ -235,14 +235,16 @@ static int sock_state(int sock) {
 /* Waits on fd and on the socket.  want_data: bytes arriving on the socket
  * end the wait (a segment for the reader).  A hang-up ends it with
  * DQ_EUNAVAILABLE, unless fd is ready too. */
-static int wait_fd(int fd, int sock, int want_data, dq_error *err,
-                   const char *who) {
+static int wait_fd(int fd, int sock, int want_data, int timeout_ms,
+                   dq_error *err, const char *who) {
   struct pollfd p[2] = {{fd, POLLIN, 0},
                         {sock, (short)((want_data ? POLLIN : 0) | POLLRDHUP), 0}};
   int n;
   do
-    n = poll(p, sock >= 0 ? 2 : 1, -1);
+    n = poll(p, sock >= 0 ? 2 : 1, timeout_ms);
   while (n < 0 && errno == EINTR);
+  if (n == 0)
+    return SHM_WAIT_TIMEOUT;
   int ready = (p[0].revents & POLLIN) != 0;
   if (ready)
     efd_drain(fd);
@@ -317,7 +319,7 @@ int shm_ring_put(shm_ring *r, int sock, uint8_t kind, uint32_t partition,
     reclaim(r);
     int ready = r->size - (atomic_load(&r->sh->head) - r->tail) >= skip + rec ||
                 stalled(r) || atomic_load(&r->sh->cancelled);
-    int rc = ready ? 0 : wait_fd(r->space_efd, sock, 0, err, "reader");
+    int rc = ready ? 0 : wait_fd(r->space_efd, sock, 0, -1, err, "reader");
     atomic_store(&r->sh->producer_waiting, 0);
     if (rc < 0)
       return rc;
@@ -359,7 +361,7 @@ int shm_ring_get(shm_ring *r, shm_rec *out, dq_error *err) {
   }
 }
 
-int shm_ring_wait(shm_ring *r, int sock, dq_error *err) {
+int shm_ring_wait(shm_ring *r, int sock, int timeout_ms, dq_error *err) {
   for (int i = 0; i < SPIN; i++)
     if (r->rpos < atomic_load(&r->sh->head) ||
         atomic_load(&r->sh->cancelled))
@@ -377,7 +379,7 @@ int shm_ring_wait(shm_ring *r, int sock, dq_error *err) {
     /* A producer waiting for space must learn that we hold what it wants. */
     if (atomic_load(&r->sh->producer_waiting))
       efd_signal(r->space_efd);
-    rc = wait_fd(r->data_efd, sock, 1, err, "worker");
+    rc = wait_fd(r->data_efd, sock, 1, timeout_ms, err, "worker");
     if (rc < 0 && r->rpos < atomic_load(&r->sh->head))
       rc = 0; /* data arrived before the hang-up: read it first */
   }

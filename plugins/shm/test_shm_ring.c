@@ -117,7 +117,7 @@ static void test_backpressure(void **state) {
     shm_rec r;
     int rc;
     while ((rc = shm_ring_get(c, &r, &err)) == SHM_RING_EMPTY)
-      assert_int_equal(shm_ring_wait(c, sv[1], &err), 0);
+      assert_int_equal(shm_ring_wait(c, sv[1], -1, &err), 0);
     assert_int_equal(rc, 0);
     assert_int_equal(r.seq, i);
     check(r.payload, r.len, i);
@@ -149,7 +149,7 @@ static void *hold_all(void *arg) {
       h->n++;
       continue;
     }
-    if (shm_ring_wait(h->r, h->sock, &err) < 0 || shm_ring_cancelled(h->r))
+    if (shm_ring_wait(h->r, h->sock, -1, &err) < 0 || shm_ring_cancelled(h->r))
       return NULL;
   }
 }
@@ -231,7 +231,7 @@ static void test_peer_death(void **state) {
   c = attach_copy(fds);
   close(sv[0]); /* what the kernel does when the worker dies */
   alarm(10);
-  assert_int_equal(shm_ring_wait(c, sv[1], &err), DQ_EUNAVAILABLE);
+  assert_int_equal(shm_ring_wait(c, sv[1], -1, &err), DQ_EUNAVAILABLE);
   alarm(0);
   assert_non_null(strstr(err.message, "closed the stream"));
   close(sv[1]);
