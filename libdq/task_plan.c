@@ -73,8 +73,13 @@ void dq_input_boundary_clear(dq_input_boundary *in) {
   memset(in, 0, sizeof *in);
 }
 
+dq_task_plan *dq_task_plan_ref(dq_task_plan *tp) {
+  atomic_fetch_add(&tp->refs, 1);
+  return tp;
+}
+
 void dq_task_plan_free(dq_task_plan *tp) {
-  if (tp == NULL)
+  if (tp == NULL || atomic_fetch_sub(&tp->refs, 1) != 1)
     return;
   for (size_t i = 0; i < tp->n_inputs; i++)
     dq_input_boundary_clear(&tp->inputs[i]);
@@ -151,6 +156,8 @@ int dq_task_plan_decode(const uint8_t *buf, size_t len, dq_task_plan **out,
                         "task plan: %zu bytes are not a dq.v1.TaskPlan", len);
   dq_task_plan *tp = calloc(1, sizeof *tp);
   int rc = tp ? 0 : dq_error_set(err, DQ_ENOMEM, "out of memory");
+  if (tp != NULL)
+    atomic_init(&tp->refs, 1);
   if (rc == 0)
     rc = dq_plan_decode(m->stage.data, m->stage.len, &tp->plan, err);
   if (rc == 0 && dq_plan_n_stages(tp->plan) != 1)

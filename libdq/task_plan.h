@@ -4,6 +4,7 @@
 #ifndef DQ_TASK_PLAN_H
 #define DQ_TASK_PLAN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,7 +23,10 @@ typedef struct dq_input_boundary {
   char **urls;                   /* producer_task_count worker URLs */
 } dq_input_boundary;
 
+/* Immutable once decoded, and reference-counted: a worker shares one
+ * decoded plan between the tasks whose SetPlan carried the same bytes. */
 typedef struct dq_task_plan {
+  atomic_long refs;
   dq_plan *plan;         /* the decoded one-stage plan */
   const dq_stage *stage; /* its stage */
   size_t n_inputs;
@@ -43,6 +47,8 @@ int dq_task_plan_encode(const dq_stage *stage, const dq_input_boundary *inputs,
  * inconsistency is DQ_EPROTO or DQ_EINVAL with a sentence. */
 int dq_task_plan_decode(const uint8_t *buf, size_t len, dq_task_plan **out,
                         dq_error *err);
+dq_task_plan *dq_task_plan_ref(dq_task_plan *tp);
+/* Drops a reference; the last one frees the plan. */
 void dq_task_plan_free(dq_task_plan *tp);
 /* The input reading producer_stage_id, or NULL. */
 const dq_input_boundary *dq_task_plan_input(const dq_task_plan *tp,

@@ -106,6 +106,18 @@ struct ws_stream_impl {
   ws_stream_impl *prev, *next;
 };
 
+/* Decoded task plans by their bytes: every task of a stage gets the same
+ * SetPlan bytes (the task number travels in the key), and so does every
+ * run of the same query, so decoding once per distinct plan takes the
+ * decoder — most of a plan delivery's cost — off the common path. */
+#define PLAN_CACHE 8
+typedef struct plan_cache_entry {
+  uint8_t *bytes;
+  size_t len;
+  dq_task_plan *tp; /* a reference of the cache's own */
+  uint64_t used;
+} plan_cache_entry;
+
 typedef struct channel_entry {
   char *url;
   dq_channel *ch;
@@ -131,6 +143,8 @@ struct dq_worker {
   long threads;    /* pipeline threads running */
   int stopping;
   channel_entry *channels;
+  plan_cache_entry plans[PLAN_CACHE]; /* guarded by lock */
+  uint64_t plans_clock;
   pthread_t reaper;
   int reaper_started;
 };
@@ -591,6 +605,47 @@ static int ws_get_worker_info(void *self, dq_worker_info *out,
   return 0;
 }
 
+/* The decoded plan for these bytes: from the cache, or decoded (and
+ * cached, evicting the least recently used entry). */
+static int task_plan_get(dq_worker *w, const uint8_t *bytes, size_t len,
+                         dq_task_plan **out, dq_error *err) {
+  if (len == 0)
+    return dq_task_plan_decode(bytes, len, out, err);
+  pthread_mutex_lock(&w->lock);
+  for (size_t i = 0; i < PLAN_CACHE; i++) {
+    plan_cache_entry *e = &w->plans[i];
+    if (e->tp != NULL && e->len == len && memcmp(e->bytes, bytes, len) == 0) {
+      e->used = ++w->plans_clock;
+      *out = dq_task_plan_ref(e->tp);
+      pthread_mutex_unlock(&w->lock);
+      return 0;
+    }
+  }
+  pthread_mutex_unlock(&w->lock);
+  int rc = dq_task_plan_decode(bytes, len, out, err);
+  if (rc < 0)
+    return rc;
+  uint8_t *copy = malloc(len);
+  if (copy == NULL)
+    return 0; /* not cached: fine */
+  memcpy(copy, bytes, len);
+  pthread_mutex_lock(&w->lock);
+  plan_cache_entry *victim = &w->plans[0];
+  for (size_t i = 1; i < PLAN_CACHE && victim->tp != NULL; i++)
+    if (w->plans[i].tp == NULL || w->plans[i].used < victim->used)
+      victim = &w->plans[i];
+  dq_task_plan *old = victim->tp;
+  uint8_t *old_bytes = victim->bytes;
+  victim->bytes = copy;
+  victim->len = len;
+  victim->tp = dq_task_plan_ref(*out);
+  victim->used = ++w->plans_clock;
+  pthread_mutex_unlock(&w->lock);
+  dq_task_plan_free(old);
+  free(old_bytes);
+  return 0;
+}
+
 static int ws_coord_open(void *self, const dq_set_plan *plan,
                          dq_ws_task **out, dq_error *err) {
   dq_worker *w = self;
@@ -605,7 +660,7 @@ static int ws_coord_open(void *self, const dq_set_plan *plan,
   touch(t);
   pthread_mutex_init(&t->lock, NULL);
   pthread_cond_init(&t->cond, NULL);
-  int rc = dq_task_plan_decode(plan->plan, plan->plan_len, &t->tp, err);
+  int rc = task_plan_get(w, plan->plan, plan->plan_len, &t->tp, err);
   if (rc == 0 && dq_stage_id(t->tp->stage) != plan->key.stage_id)
     rc = dq_error_set(err, DQ_EPROTO,
                       "SetPlan for stage %u carries the plan of stage %u",
@@ -1113,6 +1168,10 @@ void dq_worker_stop(dq_worker *w) {
   channel_entry *e = w->channels;
   w->channels = NULL;
   pthread_mutex_unlock(&w->lock);
+  for (size_t i = 0; i < PLAN_CACHE; i++) {
+    dq_task_plan_free(w->plans[i].tp);
+    free(w->plans[i].bytes);
+  }
   while (e != NULL) {
     channel_entry *next = e->next;
     w->ops->channel_close(e->ch);
