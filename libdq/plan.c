@@ -1888,6 +1888,35 @@ dq_node *dq_node_aggregate_final(dq_plan_builder *b, dq_node *input,
   return keep(b, rc, n, &e);
 }
 
+/* The node constructors take sort keys as three arrays; the public API as
+ * dq_sort_key structs.  Splits them (0 or DQ_ENOMEM). */
+typedef struct sort_arrays {
+  const dq_expr **exprs;
+  bool *desc, *nulls_first;
+} sort_arrays;
+
+static void sort_arrays_free(sort_arrays *a) {
+  free(a->exprs);
+  free(a->desc);
+  free(a->nulls_first);
+}
+
+static int split_sort_keys(size_t count, const dq_sort_key *keys,
+                           sort_arrays *a, const char *what, dq_error *e) {
+  size_t n = count ? count : 1;
+  a->exprs = calloc(n, sizeof *a->exprs);
+  a->desc = calloc(n, sizeof *a->desc);
+  a->nulls_first = calloc(n, sizeof *a->nulls_first);
+  if (a->exprs == NULL || a->desc == NULL || a->nulls_first == NULL)
+    return dq_error_set(e, DQ_ENOMEM, "out of memory making a %s", what);
+  for (size_t i = 0; i < count; i++) {
+    a->exprs[i] = keys[i].expr;
+    a->desc[i] = keys[i].descending;
+    a->nulls_first[i] = keys[i].nulls_first;
+  }
+  return 0;
+}
+
 dq_node *dq_node_sort(dq_plan_builder *b, dq_node *input, size_t count,
                       const dq_sort_key *keys) {
   if (!need_input(b, input, "dq_node_sort"))
@@ -1896,25 +1925,14 @@ dq_node *dq_node_sort(dq_plan_builder *b, dq_node *input, size_t count,
     failf(b, DQ_EINVAL, "dq_node_sort: keys is NULL");
     return NULL;
   }
-  const dq_expr **exprs = calloc(count ? count : 1, sizeof *exprs);
-  bool *desc = calloc(count ? count : 1, sizeof *desc);
-  bool *nf = calloc(count ? count : 1, sizeof *nf);
   dq_node *n = NULL;
   dq_error e;
-  int rc;
-  if (exprs == NULL || desc == NULL || nf == NULL) {
-    rc = dq_error_set(&e, DQ_ENOMEM, "out of memory making a sort");
-  } else {
-    for (size_t i = 0; i < count; i++) {
-      exprs[i] = keys[i].expr;
-      desc[i] = keys[i].descending;
-      nf[i] = keys[i].nulls_first;
-    }
-    rc = dq_node_new_sort(input, count, exprs, desc, nf, &n, &e);
-  }
-  free(exprs);
-  free(desc);
-  free(nf);
+  sort_arrays sa;
+  int rc = split_sort_keys(count, keys, &sa, "sort", &e);
+  if (rc == 0)
+    rc = dq_node_new_sort(input, count, sa.exprs, sa.desc, sa.nulls_first, &n,
+                          &e);
+  sort_arrays_free(&sa);
   return keep(b, rc, n, &e);
 }
 
@@ -1954,26 +1972,14 @@ dq_node *dq_node_topn(dq_plan_builder *b, dq_node *input, size_t count_keys,
     failf(b, DQ_EINVAL, "dq_node_topn: keys is NULL");
     return NULL;
   }
-  const dq_expr **exprs = calloc(count_keys ? count_keys : 1, sizeof *exprs);
-  bool *desc = calloc(count_keys ? count_keys : 1, sizeof *desc);
-  bool *nf = calloc(count_keys ? count_keys : 1, sizeof *nf);
   dq_node *n = NULL;
   dq_error e;
-  int rc;
-  if (exprs == NULL || desc == NULL || nf == NULL) {
-    rc = dq_error_set(&e, DQ_ENOMEM, "out of memory making a top-N");
-  } else {
-    for (size_t i = 0; i < count_keys; i++) {
-      exprs[i] = keys[i].expr;
-      desc[i] = keys[i].descending;
-      nf[i] = keys[i].nulls_first;
-    }
-    rc = dq_node_new_topn(input, count_keys, exprs, desc, nf, count, offset,
-                          &n, &e);
-  }
-  free(exprs);
-  free(desc);
-  free(nf);
+  sort_arrays sa;
+  int rc = split_sort_keys(count_keys, keys, &sa, "top-N", &e);
+  if (rc == 0)
+    rc = dq_node_new_topn(input, count_keys, sa.exprs, sa.desc,
+                          sa.nulls_first, count, offset, &n, &e);
+  sort_arrays_free(&sa);
   return keep(b, rc, n, &e);
 }
 
