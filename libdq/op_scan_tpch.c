@@ -4,20 +4,28 @@
  * Partition p of task t covers slice t·P+p of N·P contiguous, near-equal
  * slices of the table's generation units (dq_scan_slice), so each task
  * generates only its own rows and the union over all pipelines is the
- * whole table exactly once.  Only the projected columns are generated. */
+ * whole table exactly once.  Only the projected columns are generated.
+ * When the table is kept in memory (dq_tpch_materialize) the slice is read
+ * from there instead: the same rows, without generating them. */
 #include <stdlib.h>
 
 #include "exec.h"
 #include "tpch.h"
+#include "tpch_kept.h"
 
 typedef struct scan_op {
   dq_op op;
   int64_t next_unit, end_unit, units_per_batch;
+  dq_tpch_kept *kept; /* NULL: generate */
 } scan_op;
 
 static int scan_next(dq_op *op, dq_batch **out, dq_error *err) {
   scan_op *s = (scan_op *)op;
   const dq_node *n = op->node;
+  if (s->kept != NULL)
+    return dq_tpch_kept_read(s->kept, &s->next_unit, s->end_unit,
+                             n->column_idx, n->n_columns, n->schema, out,
+                             err);
   while (s->next_unit < s->end_unit) {
     int64_t start = s->next_unit;
     int64_t end = start + s->units_per_batch;
@@ -44,7 +52,10 @@ static int scan_next(dq_op *op, dq_batch **out, dq_error *err) {
   return 0;
 }
 
-static void scan_close(dq_op *op) { free(op); }
+static void scan_close(dq_op *op) {
+  dq_tpch_kept_unref(((scan_op *)op)->kept);
+  free(op);
+}
 
 int dq_op_scan_tpch_open(const dq_node *n, const dq_exec_env *env,
                          uint32_t partition, dq_op **out, dq_error *err) {
@@ -64,6 +75,7 @@ int dq_op_scan_tpch_open(const dq_node *n, const dq_exec_env *env,
   s->units_per_batch = env->batch_rows / rows_per_unit;
   if (s->units_per_batch < 1)
     s->units_per_batch = 1;
+  s->kept = dq_tpch_kept_find(t, n->scale, n->seed);
   s->op.next = scan_next;
   s->op.close = scan_close;
   s->op.node = n;

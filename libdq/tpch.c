@@ -1372,6 +1372,24 @@ int64_t dq_tpch_row_estimate(dq_tpch_table t, double scale) {
   return units;
 }
 
+int64_t dq_tpch_unit_rows(dq_tpch_table t, double scale, uint64_t seed,
+                          int64_t unit_start, int64_t unit_end) {
+  if (!table_ok(t) || !scale_ok(scale))
+    return DQ_EINVAL;
+  sizes z = sizes_of(scale);
+  if (unit_start < 0 || unit_end < unit_start || unit_end > units_of(t, &z))
+    return DQ_EINVAL;
+  if (t == DQ_TPCH_PARTSUPP)
+    return (unit_end - unit_start) * z.n_ps;
+  if (t != DQ_TPCH_LINEITEM)
+    return unit_end - unit_start;
+  uint64_t key = tpch_stream_key(seed, S_O_NLINES);
+  int64_t rows = 0;
+  for (int64_t o = unit_start; o < unit_end; o++)
+    rows += order_nlines(key, o);
+  return rows;
+}
+
 int dq_tpch_generate_columns(dq_tpch_table t, double scale, uint64_t seed,
                              int64_t unit_start, int64_t unit_end,
                              const int *columns, size_t n_columns,

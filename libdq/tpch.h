@@ -101,6 +101,13 @@ int64_t dq_tpch_unit_count(dq_tpch_table t, double scale);
  * (the mean of 1..7).  DQ_EINVAL (negative) for a bad table or scale. */
 int64_t dq_tpch_row_estimate(dq_tpch_table t, double scale);
 
+/* Rows units [unit_start, unit_end) yield (what dq_tpch_generate of that
+ * range returns, without generating it: lineitem draws each order's line
+ * count, a cheap hash per unit).  DQ_EINVAL (negative) for a bad table,
+ * scale or range. */
+int64_t dq_tpch_unit_rows(dq_tpch_table t, double scale, uint64_t seed,
+                          int64_t unit_start, int64_t unit_end);
+
 /* Generates units [unit_start, unit_end) of the table, all columns, as one
  * batch.  An empty range gives a batch of 0 rows.  Errors: DQ_EINVAL for a
  * bad table, scale or range (0 <= unit_start <= unit_end <= unit count);
