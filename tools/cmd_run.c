@@ -5,8 +5,9 @@
  * processes (tools/worker_procs.c) with any other transport; those are
  * stopped and reaped at the end, also after an error or Ctrl-C.  Also owns
  * --explain (the stage graph and where each task goes), --analyze (per-task
- * metrics), --local (the single-node baseline), the progress line, and
- * Ctrl-C, which cancels the query on every worker.
+ * metrics), --local (the single-node baseline), --materialize and
+ * --repeat (timing the query apart from data generation, as a median), the
+ * progress line, and Ctrl-C, which cancels the query on every worker.
  *
  * Exit status: 0 success, 1 the query (or its setup) failed, 2 a usage
  * error, 128 + the signal number when interrupted (130 for Ctrl-C). */
@@ -38,6 +39,7 @@
 /* Bounds that catch typos (--workers 40000) rather than limit anyone. */
 #define MAX_WORKERS 1024
 #define MAX_TASKS 65536
+#define MAX_REPEAT 1000
 #define DEFAULT_WORKERS 4
 /* The generator's range of scale factors (libdq/tpch.h). */
 #define RUN_MAX_SCALE 100000.0
@@ -127,7 +129,8 @@ typedef struct run_opts {
   size_t n_urls;
   const char *transport;
   uint32_t tasks; /* --tasks, 0: one per worker */
-  bool local, explain, analyze, quiet;
+  uint32_t repeat; /* --repeat, runs timed (the median is reported) */
+  bool local, explain, analyze, quiet, materialize;
 } run_opts;
 
 static void usage(FILE *f) {
@@ -164,6 +167,12 @@ static void usage(FILE *f) {
           "then exit\n"
           "  --analyze         after the result, print each task's metrics\n"
           "  --quiet           print only the timing line, not the result\n"
+          "  --materialize     generate the tables first and keep them in "
+          "memory, so\n"
+          "                    the timing is the query's alone (--local or "
+          "inmem workers)\n"
+          "  --repeat N        run the query N times and report the median "
+          "time\n"
           "  --help            this text\n"
           "\nThe global option --config FILE (before 'run') names the "
           "config file.\n",
@@ -247,6 +256,15 @@ static int parse_args(int argc, char **argv, run_opts *o) {
       o->explain = true;
     } else if (strcmp(a, "--analyze") == 0) {
       o->analyze = true;
+    } else if (strcmp(a, "--materialize") == 0) {
+      o->materialize = true;
+    } else if ((m = opt_value(argc, argv, &i, "--repeat", &v)) != 0) {
+      if (m < 0)
+        return usage_error("--repeat needs a value");
+      if (!parse_u64(v, MAX_REPEAT, &u) || u < 1)
+        return usage_error("--repeat must be an integer from 1 to %d, not "
+                           "'%s'", MAX_REPEAT, v);
+      o->repeat = (uint32_t)u;
     } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
       o->quiet = true;
     } else if ((m = opt_value(argc, argv, &i, "--scale", &v)) != 0) {
@@ -736,6 +754,38 @@ static int analyze(const dq_query *q, const dq_plan *plan, dq_error *err) {
 
 /* --- Running -------------------------------------------------------------- */
 
+/* --materialize: generates the plan's tables before any timing and says
+ * what that cost, so the times that follow are the query's alone. */
+static int materialize(const dq_plan *plan, dq_error *err) {
+  double t0 = now_s();
+  size_t bytes = 0;
+  int rc = dq_tpch_materialize_plan(plan, &bytes, err);
+  if (rc == 0)
+    printf("tables generated and kept in memory in %.3f s (%.1f MB); the "
+           "times below exclude them\n",
+           now_s() - t0, (double)bytes / 1e6);
+  return rc;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* With --repeat N > 1: every run's time, and the median, which is what
+ * print_result reports. */
+static double report_runs(double *secs, uint32_t n) {
+  if (n <= 1)
+    return secs[0];
+  printf("%" PRIu32 " runs:", n);
+  for (uint32_t i = 0; i < n; i++)
+    printf(" %.3f", secs[i]);
+  qsort(secs, n, sizeof *secs, cmp_double);
+  double median = n % 2 ? secs[n / 2] : (secs[n / 2 - 1] + secs[n / 2]) / 2;
+  printf(" s; median below\n");
+  return median;
+}
+
 static int run_local(const run_opts *o, const run_query *q) {
   dq_error err;
   dq_error_clear(&err);
@@ -754,15 +804,23 @@ static int run_local(const run_opts *o, const run_query *q) {
                  o->query);
     goto done;
   }
-  if (sink_init(&s, dq_stage_schema(head), o->quiet, &err) < 0)
+  if (o->materialize && materialize(plan, &err) < 0)
     goto done;
-  watcher w;
-  watcher_start(&w, o->query, true);
-  int rc = dq_plan_run_local(plan, on_local_batch, &s, &err);
-  double secs = watcher_stop(&w);
-  if (rc < 0)
-    goto done;
-  print_result(&s, o, q, secs);
+  uint32_t runs = o->repeat ? o->repeat : 1;
+  double secs[MAX_REPEAT];
+  for (uint32_t r = 0; r < runs; r++) {
+    /* The first run's rows are printed; later runs only count theirs. */
+    sink again, *into = r == 0 ? &s : &again;
+    if (sink_init(into, dq_stage_schema(head), o->quiet || r > 0, &err) < 0)
+      goto done;
+    watcher w;
+    watcher_start(&w, o->query, true);
+    int rc = dq_plan_run_local(plan, on_local_batch, into, &err);
+    secs[r] = watcher_stop(&w);
+    if (rc < 0)
+      goto done;
+  }
+  print_result(&s, o, q, report_runs(secs, runs));
   status = 0;
 done:
   if (status == 1 && err.code != 0)
@@ -880,24 +938,46 @@ static int run_distributed(const run_opts *o, const run_query *q,
     goto done;
   }
 
-  watcher w;
-  watcher_start(&w, o->query, false);
-  int rc = dq_query_start(ctx, plan, urls, n_urls, &query, &err);
-  if (rc == 0) {
-    /* Hand the query to the watcher only now that it exists. */
-    pthread_mutex_lock(&w.mu);
-    w.query = query;
-    pthread_mutex_unlock(&w.mu);
-    rc = sink_init(&s, dq_query_schema(query), o->quiet, &err);
+  if (o->materialize) {
+    if (workers == NULL) {
+      status = usage_error("--materialize keeps the tables in this process, "
+                           "and these workers are other processes: use "
+                           "--local, or --workers N with the inmem "
+                           "transport");
+      goto done;
+    }
+    if (materialize(plan, &err) < 0)
+      goto done;
   }
-  while (rc == 0) {
-    dq_batch *b = NULL;
-    if ((rc = dq_query_next(query, &b, &err)) < 0 || b == NULL)
-      break;
-    rc = sink_add(&s, b, &err);
-    dq_batch_unref(b);
+
+  uint32_t runs = o->repeat ? o->repeat : 1;
+  double secs[MAX_REPEAT];
+  int rc = 0;
+  for (uint32_t r = 0; r < runs && rc == 0; r++) {
+    /* The first run's rows are printed; later runs only count theirs, and
+     * --analyze shows the last run's metrics. */
+    sink again, *into = r == 0 ? &s : &again;
+    dq_query_close(query);
+    query = NULL;
+    watcher w;
+    watcher_start(&w, o->query, false);
+    rc = dq_query_start(ctx, plan, urls, n_urls, &query, &err);
+    if (rc == 0) {
+      /* Hand the query to the watcher only now that it exists. */
+      pthread_mutex_lock(&w.mu);
+      w.query = query;
+      pthread_mutex_unlock(&w.mu);
+      rc = sink_init(into, dq_query_schema(query), o->quiet || r > 0, &err);
+    }
+    while (rc == 0) {
+      dq_batch *b = NULL;
+      if ((rc = dq_query_next(query, &b, &err)) < 0 || b == NULL)
+        break;
+      rc = sink_add(into, b, &err);
+      dq_batch_unref(b);
+    }
+    secs[r] = watcher_stop(&w);
   }
-  double secs = watcher_stop(&w);
   if (rc < 0) {
     if (interrupted) {
       fprintf(stderr, "dq run: interrupted; the query was cancelled on every "
@@ -907,7 +987,7 @@ static int run_distributed(const run_opts *o, const run_query *q,
     }
     goto done;
   }
-  print_result(&s, o, q, secs);
+  print_result(&s, o, q, report_runs(secs, runs));
   if (o->analyze && analyze(query, plan, &err) < 0)
     goto done;
   status = 0;
