@@ -53,6 +53,9 @@ dq_buffer *dq_buffer_wrap(void *data, size_t size, void (*release)(void *),
  * 0, DQ_ENOMEM, or DQ_EINVAL for a wrapped or shared buffer. */
 int dq_buffer_reserve(dq_buffer *b, size_t size);
 dq_buffer *dq_buffer_ref(dq_buffer *b);
+/* Bytes of freed buffer blocks that threads keep for reuse (buffer.c):
+ * bounded per thread and freed at thread exit, but counted by mallinfo. */
+size_t dq_buffer_cached_bytes(void);
 void dq_buffer_unref(dq_buffer *b);
 
 struct dq_array {

@@ -115,6 +115,26 @@ int dq_array_constant(const dq_scalar *s, int64_t n, dq_array **out,
 
 /* --- Take, slice, concat -------------------------------------------------- */
 
+/* A filter keeping most rows gives indices in long ascending runs: those
+ * are copied a run at a time (one memcpy per run instead of a load and a
+ * store, or a memcpy call, per value).  Dense: the indices span at most
+ * n + n/8 rows, so runs average 8 or more (exact for increasing indices,
+ * which is what filters give; for any others the run copy is still right,
+ * only slower). */
+static bool take_dense(const uint32_t *idx, int64_t n) {
+  return n >= 64 && idx[n - 1] >= idx[0] &&
+         (int64_t)(idx[n - 1] - idx[0]) < n + n / 8;
+}
+
+/* Runs the body (the variadic argument, so that it may hold commas) with
+ * i, j bounding each maximal run idx[i..j) of consecutive indices. */
+#define EACH_RUN(idx, n, ...)                                                  \
+  for (int64_t i = 0, j; i < (n); i = j) {                                     \
+    for (j = i + 1; j < (n) && (idx)[j] == (idx)[j - 1] + 1; j++)              \
+      ;                                                                        \
+    __VA_ARGS__;                                                               \
+  }
+
 int dq_array_take(const dq_array *a, const uint32_t *idx, int64_t n,
                   dq_array **out, dq_error *err) {
   dq_array_out o;
@@ -133,6 +153,26 @@ int dq_array_take(const dq_array *a, const uint32_t *idx, int64_t n,
     return rc;
   const uint8_t *sv = a->values->data;
   uint8_t *dv = o.values->data;
+  size_t w = dq_type_width(a->type);
+  if (a->type.id != DQ_TYPE_BOOL && take_dense(idx, n)) {
+    if (a->type.id == DQ_TYPE_UTF8) {
+      int32_t *d = (int32_t *)o.offsets->data;
+      int32_t pos = 0;
+      EACH_RUN(idx, n, {
+        int32_t base = so[idx[i]], end = so[idx[j - 1] + 1];
+        for (int64_t k = i; k < j; k++)
+          d[k] = pos + (so[idx[k]] - base);
+        memcpy(dv + pos, sv + base, (size_t)(end - base));
+        pos += end - base;
+      });
+      d[n] = pos;
+    } else {
+      EACH_RUN(idx, n,
+               memcpy(dv + w * (size_t)i, sv + w * (size_t)idx[i],
+                      w * (size_t)(j - i)));
+    }
+    goto validity;
+  }
   switch (a->type.id) {
   case DQ_TYPE_BOOL:
     for (int64_t i = 0; i < n; i++)
@@ -167,6 +207,7 @@ int dq_array_take(const dq_array *a, const uint32_t *idx, int64_t n,
     break;
   }
   }
+validity:
   if (a->validity) {
     const uint8_t *sn = a->validity->data;
     uint8_t *dn = o.validity->data;
@@ -511,9 +552,14 @@ int dq_row_keys_encode(const dq_array *const *cols, size_t n_cols,
           continue;
         size_t len = (size_t)(o[i + 1] - o[i]), zeros = 0;
         const uint8_t *p = v + o[i], *end = p + len;
-        while (p < end && (p = memchr(p, 0, (size_t)(end - p))) != NULL) {
-          zeros++;
-          p++;
+        if (len < 32) { /* group keys are short: no call per value */
+          for (size_t j = 0; j < len; j++)
+            zeros += p[j] == 0;
+        } else {
+          while (p < end && (p = memchr(p, 0, (size_t)(end - p))) != NULL) {
+            zeros++;
+            p++;
+          }
         }
         off[i + 1] += len + zeros + 2;
       }

@@ -46,6 +46,7 @@
 #include <dq/plan.h>
 #include <dq/runtime.h>
 
+#include "batch_internal.h"
 #include "result_text.h"
 #include "worker_internal.h"
 #include "worker_procs.h"
@@ -755,7 +756,9 @@ static snapshot snap(cluster *c) {
   memset(&s, 0, sizeof s);
   s.self = proc_usage(getpid());
   struct mallinfo2 mi = mallinfo2();
-  s.heap = mi.uordblks + mi.hblkhd;
+  /* Blocks threads keep for reuse (libdq/buffer.c: bounded, freed when
+   * their thread exits) are allocator state, not something a query left. */
+  s.heap = mi.uordblks + mi.hblkhd - dq_buffer_cached_bytes();
   for (size_t i = 0; c->procs != NULL && i < N_WORKERS; i++)
     s.worker[i] = proc_usage(worker_procs_pid(c->procs, i));
   s.dev_shm = dev_shm_entries();

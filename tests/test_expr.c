@@ -1175,6 +1175,119 @@ static void test_new_exprs_empty(void **state) {
   dq_plan_builder_free(b);
 }
 
+
+/* dq_array_take / dq_batch_take: filter-like index sets (dense, ascending
+ * runs: copied a run at a time), sparse ones, and dense but shuffled ones,
+ * over every type with nulls and strings of varied length. */
+static void check_take(const dq_batch *src, const uint32_t *idx, int64_t n) {
+  dq_batch *got;
+  dq_error err;
+  if (dq_batch_take(src, idx, n, &got, &err) != 0)
+    fail_msg("take: %s", err.message);
+  assert_int_equal(dq_batch_n_rows(got), n);
+  for (size_t c = 0; c < dq_batch_n_columns(src); c++) {
+    const dq_array *a = dq_batch_column(src, c), *b = dq_batch_column(got, c);
+    for (int64_t i = 0; i < n; i++) {
+      int64_t r = idx[i];
+      assert_int_equal(dq_array_is_null(b, i), dq_array_is_null(a, r));
+      if (dq_array_is_null(a, r))
+        continue;
+      switch (dq_array_type(a).id) {
+      case DQ_TYPE_BOOL:
+        assert_int_equal(dq_array_bool(b, i), dq_array_bool(a, r));
+        break;
+      case DQ_TYPE_INT32:
+        assert_int_equal(dq_array_int32(b, i), dq_array_int32(a, r));
+        break;
+      case DQ_TYPE_INT64:
+        assert_int_equal(dq_array_int64(b, i), dq_array_int64(a, r));
+        break;
+      case DQ_TYPE_FLOAT64:
+        assert_true(dq_array_float64(b, i) == dq_array_float64(a, r));
+        break;
+      case DQ_TYPE_DECIMAL: {
+        dq_decimal x = dq_array_decimal(b, i), y = dq_array_decimal(a, r);
+        assert_true(x.lo == y.lo && x.hi == y.hi);
+        break;
+      }
+      case DQ_TYPE_UTF8: {
+        size_t lx, ly;
+        const char *x = dq_array_utf8(b, i, &lx), *y = dq_array_utf8(a, r, &ly);
+        assert_int_equal(lx, ly);
+        assert_memory_equal(x, y, lx);
+        break;
+      }
+      default: fail_msg("unexpected type");
+      }
+    }
+  }
+  dq_batch_unref(got);
+}
+
+static void test_take(void **state) {
+  (void)state;
+  enum { N = 3000 };
+  const char *tnames[] = {"b", "i", "l", "g", "d", "u"};
+  dq_type ttypes[] = {{DQ_TYPE_BOOL, 0, 0},    {DQ_TYPE_INT32, 0, 0},
+                     {DQ_TYPE_INT64, 0, 0},   {DQ_TYPE_FLOAT64, 0, 0},
+                     {DQ_TYPE_DECIMAL, 15, 2}, {DQ_TYPE_UTF8, 0, 0}};
+  dq_schema *tschema;
+  dq_batch_builder *bb;
+  dq_batch *src;
+  dq_error err;
+  assert_int_equal(dq_schema_new(6, tnames, ttypes, NULL, &tschema, &err), 0);
+  assert_int_equal(dq_batch_builder_new(tschema, N, &bb, &err), 0);
+  char text[40];
+  for (int64_t r = 0; r < N; r++) {
+    if (r % 7 == 3) {
+      for (size_t c = 0; c < 6; c++)
+        assert_int_equal(dq_builder_append_null(bb, c), 0);
+      continue;
+    }
+    size_t len = (size_t)(r * 7919 % 37); /* 0..36 bytes, some with NULs */
+    for (size_t k = 0; k < len; k++)
+      text[k] = (char)((r + (int64_t)k) % 5 == 0 ? 0 : 'a' + (r + k) % 26);
+    int64_t cents = r % 2 ? -r * 1000003 : r * 1000003;
+    dq_decimal d = {(uint64_t)cents, cents < 0 ? -1 : 0};
+    assert_int_equal(dq_builder_append_bool(bb, 0, r % 3 == 0), 0);
+    assert_int_equal(dq_builder_append_int32(bb, 1, (int32_t)(r * 31)), 0);
+    assert_int_equal(dq_builder_append_int64(bb, 2, r * 1000000007), 0);
+    assert_int_equal(dq_builder_append_float64(bb, 3, (double)r / 3), 0);
+    assert_int_equal(dq_builder_append_decimal(bb, 4, d), 0);
+    assert_int_equal(dq_builder_append_utf8(bb, 5, text, len), 0);
+  }
+  assert_int_equal(dq_batch_builder_finish(bb, &src, &err), 0);
+
+  static uint32_t idx[N];
+  int64_t n = 0;
+  /* A filter keeping 97% of the rows, from row 5 on. */
+  for (uint32_t r = 5; r < N; r++)
+    if (r % 37 != 0)
+      idx[n++] = r;
+  check_take(src, idx, n);
+  /* Everything: one run. */
+  for (n = 0; n < N; n++)
+    idx[n] = (uint32_t)n;
+  check_take(src, idx, n);
+  /* Dense but shuffled: adjacent pairs swapped, so runs of one. */
+  for (n = 0; n + 1 < N; n += 2) {
+    idx[n] = (uint32_t)n + 1;
+    idx[n + 1] = (uint32_t)n;
+  }
+  check_take(src, idx, n);
+  /* Sparse, repeated and descending. */
+  for (n = 0; n < N / 2; n++)
+    idx[n] = (uint32_t)(((N - 1 - n * 3) % N + N) % N);
+  check_take(src, idx, n);
+  /* Few rows: the per-value path. */
+  check_take(src, idx, 10);
+  check_take(src, idx, 0);
+
+  dq_batch_unref(src);
+  dq_batch_builder_free(bb);
+  dq_schema_unref(tschema);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_int_arith),
@@ -1196,6 +1309,7 @@ int main(void) {
       cmocka_unit_test(test_substring),
       cmocka_unit_test(test_more_casts),
       cmocka_unit_test(test_new_exprs_empty),
+      cmocka_unit_test(test_take),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
