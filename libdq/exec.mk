@@ -25,7 +25,7 @@ libdq_libdqcore_la_SOURCES += \
 	libdq/hash_partition.c \
 	libdq/op_aggregate.c \
 	libdq/op_filter.c \
-	libdq/op_join.c \
+	libdq/op_join.c libdq/row_key_hash.h \
 	libdq/op_limit.c \
 	libdq/op_project.c \
 	libdq/op_read.c \

@@ -13,11 +13,10 @@
  * previous row's takes its group without a lookup (input clustered on the
  * key, as lineitem is on l_orderkey, is common), a check kept on only
  * while it pays, since on unclustered keys it is an unpredictable branch
- * per row (Q1 got 9% slower with it always on); keys are hashed with a
- * hash of our own, cheaper than the routing hash (which is a wire contract
- * and must not change); and each slot holds the upper half of its group's
- * hash beside the group id, so a probe touches the group's key only when
- * the hashes agree.
+ * per row (Q1 got 9% slower with it always on); keys are hashed with
+ * row_key_hash.h's hash, cheaper than the routing hash; and each slot
+ * holds the upper half of its group's hash beside the group id, so a probe
+ * touches the group's key only when the hashes agree.
  *
  * Exactness: integer and decimal sums accumulate in 128 bits (an overflow
  * fails the query rather than wrapping), so SINGLE and PARTIAL→FINAL give
@@ -31,6 +30,7 @@
 #include <string.h>
 
 #include "exec.h"
+#include "row_key_hash.h"
 
 typedef struct acc {
   const dq_agg_call *call;
@@ -120,45 +120,6 @@ static inline uint64_t slot_of(uint64_t h, size_t g) {
   return (h & 0xffffffff00000000ull) | ((uint64_t)g + 1);
 }
 
-/* The hash of an encoded key, for this table only: a multiply-xorshift
- * per 8 bytes, then a final mix, so the slot (low bits) and the tag (high
- * bits) both depend on every byte. */
-static inline uint64_t key_hash(const uint8_t *k, size_t len) {
-  const uint64_t m = 0x9e3779b97f4a7c15ull;
-  uint64_t h = (uint64_t)len * m;
-  for (; len >= 8; k += 8, len -= 8) {
-    uint64_t w;
-    memcpy(&w, k, 8);
-    h = (h ^ w) * m;
-    h ^= h >> 29;
-  }
-  if (len > 0) {
-    uint64_t w = 0;
-    for (size_t j = 0; j < len; j++)
-      w |= (uint64_t)k[j] << (8 * j);
-    h = (h ^ w) * m;
-    h ^= h >> 29;
-  }
-  h *= 0xbf58476d1ce4e5b9ull;
-  return h ^ (h >> 31);
-}
-
-/* Keys are short (an int64 key encodes in 9 bytes): compared inline,
- * rather than through a memcmp call per row. */
-static inline bool key_eq(const uint8_t *x, const uint8_t *y, size_t len) {
-  for (; len >= 8; x += 8, y += 8, len -= 8) {
-    uint64_t u, v;
-    memcpy(&u, x, 8);
-    memcpy(&v, y, 8);
-    if (u != v)
-      return false;
-  }
-  for (size_t j = 0; j < len; j++)
-    if (x[j] != y[j])
-      return false;
-  return true;
-}
-
 static int rehash(agg_op *a, dq_error *err) {
   size_t cap = a->table_cap ? 2 * a->table_cap : 256;
   uint64_t *t = calloc(cap, sizeof *t);
@@ -241,7 +202,7 @@ static int assign_groups(agg_op *a, const dq_batch *in, dq_error *err) {
     const uint8_t *k = rk.bytes + rk.offsets[i];
     size_t len = (size_t)(rk.offsets[i + 1] - rk.offsets[i]);
     uint32_t g = 0;
-    if (prev != NULL && len == prev_len && key_eq(k, prev, len)) {
+    if (prev != NULL && len == prev_len && dq_row_key_eq(k, prev, len)) {
       a->gid[i] = a->gid[i - 1];
       repeats++;
       continue;
@@ -250,7 +211,7 @@ static int assign_groups(agg_op *a, const dq_batch *in, dq_error *err) {
       prev = k;
       prev_len = len;
     }
-    uint64_t h = key_hash(k, len);
+    uint64_t h = dq_row_key_hash(k, len);
     size_t s = a->table_cap ? h & (a->table_cap - 1) : 0;
     for (; a->table_cap; s = (s + 1) & (a->table_cap - 1)) {
       uint64_t e = a->table[s];
@@ -260,7 +221,7 @@ static int assign_groups(agg_op *a, const dq_batch *in, dq_error *err) {
         continue;
       g = (uint32_t)e - 1;
       if (a->key_off[g + 1] - a->key_off[g] == len &&
-          key_eq(a->keys + a->key_off[g], k, len))
+          dq_row_key_eq(a->keys + a->key_off[g], k, len))
         goto found;
     }
     if ((rc = add_group(a, k, len, h, &g, err)) != 0)

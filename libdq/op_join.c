@@ -25,8 +25,7 @@
 #include <string.h>
 
 #include "exec.h"
-
-#define HASH_SEED 0x9e3779b97f4a7c15ull
+#include "row_key_hash.h"
 
 typedef struct join_op {
   dq_op op;
@@ -79,9 +78,8 @@ static int eval_keys(dq_expr *const *exprs, size_t nk, const dq_batch *b,
       valid[i] &= dq_bit_get(vb, i);
   }
   for (int64_t i = 0; i < n; i++)
-    hash[i] = dq_hash_bytes(rk->bytes + rk->offsets[i],
-                            (size_t)(rk->offsets[i + 1] - rk->offsets[i]),
-                            HASH_SEED);
+    hash[i] = dq_row_key_hash(rk->bytes + rk->offsets[i],
+                              (size_t)(rk->offsets[i + 1] - rk->offsets[i]));
 out:
   for (size_t i = 0; i < done; i++)
     dq_array_unref(cols[i]);
@@ -272,7 +270,7 @@ static int64_t gather(join_op *j, int64_t cap) {
     for (; e != 0; e = j->next[e - 1]) {
       uint32_t r = e - 1;
       if (j->bhash[r] != h || bo[r + 1] - bo[r] != len ||
-          memcmp(bk + bo[r], key, len) != 0)
+          !dq_row_key_eq(bk + bo[r], key, len))
         continue;
       if (mark_only) {
         j->matched[i] = 1;
