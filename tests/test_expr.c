@@ -206,6 +206,42 @@ static void test_decimal_arith(void **state) {
   assert_int_equal(t.precision, 23);
   assert_true(dec(a, 4) == (dq_i128)9999999999 * -12500);
   dq_array_unref(a);
+  /* Operands that fit 64 bits multiply without a checked 128-bit multiply
+   * (expr_eval.c); the edges of that: int64's extremes, a column by one,
+   * and an operand one past int64, which takes the checked path. */
+  const char *i64max = "9223372036854775807", *i64min = "-9223372036854775808";
+  a = eval_ok(dq_expr_mul(b, dq_expr_decimal(b, i64max),
+                          dq_expr_decimal(b, i64min)));
+  assert_true(dec(a, 0) == (dq_i128)INT64_MAX * INT64_MIN);
+  dq_array_unref(a);
+  a = eval_ok(dq_expr_mul(b, dq_expr_decimal(b, i64min),
+                          dq_expr_decimal(b, i64min)));
+  assert_true(dec(a, 0) == (dq_i128)1 << 126);
+  dq_array_unref(a);
+  a = eval_ok(dq_expr_mul(b, C("m"), dq_expr_decimal(b, i64min)));
+  for (int r = 0; r < NROWS; r++)
+    if (r != 2)
+      assert_true(dec(a, r) == (dq_i128)mv[r] * INT64_MIN);
+  dq_array_unref(a);
+  a = eval_ok(dq_expr_mul(b, dq_expr_decimal(b, "9223372036854775808"),
+                          C("m")));
+  for (int r = 0; r < NROWS; r++)
+    if (r != 2)
+      assert_true(dec(a, r) == ((dq_i128)1 << 63) * mv[r]);
+  dq_array_unref(a);
+  {
+    dq_error oerr;
+    a = NULL;
+    /* 2^64 * 2^64 = 2^128: only the checked path can see that. */
+    assert_int_equal(
+        eval_on(batch,
+                dq_expr_mul(b, dq_expr_decimal(b, "18446744073709551616"),
+                            dq_expr_decimal(b, "18446744073709551616")),
+                &a, &oerr),
+        DQ_EEXEC);
+    assert_non_null(strstr(oerr.message, "overflow"));
+    assert_null(a);
+  }
   /* /: scale max(6, s1+p2+1) = 2+12+1 = 15; rounds half away from zero */
   a = eval_ok(dq_expr_div(b, C("m"), C("m4")));
   t = dq_array_type(a);
