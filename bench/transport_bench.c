@@ -30,7 +30,11 @@
  *
  *   transport_bench [--transports a,b] [--seconds S] [--reps N]
  *                   [--listen NAME=URL] [--scan-scale SF]
- *                   [--json FILE] [--tsv FILE]
+ *                   [--json FILE] [--tsv FILE] [--plan-only]
+ *
+ * --plan-only measures plan delivery alone, once per rep (each rep's
+ * p50/p99 printed, then the medians), for quick A/B runs of a transport's
+ * call latency.
  */
 #include <config.h>
 
@@ -590,6 +594,8 @@ typedef struct latency {
   size_t samples;
 } latency;
 
+static int plan_only; /* --plan-only */
+
 /* coord_open + coord_close round trips; each opens a new task (a new query
  * id) so the worker sees what a query start looks like. */
 static int measure_plan_delivery(const dq_transport_ops *ops, dq_channel *ch,
@@ -902,7 +908,7 @@ static int bench_transport(const char *name, double seconds, int reps,
   printf("| column | batch | producers | GB/s | batches/s | ratio | to |\n"
          "|---|---|---:|---:|---:|---:|---|\n");
   bench_json_begin_array(j, "throughput");
-  for (uint32_t d = 0; rc == 0 && d < N_DATASETS; d++) {
+  for (uint32_t d = 0; rc == 0 && !plan_only && d < N_DATASETS; d++) {
     if (d == SMALL_DATASET)
       continue;
     for (int np = 1; rc == 0 && np <= 4; np += 3) {
@@ -934,7 +940,7 @@ static int bench_transport(const char *name, double seconds, int reps,
   bench_json_end_array(j);
 
   bench_json_begin_array(j, "small_batches");
-  for (int np = 1; rc == 0 && np <= 4; np += 3) {
+  for (int np = 1; rc == 0 && !plan_only && np <= 4; np += 3) {
     /* With the consumer's import (what a reader pays) and without it (the
      * transport's hand-off alone: each frame released as it arrives). */
     rate r, raw;
@@ -958,11 +964,39 @@ static int bench_transport(const char *name, double seconds, int reps,
   bench_json_end_array(j);
 
   latency lw = {0, 0, 0}, ln = {0, 0, 0};
-  if (rc == 0)
-    rc = measure_plan_delivery(ops, w_ch, plan, plan_len, seconds, &lw, &err);
-  if (rc == 0)
-    rc = measure_plan_delivery(ops, syn_ch, plan, plan_len, seconds, &ln,
-                               &err);
+  if (plan_only) {
+    /* One measurement per rep, interleaved worker/null; medians below. */
+    double w50[64], w99[64], n50[64], n99[64];
+    int nr = reps < 64 ? reps : 64;
+    for (int k = 0; rc == 0 && k < nr; k++) {
+      rc = measure_plan_delivery(ops, w_ch, plan, plan_len, seconds, &lw,
+                                 &err);
+      if (rc == 0)
+        rc = measure_plan_delivery(ops, syn_ch, plan, plan_len, seconds, &ln,
+                                   &err);
+      if (rc < 0)
+        break;
+      w50[k] = lw.p50_us, w99[k] = lw.p99_us;
+      n50[k] = ln.p50_us, n99[k] = ln.p99_us;
+      printf("rep %d: real worker p50 %.1f p99 %.1f µs; null service p50 "
+             "%.1f p99 %.1f µs\n",
+             k + 1, lw.p50_us, lw.p99_us, ln.p50_us, ln.p99_us);
+    }
+    if (rc == 0) {
+      lw.p50_us = bench_median(w50, (size_t)nr);
+      lw.p99_us = bench_median(w99, (size_t)nr);
+      ln.p50_us = bench_median(n50, (size_t)nr);
+      ln.p99_us = bench_median(n99, (size_t)nr);
+      printf("medians of %d reps: ", nr);
+    }
+  } else {
+    if (rc == 0)
+      rc = measure_plan_delivery(ops, w_ch, plan, plan_len, seconds, &lw,
+                                 &err);
+    if (rc == 0)
+      rc = measure_plan_delivery(ops, syn_ch, plan, plan_len, seconds, &ln,
+                                 &err);
+  }
   if (rc == 0) {
     printf("plan delivery (coord_open+coord_close, %zu-byte task plan): "
            "real worker p50 %.2f µs, p99 %.2f µs (%zu samples); "
@@ -978,7 +1012,7 @@ static int bench_transport(const char *name, double seconds, int reps,
     bench_json_num(j, "null_p99_us", ln.p99_us);
     bench_json_end_object(j);
   }
-  if (rc == 0 && ws != NULL) {
+  if (rc == 0 && ws != NULL && !plan_only) {
     double remote = 0, local = 0;
     uint64_t bytes = 0;
     rc = measure_worker_scan(ops, w_ch, ws, reps, &remote, &local, &bytes,
@@ -1028,7 +1062,9 @@ int main(int argc, char **argv) {
     const char *v;
     if ((v = bench_opt(argc, argv, &i, "--serve")) != NULL)
       return serve_main(v);
-    if ((v = bench_opt(argc, argv, &i, "--seconds")) != NULL)
+    if (strcmp(argv[i], "--plan-only") == 0)
+      plan_only = 1;
+    else if ((v = bench_opt(argc, argv, &i, "--seconds")) != NULL)
       seconds = atof(v);
     else if ((v = bench_opt(argc, argv, &i, "--reps")) != NULL)
       reps = atoi(v);
@@ -1054,7 +1090,7 @@ int main(int argc, char **argv) {
       fprintf(stderr,
               "usage: %s [--transports a,b] [--seconds S] [--reps N] "
               "[--listen NAME=URL] [--scan-scale SF] [--json FILE] "
-              "[--tsv FILE]\n",
+              "[--tsv FILE] [--plan-only]\n",
               argv[0]);
       return 2;
     }
@@ -1082,9 +1118,12 @@ int main(int argc, char **argv) {
   /* The baselines the ratios divide by, measured now, in this run. */
   baselines bl;
   int breps = reps < 3 ? reps : 3;
-  bl.memcpy_1m = bench_memcpy_gbps(1u << 20, seconds / 2, breps);
-  bl.tcp_64k = bench_tcp_gbps(64u << 10, (size_t)(seconds * 2.5e9), breps);
-  bl.tcp_1m = bench_tcp_gbps(1u << 20, (size_t)(seconds * 2.5e9), breps);
+  bl.memcpy_1m = bl.tcp_64k = bl.tcp_1m = 1; /* unused by --plan-only */
+  if (!plan_only) {
+    bl.memcpy_1m = bench_memcpy_gbps(1u << 20, seconds / 2, breps);
+    bl.tcp_64k = bench_tcp_gbps(64u << 10, (size_t)(seconds * 2.5e9), breps);
+    bl.tcp_1m = bench_tcp_gbps(1u << 20, (size_t)(seconds * 2.5e9), breps);
+  }
   printf("baselines (this run): memcpy 1 MiB %.2f GB/s, loopback TCP "
          "%.2f GB/s (64 KiB writes), %.2f GB/s (1 MiB writes)\n",
          bl.memcpy_1m, bl.tcp_64k, bl.tcp_1m);

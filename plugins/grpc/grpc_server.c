@@ -3,12 +3,27 @@
  *
  * Threads.  `cq_threads` threads poll the server's one completion queue and
  * never call the worker service: they accept calls, record completions in
- * the call's state and wake whoever waits.  Each accepted call gets its own
- * handler thread, which makes the blocking calls into the service (a
- * stream_next waits for data; an ExecuteTask may wait for its plan) and
- * drives the call with one batch at a time.  A handler can therefore never
- * starve the queue, and a call costs one thread while it lives — the same
- * trade the worker makes for its pipelines (docs/runtime.md).
+ * the call's state and wake whoever waits.  Each accepted call gets a
+ * handler thread of its own for as long as it lives, which makes the
+ * blocking calls into the service (a stream_next waits for data; an
+ * ExecuteTask may wait for its plan) and drives the call with one batch at
+ * a time.  A handler can therefore never starve the queue, and a call costs
+ * one thread while it lives — the same trade the worker makes for its
+ * pipelines (docs/runtime.md).
+ *
+ * Handler threads are pooled: creating one per call cost more than the
+ * rest of a plan delivery on the 2-core machines we measure on
+ * (docs/PERFORMANCE.md).  A thread that finishes a call waits up to
+ * POOL_IDLE_MS for the next one, then exits, and at most POOL_MAX_IDLE wait
+ * at once, so a worker's thread count still returns to its resting level
+ * shortly after its queries end (the hygiene checks allow seconds).  A call
+ * never waits for a busy thread: when no thread is idle, one is started.
+ *
+ * Latency.  The queue thread that accepts a call already starts its first
+ * receive (and RECV_CLOSE_ON_SERVER) before handing it over, so the
+ * request travels while the handler wakes up; a CoordinatorChannel's
+ * "dq-accepted" metadata goes in one batch with the receive that follows.
+ * Each saves a round through the queue thread on the path of coord_open.
  *
  * Cancellation.  Every call has a RECV_CLOSE_ON_SERVER batch from the start;
  * when it reports a client cancel (or a lost connection) the queue thread
@@ -48,8 +63,14 @@ typedef struct stag {
   scall *c;
 } stag;
 
+/* Handler threads retire after this long without a call... */
+#define POOL_IDLE_MS 1000
+/* ...or at once when this many already wait. */
+#define POOL_MAX_IDLE 16
+
 typedef struct thr_node {
   pthread_t th;
+  dq_server *srv;
   struct thr_node *next;
 } thr_node;
 
@@ -57,6 +78,7 @@ struct dq_server {
   dq_transport *t;
   const dq_worker_service *svc;
   grpc_server *server;
+  void *rm_coord; /* CoordinatorChannel, registered: SetPlan comes with it */
   grpc_completion_queue *cq;
   char url[300];
   pthread_t *cq_thr;
@@ -66,11 +88,15 @@ struct dq_server {
   pthread_cond_t cond;
   int stopping;
   int shutdown_done;
-  long handlers;  /* handler threads not yet finished */
+  long handlers;  /* accepted calls not yet finished */
   long streams;   /* ExecuteTask handlers holding a worker stream */
-  scall *calls;   /* calls with a live handler */
-  thr_node *live; /* handler threads, to join */
-  thr_node *dead; /* finished handler threads, to join soon */
+  scall *calls;   /* accepted calls not yet finished */
+  thr_node *live; /* handler (pool) threads, to join */
+  thr_node *dead; /* exited handler threads, to join soon */
+  pthread_cond_t work;      /* idle handler threads wait here */
+  scall *queue, *queue_end; /* accepted calls waiting for a thread */
+  long queued;
+  long idle; /* handler threads waiting for a call */
   stag shutdown_tag;
 };
 
@@ -80,7 +106,14 @@ struct scall {
   grpc_call_details details;
   grpc_metadata_array md;
   stag t_accept, t_op, t_close;
-  thr_node *thr;
+  int registered; /* requested as rm_coord: the method is known, and the
+                     first message came with the call (in recv_bb) */
+  gpr_timespec deadline; /* of a registered call (unused) */
+  int method;     /* M_*, known at accept */
+  int authorized; /* the bearer token matched (or none is required) */
+  int pre_recv;   /* a RECV_MESSAGE is in flight: recv_msg waits for it */
+  int orphan;     /* refused without a handler: 1, then 2 once freed */
+  scall *qnext;   /* srv->queue */
 
   pthread_mutex_t lock;
   pthread_cond_t cond;
@@ -94,7 +127,7 @@ struct scall {
   scall *prev, *next;
 };
 
-static void request_one(dq_server *srv);
+static void request_one(dq_server *srv, int registered);
 
 /* --- the completion-queue threads ------------------------------------------*/
 
@@ -114,12 +147,79 @@ static void join_dead(dq_server *srv) {
 }
 
 static void free_scall(scall *c) {
+  if (c->recv_bb != NULL)
+    grpc_byte_buffer_destroy(c->recv_bb);
   grpc_call_details_destroy(&c->details);
   grpc_metadata_array_destroy(&c->md);
   pthread_mutex_destroy(&c->lock);
   pthread_cond_destroy(&c->cond);
-  free(c->thr);
   free(c);
+}
+
+static int token_ok(scall *c);
+static int start_op(scall *c, const grpc_op *ops, size_t n);
+
+static int method_of(const scall *c) {
+  if (c->registered)
+    return M_COORD;
+  if (grpc_slice_str_cmp(c->details.method, GRPC_M_COORD) == 0)
+    return M_COORD;
+  if (grpc_slice_str_cmp(c->details.method, GRPC_M_EXECUTE) == 0)
+    return M_EXECUTE;
+  if (grpc_slice_str_cmp(c->details.method, GRPC_M_INFO) == 0)
+    return M_INFO;
+  return M_UNKNOWN;
+}
+
+/* Starts a handler thread; the caller holds srv->lock.  Its node goes on
+ * the live list first; the thread moves it to the dead list (by pointer)
+ * when it exits, under the same lock. */
+static int spawn_locked(dq_server *srv) {
+  thr_node *tn = calloc(1, sizeof *tn);
+  if (tn == NULL)
+    return -1;
+  tn->srv = srv;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  int rc = pthread_create(&tn->th, &attr, handler_main, tn);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    free(tn);
+    return -1;
+  }
+  tn->next = srv->live;
+  srv->live = tn;
+  return 0;
+}
+
+static void unlink_call(dq_server *srv, scall *c) {
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    srv->calls = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  srv->handlers--;
+  pthread_cond_broadcast(&srv->cond);
+}
+
+/* A refused call (no handler) is freed once both its batches are over:
+ * whoever sees the last of them, under c->lock, frees it (orphan_free). */
+static int orphan_done_locked(scall *c) {
+  if (c->orphan != 1 || c->op_busy || !c->closed)
+    return 0;
+  c->orphan = 2;
+  return 1;
+}
+
+static void orphan_free(scall *c) {
+  dq_server *srv = c->srv;
+  grpc_call_unref(c->call);
+  pthread_mutex_lock(&srv->lock);
+  unlink_call(srv, c);
+  pthread_mutex_unlock(&srv->lock);
+  free_scall(c);
 }
 
 static void on_accept(dq_server *srv, scall *c, int success) {
@@ -127,6 +227,30 @@ static void on_accept(dq_server *srv, scall *c, int success) {
     free_scall(c);
     return;
   }
+  /* Cheap checks that call nothing of the service, done here so that the
+   * first receive can start at once, while the handler wakes up.  Only for
+   * a call that will read a message: a refusal must not wait for one. */
+  c->method = method_of(c);
+  c->authorized = token_ok(c);
+  grpc_op op;
+  memset(&op, 0, sizeof op);
+  op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+  op.data.recv_close_on_server.cancelled = &c->cancelled;
+  if (grpc_call_start_batch(c->call, &op, 1, &c->t_close, NULL) !=
+      GRPC_CALL_OK)
+    c->closed = 1; /* no TAG_CLOSE will come: nothing else sees c yet */
+  if (c->registered) {
+    c->pre_recv = 1; /* received with the call: recv_msg takes recv_bb */
+    c->op_ok = 1;
+  } else if (c->method != M_UNKNOWN && c->authorized) {
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &c->recv_bb;
+    c->pre_recv = start_op(c, &op, 1);
+  }
+  /* Once queued, c belongs to its handler, which may finish and free it
+   * before this function returns: read what is needed now. */
+  int registered = c->registered;
   pthread_mutex_lock(&srv->lock);
   int stopping = srv->stopping;
   srv->handlers++;
@@ -134,38 +258,48 @@ static void on_accept(dq_server *srv, scall *c, int success) {
   if (srv->calls)
     srv->calls->prev = c;
   srv->calls = c;
-  pthread_mutex_unlock(&srv->lock);
-  if (!stopping)
-    request_one(srv);
-  join_dead(srv);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
-  /* The node goes on the live list first; the handler moves it to the dead
-   * list (by pointer) when it ends, under the same lock. */
-  pthread_mutex_lock(&srv->lock);
-  c->thr->next = srv->live;
-  srv->live = c->thr;
-  int rc = pthread_create(&c->thr->th, &attr, handler_main, c);
-  if (rc != 0) {
-    srv->live = c->thr->next;
-    if (c->prev)
-      c->prev->next = c->next;
-    else
-      srv->calls = c->next;
-    if (c->next)
-      c->next->prev = c->prev;
-    srv->handlers--;
-    pthread_cond_broadcast(&srv->cond);
+  if (srv->queue_end)
+    srv->queue_end->qnext = c;
+  else
+    srv->queue = c;
+  srv->queue_end = c;
+  srv->queued++;
+  int refused = 0;
+  if (srv->queued <= srv->idle) {
+    pthread_cond_signal(&srv->work);
+  } else if (spawn_locked(srv) < 0) {
+    /* No thread for it: refuse the call rather than leave it waiting for a
+     * busy handler, which may wait for it (a stream for its producer). */
+    scall **pp = &srv->queue;
+    scall *prev = NULL;
+    while (*pp != NULL && *pp != c) {
+      prev = *pp;
+      pp = &(*pp)->qnext;
+    }
+    if (*pp == c) {
+      *pp = c->qnext;
+      if (srv->queue_end == c)
+        srv->queue_end = prev;
+      srv->queued--;
+      refused = 1;
+    }
   }
   pthread_mutex_unlock(&srv->lock);
-  pthread_attr_destroy(&attr);
-  if (rc != 0) {
-    /* No thread for it: refuse the call rather than leave it hanging. */
+  if (!stopping)
+    request_one(srv, registered);
+  join_dead(srv);
+  if (refused) {
+    /* Its batches end now; the queue thread that sees the last of them
+     * frees the call (this thread must not wait for them: it may be the
+     * only one polling). */
     grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED,
                                  "the worker cannot start a thread", NULL);
-    grpc_call_unref(c->call);
-    free_scall(c);
+    pthread_mutex_lock(&c->lock);
+    c->orphan = 1;
+    int last = orphan_done_locked(c);
+    pthread_mutex_unlock(&c->lock);
+    if (last)
+      orphan_free(c);
   }
 }
 
@@ -180,6 +314,7 @@ static void *cq_main(void *arg) {
       continue;
     stag *tg = ev.tag;
     scall *c = tg->c;
+    int last; /* of a refused call's batches: free it */
     switch (tg->kind) {
     case TAG_ACCEPT:
       on_accept(srv, c, ev.success);
@@ -188,16 +323,22 @@ static void *cq_main(void *arg) {
       pthread_mutex_lock(&c->lock);
       c->op_busy = 0;
       c->op_ok = ev.success;
+      last = orphan_done_locked(c);
       pthread_cond_broadcast(&c->cond);
       pthread_mutex_unlock(&c->lock);
+      if (last)
+        orphan_free(c);
       break;
     case TAG_CLOSE:
       pthread_mutex_lock(&c->lock);
       c->closed = 1;
       if (c->cancelled && c->ws_live)
         srv->svc->stream_cancel(srv->svc->self, c->ws);
+      last = orphan_done_locked(c);
       pthread_cond_broadcast(&c->cond);
       pthread_mutex_unlock(&c->lock);
+      if (last)
+        orphan_free(c);
       break;
     case TAG_SHUTDOWN:
       pthread_mutex_lock(&srv->lock);
@@ -210,16 +351,15 @@ static void *cq_main(void *arg) {
   return NULL;
 }
 
-static void request_one(dq_server *srv) {
+/* Asks for the next call: a CoordinatorChannel (registered) or any other
+ * method.  One request of each kind is pending at a time; accepting one
+ * asks for the next. */
+static void request_one(dq_server *srv, int registered) {
   scall *c = calloc(1, sizeof *c);
-  thr_node *tn = calloc(1, sizeof *tn);
-  if (c == NULL || tn == NULL) {
-    free(c);
-    free(tn);
+  if (c == NULL)
     return; /* out of memory: stop accepting rather than crash */
-  }
   c->srv = srv;
-  c->thr = tn;
+  c->registered = registered;
   c->t_accept = (stag){TAG_ACCEPT, c};
   c->t_op = (stag){TAG_OP, c};
   c->t_close = (stag){TAG_CLOSE, c};
@@ -227,8 +367,14 @@ static void request_one(dq_server *srv) {
   pthread_cond_init(&c->cond, NULL);
   grpc_call_details_init(&c->details);
   grpc_metadata_array_init(&c->md);
-  if (grpc_server_request_call(srv->server, &c->call, &c->details, &c->md,
-                               srv->cq, srv->cq, &c->t_accept) != GRPC_CALL_OK)
+  grpc_call_error e =
+      registered ? grpc_server_request_registered_call(
+                       srv->server, srv->rm_coord, &c->call, &c->deadline,
+                       &c->md, &c->recv_bb, srv->cq, srv->cq, &c->t_accept)
+                 : grpc_server_request_call(srv->server, &c->call,
+                                            &c->details, &c->md, srv->cq,
+                                            srv->cq, &c->t_accept);
+  if (e != GRPC_CALL_OK)
     free_scall(c);
 }
 
@@ -265,14 +411,17 @@ static int start_op(scall *c, const grpc_op *ops, size_t n) {
 /* Receives one message: 1 with *bb (NULL at the client's half-close), or
  * 0 when the call is gone. */
 static int recv_msg(scall *c, grpc_byte_buffer **bb) {
-  wait_op(c); /* a failed earlier send is reported by this receive too */
-  grpc_op op;
-  memset(&op, 0, sizeof op);
-  op.op = GRPC_OP_RECV_MESSAGE;
-  c->recv_bb = NULL;
-  op.data.recv_message.recv_message = &c->recv_bb;
-  if (!start_op(c, &op, 1))
-    return 0;
+  if (!c->pre_recv) {
+    wait_op(c); /* a failed earlier send is reported by this receive too */
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_RECV_MESSAGE;
+    c->recv_bb = NULL;
+    op.data.recv_message.recv_message = &c->recv_bb;
+    if (!start_op(c, &op, 1))
+      return 0;
+  }
+  c->pre_recv = 0; /* started at accept, or with the metadata */
   int ok = wait_op(c);
   *bb = c->recv_bb;
   c->recv_bb = NULL;
@@ -316,6 +465,34 @@ static int send_msg(scall *c, grpc_byte_buffer *bb, const char *accept) {
     c->send_bb = NULL;
     return 0;
   }
+  return 1;
+}
+
+/* Sends the initial metadata `accept` and starts the next receive in the
+ * same batch (one completion instead of two); recv_msg collects it. */
+static int send_md_recv(scall *c, const char *accept) {
+  if (!wait_op(c))
+    return 0;
+  grpc_op ops[2];
+  memset(ops, 0, sizeof ops);
+  size_t n = 0;
+  grpc_metadata md;
+  if (!c->md_sent) {
+    md.key = grpc_slice_from_static_string(GRPC_ACCEPT_KEY);
+    md.value = grpc_slice_from_static_string(accept);
+    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[n].data.send_initial_metadata.count = 1;
+    ops[n].data.send_initial_metadata.metadata = &md;
+    n++;
+    c->md_sent = 1;
+  }
+  ops[n].op = GRPC_OP_RECV_MESSAGE;
+  c->recv_bb = NULL;
+  ops[n].data.recv_message.recv_message = &c->recv_bb;
+  n++;
+  if (!start_op(c, ops, n))
+    return 0;
+  c->pre_recv = 1;
   return 1;
 }
 
@@ -469,7 +646,7 @@ static void do_coord(scall *c) {
     send_status(c, &err);
     return;
   }
-  int alive = send_msg(c, NULL, "1");
+  int alive = send_md_recv(c, "1");
   while (alive) {
     if (!recv_msg(c, &bb))
       break;
@@ -682,29 +859,15 @@ static void do_execute(scall *c) {
   pthread_mutex_unlock(&srv->lock);
 }
 
-static void *handler_main(void *arg) {
-  scall *c = arg;
+/* One call, from its hand-over to its end. */
+static void run_call(scall *c) {
   dq_server *srv = c->srv;
-  grpc_op op;
-  memset(&op, 0, sizeof op);
-  op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-  op.data.recv_close_on_server.cancelled = &c->cancelled;
-  if (grpc_call_start_batch(c->call, &op, 1, &c->t_close, NULL) !=
-      GRPC_CALL_OK)
-    c->closed = 1;
-  int method = M_UNKNOWN;
-  if (grpc_slice_str_cmp(c->details.method, GRPC_M_COORD) == 0)
-    method = M_COORD;
-  else if (grpc_slice_str_cmp(c->details.method, GRPC_M_EXECUTE) == 0)
-    method = M_EXECUTE;
-  else if (grpc_slice_str_cmp(c->details.method, GRPC_M_INFO) == 0)
-    method = M_INFO;
-  if (method == M_UNKNOWN) {
+  if (c->method == M_UNKNOWN) {
     dq_error e;
     dq_error_set(&e, DQ_EUNSUPPORTED, "dq.v1.Worker has no such method");
     dq_error_set_origin(&e, srv->url, NULL);
     send_status(c, &e);
-  } else if (!token_ok(c)) {
+  } else if (!c->authorized) {
     dq_error e;
     dq_error_set(&e, DQ_EUNAVAILABLE,
                  "worker %s rejected the token: the bearer token is missing "
@@ -712,18 +875,28 @@ static void *handler_main(void *arg) {
                  srv->url);
     dq_error_set_origin(&e, srv->url, NULL);
     send_status_as(c, &e, GRPC_STATUS_UNAUTHENTICATED);
-  } else if (method == M_COORD) {
+  } else if (c->method == M_COORD) {
     do_coord(c);
-  } else if (method == M_EXECUTE) {
+  } else if (c->method == M_EXECUTE) {
     do_execute(c);
   } else {
     do_info(c);
   }
   /* A call that ended without a status (the client left) still owes one
-   * to gRPC's bookkeeping: cancel makes sure it is finished. */
-  wait_op(c);
+   * to gRPC's bookkeeping: cancel makes sure it is finished.  A receive
+   * started for a handler that did not collect it ends with it. */
   pthread_mutex_lock(&c->lock);
   int closed = c->closed;
+  pthread_mutex_unlock(&c->lock);
+  if (!closed && c->pre_recv)
+    grpc_call_cancel(c->call, NULL);
+  wait_op(c);
+  if (c->recv_bb != NULL) {
+    grpc_byte_buffer_destroy(c->recv_bb);
+    c->recv_bb = NULL;
+  }
+  pthread_mutex_lock(&c->lock);
+  closed = c->closed;
   pthread_mutex_unlock(&c->lock);
   if (!closed)
     grpc_call_cancel(c->call, NULL);
@@ -731,25 +904,67 @@ static void *handler_main(void *arg) {
   grpc_call_unref(c->call);
 
   pthread_mutex_lock(&srv->lock);
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    srv->calls = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
-  /* Move our thread from the live list to the dead one, to be joined. */
-  for (thr_node **pp = &srv->live; *pp != NULL; pp = &(*pp)->next)
-    if (*pp == c->thr) {
-      *pp = c->thr->next;
-      c->thr->next = srv->dead;
-      srv->dead = c->thr;
-      break;
-    }
-  c->thr = NULL;
-  srv->handlers--;
-  pthread_cond_broadcast(&srv->cond);
+  unlink_call(srv, c);
   pthread_mutex_unlock(&srv->lock);
   free_scall(c);
+}
+
+/* A pooled handler thread: runs queued calls one after another; exits
+ * after POOL_IDLE_MS without one, when POOL_MAX_IDLE others already wait,
+ * or once the server stops and nothing is queued. */
+static void *handler_main(void *arg) {
+  thr_node *me = arg;
+  dq_server *srv = me->srv;
+  pthread_mutex_lock(&srv->lock);
+  for (;;) {
+    if (srv->queue == NULL) {
+      if (srv->stopping || srv->idle >= POOL_MAX_IDLE)
+        break;
+      struct timespec until;
+      clock_gettime(CLOCK_MONOTONIC, &until); /* srv->work's clock */
+      until.tv_sec += POOL_IDLE_MS / 1000;
+      until.tv_nsec += (long)(POOL_IDLE_MS % 1000) * 1000000L;
+      if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+      }
+      int timed_out = 0;
+      srv->idle++;
+      while (srv->queue == NULL && !srv->stopping && !timed_out)
+        timed_out = pthread_cond_timedwait(&srv->work, &srv->lock, &until) ==
+                    ETIMEDOUT;
+      srv->idle--;
+      if (srv->queue == NULL)
+        break;
+    }
+    scall *c = srv->queue;
+    srv->queue = c->qnext;
+    if (srv->queue == NULL)
+      srv->queue_end = NULL;
+    srv->queued--;
+    pthread_mutex_unlock(&srv->lock);
+    run_call(c);
+    pthread_mutex_lock(&srv->lock);
+  }
+  /* Move our node from the live list to the dead one, to be joined; if
+   * stop() took the live list, it joins us from there.  Those that went
+   * before are joined first, so few wait. */
+  thr_node *dead = srv->dead;
+  srv->dead = NULL;
+  for (thr_node **pp = &srv->live; *pp != NULL; pp = &(*pp)->next)
+    if (*pp == me) {
+      *pp = me->next;
+      me->next = srv->dead;
+      srv->dead = me;
+      break;
+    }
+  pthread_mutex_unlock(&srv->lock);
+  while (dead != NULL) {
+    thr_node *n = dead->next;
+    pthread_join(dead->th, NULL);
+    free(dead);
+    dead = n;
+  }
   return NULL;
 }
 
@@ -772,11 +987,22 @@ int grpc_s_serve(dq_transport *t, const char *listen_url,
   srv->shutdown_tag = (stag){TAG_SHUTDOWN, NULL};
   pthread_mutex_init(&srv->lock, NULL);
   pthread_cond_init(&srv->cond, NULL);
+  pthread_condattr_t ca_mono;
+  pthread_condattr_init(&ca_mono);
+  pthread_condattr_setclock(&ca_mono, CLOCK_MONOTONIC);
+  pthread_cond_init(&srv->work, &ca_mono);
+  pthread_condattr_destroy(&ca_mono);
 
   grpc_arg args[12];
   grpc_channel_args ca = {0, args};
   grpc_tp_fill_args(t, 1, args, &ca.num_args);
   srv->server = grpc_server_create(&ca, NULL);
+  /* gRPC delivers a registered method's call together with its first
+   * message: the SetPlan is there when the handler starts, one completion
+   * fewer on the path of coord_open. */
+  srv->rm_coord = grpc_server_register_method(
+      srv->server, GRPC_M_COORD, NULL,
+      GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
   srv->cq = grpc_completion_queue_create_for_next(NULL);
   grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
   grpc_server_credentials *creds;
@@ -800,6 +1026,7 @@ int grpc_s_serve(dq_transport *t, const char *listen_url,
     grpc_completion_queue_destroy(srv->cq);
     pthread_mutex_destroy(&srv->lock);
     pthread_cond_destroy(&srv->cond);
+    pthread_cond_destroy(&srv->work);
     free(srv);
     return dq_error_set(err, DQ_EUNAVAILABLE,
                         "cannot listen at %s (address in use, bad host, or "
@@ -820,7 +1047,9 @@ int grpc_s_serve(dq_transport *t, const char *listen_url,
     return dq_error_set(err, DQ_EIO,
                         "cannot start the gRPC server's threads");
   }
-  request_one(srv);
+  request_one(srv, 0);
+  if (srv->rm_coord != NULL)
+    request_one(srv, 1);
   *out = srv;
   return 0;
 }
@@ -861,10 +1090,12 @@ void grpc_s_stop(dq_server *srv) {
   pthread_mutex_lock(&srv->lock);
   while (srv->n_cq_thr > 0 && (!srv->shutdown_done || srv->handlers > 0))
     pthread_cond_wait(&srv->cond, &srv->lock);
+  /* Every call is over: the idle handler threads exit (stopping is set). */
+  pthread_cond_broadcast(&srv->work);
   thr_node *live = srv->live;
   srv->live = NULL;
   pthread_mutex_unlock(&srv->lock);
-  for (thr_node *n; live != NULL; live = n) { /* none: handlers is 0 */
+  for (thr_node *n; live != NULL; live = n) {
     n = live->next;
     pthread_join(live->th, NULL);
     free(live);
@@ -888,5 +1119,6 @@ void grpc_s_stop(dq_server *srv) {
   free(srv->cq_thr);
   pthread_mutex_destroy(&srv->lock);
   pthread_cond_destroy(&srv->cond);
+  pthread_cond_destroy(&srv->work);
   free(srv);
 }
