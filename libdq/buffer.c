@@ -34,6 +34,7 @@ typedef struct block_cache {
   void *data[BLOCK_CACHE_SLOTS]; /* oldest first */
   size_t cap[BLOCK_CACHE_SLOTS];
   bool registered; /* the exit destructor is armed for this thread */
+  bool exiting;    /* it ran: blocks freed from now on are not kept */
 } block_cache;
 
 static _Thread_local block_cache cache;
@@ -49,10 +50,23 @@ static void cache_flush(void *arg) {
   atomic_fetch_sub(&cached_total, c->bytes);
   c->n = 0;
   c->bytes = 0;
+  /* Other keys' destructors may still free buffers on this thread. */
+  c->exiting = true;
 }
 
 static void cache_key_init(void) {
   cache_key_ok = pthread_key_create(&cache_key, cache_flush) == 0;
+}
+
+/* When libdq is unloaded (dlclose of a program's plugin that linked it),
+ * the key must not outlive cache_flush's code; threads still running keep
+ * their blocks until they exit, as glibc's own caches do. */
+__attribute__((destructor)) static void cache_unload(void) {
+  if (cache_key_ok) {
+    cache_flush(&cache);
+    pthread_key_delete(cache_key);
+    cache_key_ok = false;
+  }
 }
 
 /* A cached block of at least cap bytes (and not wastefully larger), or
@@ -78,7 +92,7 @@ static void *cache_take(size_t cap, size_t *got) {
  * it is not a size worth keeping or the thread cannot be cleaned up. */
 static void cache_put(void *data, size_t cap) {
   block_cache *c = &cache;
-  if (cap < BLOCK_CACHE_MIN || cap > BLOCK_CACHE_MAX) {
+  if (cap < BLOCK_CACHE_MIN || cap > BLOCK_CACHE_MAX || c->exiting) {
     free(data);
     return;
   }
