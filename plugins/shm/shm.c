@@ -4,6 +4,18 @@
  * This file holds the instance (options), the client side of every call and
  * the ops table; shm_server.c hosts workers, shm_ring.c moves the bytes.
  *
+ * Connections: each channel keeps a small pool of idle control
+ * connections (at most SHM_POOL_IDLE), so a coordinator channel or a
+ * GetWorkerInfo reuses a connection, and the worker's thread already
+ * serving it, instead of connecting (and the worker starting a thread) per
+ * call.  A coordinator channel holds its connection exclusively while it is
+ * open; coord_close sends CLOSE (the worker frees the task) and gives the
+ * connection back.  A connection whose exchange did not end cleanly (a
+ * deadline passed, the worker hung up, a malformed reply) is closed, never
+ * pooled.  A stream takes a pooled connection for good (its end is the
+ * connection's end).  Closing the channel closes its idle connections, so
+ * after a query (its channels closed) nothing of it stays open.
+ *
  * Client streams: records arrive in the ring, or — when the ring could not
  * take one (too big, or full of batches this side still holds) — through
  * the socket as a segment.  Every record carries the stream's sequence
@@ -32,15 +44,33 @@ struct dq_transport {
   shm_transport t;
 };
 
+/* Idle connections kept per channel: enough for the coordinator channels
+ * of one query's tasks on one worker to come back and be reused by the
+ * next ones; more are closed when they come back. */
+#define SHM_POOL_IDLE 8
+
+/* The idle connections of a channel.  Reference-counted: a coordinator
+ * channel may outlive the dq_channel that opened it and still gives its
+ * connection back (to be closed, once the channel has closed). */
+typedef struct shm_pool {
+  atomic_long refs;
+  pthread_mutex_t lock;
+  int closed; /* the channel closed: connections coming back are closed */
+  int idle[SHM_POOL_IDLE];
+  size_t n_idle;
+} shm_pool;
+
 struct dq_channel {
   dq_transport *t;
   char url[256];
-  char name[128];
+  shm_pool *pool;
 };
 
 struct dq_coord {
   int sock;
   int deadline_ms;
+  int broken; /* the connection's state is unknown: never reuse it */
+  shm_pool *pool;
   char url[256];
   dq_boundary_metrics *boundaries;
 };
@@ -197,8 +227,7 @@ static void shm_fini(dq_transport *t) { free(t); }
 
 /* --- connections -------------------------------------------------------------*/
 
-static int dial(dq_transport *t, const char *url, int *sock, pid_t *peer,
-                dq_error *err) {
+static int dial(dq_transport *t, const char *url, int *sock, dq_error *err) {
   char name[128];
   int rc = shm_parse_url(url, name, sizeof name, 0, err);
   struct sockaddr_un addr;
@@ -224,15 +253,84 @@ static int dial(dq_transport *t, const char *url, int *sock, pid_t *peer,
     dq_error_set_origin(err, url, NULL);
     return rc;
   }
-  if (peer != NULL) {
-    struct ucred cred;
-    socklen_t clen = sizeof cred;
-    *peer = getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0
-                ? cred.pid
-                : 0;
-  }
   *sock = s;
   return 0;
+}
+
+/* The pid of the process at the other end (SO_PEERCRED: fixed when the
+ * connection was made, so a pooled connection's is still right). */
+static pid_t peer_pid(int sock) {
+  struct ucred cred;
+  socklen_t clen = sizeof cred;
+  return getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0
+             ? cred.pid
+             : 0;
+}
+
+static shm_pool *pool_new(void) {
+  shm_pool *p = calloc(1, sizeof *p);
+  if (p == NULL)
+    return NULL;
+  atomic_init(&p->refs, 1);
+  pthread_mutex_init(&p->lock, NULL);
+  return p;
+}
+
+static shm_pool *pool_ref(shm_pool *p) {
+  atomic_fetch_add(&p->refs, 1);
+  return p;
+}
+
+static void pool_unref(shm_pool *p) {
+  if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
+    return;
+  for (size_t i = 0; i < p->n_idle; i++)
+    close(p->idle[i]);
+  pthread_mutex_destroy(&p->lock);
+  free(p);
+}
+
+/* An idle connection is fit for reuse when the worker has neither hung up
+ * (it stopped, or died) nor sent anything (an idle connection carries
+ * nothing: bytes there mean a refusal, e.g. of our uid, or confusion). */
+static int idle_usable(int sock) {
+  char c;
+  ssize_t n = recv(sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* A connection to the channel's worker: an idle one from the pool, or a
+ * new one. */
+static int pool_get(dq_channel *ch, int *sock, dq_error *err) {
+  shm_pool *p = ch->pool;
+  for (;;) {
+    int s = -1;
+    pthread_mutex_lock(&p->lock);
+    if (p->n_idle > 0)
+      s = p->idle[--p->n_idle];
+    pthread_mutex_unlock(&p->lock);
+    if (s < 0)
+      break;
+    if (idle_usable(s)) {
+      *sock = s;
+      return 0;
+    }
+    close(s);
+  }
+  return dial(ch->t, ch->url, sock, err);
+}
+
+/* Gives a connection back after a clean exchange; closed instead when the
+ * channel has closed or enough are idle already. */
+static void pool_put(shm_pool *p, int sock) {
+  pthread_mutex_lock(&p->lock);
+  if (!p->closed && p->n_idle < SHM_POOL_IDLE) {
+    p->idle[p->n_idle++] = sock;
+    sock = -1;
+  }
+  pthread_mutex_unlock(&p->lock);
+  if (sock >= 0)
+    close(sock);
 }
 
 /* Whether process pid is stopped (SIGSTOP, or a debugger): state T or t in
@@ -254,8 +352,11 @@ static int peer_stopped(pid_t pid) {
 }
 
 /* Reads the reply to a request: OK, the expected type, or an error. */
+/* *broken is set when the exchange did not end cleanly (no reply, or one
+ * we could not use): the connection must not be reused.  An ERROR reply is
+ * a clean end. */
 static int reply(int sock, const char *url, int deadline_ms, uint8_t want,
-                 void **data, size_t *len, int *fds, int *n_fds,
+                 void **data, size_t *len, int *fds, int *n_fds, int *broken,
                  dq_error *err) {
   *data = NULL;
   if (deadline_ms > 0) {
@@ -265,6 +366,7 @@ static int reply(int sock, const char *url, int deadline_ms, uint8_t want,
       n = poll(&p, 1, deadline_ms);
     while (n < 0 && errno == EINTR);
     if (n == 0) {
+      *broken = 1; /* the reply may still come: the stream is out of step */
       dq_error_set(err, DQ_ETIMEDOUT, "shm worker %s did not answer within "
                    "[transport.shm] deadline_ms (%d ms)", url, deadline_ms);
       dq_error_set_origin(err, url, NULL);
@@ -274,6 +376,7 @@ static int reply(int sock, const char *url, int deadline_ms, uint8_t want,
   uint8_t type;
   int rc = shm_recv(sock, &type, data, len, fds, n_fds, err);
   if (rc < 0) {
+    *broken = 1;
     dq_error_set(err, DQ_EUNAVAILABLE, "shm worker %s closed the connection "
                  "before answering", url);
     dq_error_set_origin(err, url, NULL);
@@ -288,6 +391,7 @@ static int reply(int sock, const char *url, int deadline_ms, uint8_t want,
     return rc;
   }
   if (type != want) {
+    *broken = 1;
     free(*data);
     *data = NULL;
     for (int i = 0; n_fds && i < *n_fds; i++)
@@ -306,12 +410,14 @@ static int reply(int sock, const char *url, int deadline_ms, uint8_t want,
 static int request(int sock, const char *url, int deadline_ms, uint8_t type,
                    const void *data, size_t len, uint8_t want,
                    void **reply_data, size_t *reply_len, int *fds, int *n_fds,
-                   dq_error *err) {
+                   int *broken, dq_error *err) {
   dq_error send_err;
   dq_error_clear(&send_err);
   int src = shm_send(sock, type, data, len, NULL, 0, &send_err);
+  if (src < 0)
+    *broken = 1;
   int rc = reply(sock, url, deadline_ms, want, reply_data, reply_len, fds,
-                 n_fds, err);
+                 n_fds, broken, err);
   if (rc < 0 && src < 0 && (err == NULL || err->code == DQ_EUNAVAILABLE) &&
       err != NULL && strstr(err->message, "before answering") != NULL) {
     *err = send_err; /* no reply: the send's reason is the better one */
@@ -324,36 +430,60 @@ static int request(int sock, const char *url, int deadline_ms, uint8_t type,
 static int shm_channel_open(dq_transport *t, const char *url,
                             dq_channel **out, dq_error *err) {
   int s;
-  int rc = dial(t, url, &s, NULL, err); /* fail early on an absent worker */
+  int rc = dial(t, url, &s, err); /* fail early on an absent worker */
   if (rc < 0)
     return rc;
-  close(s);
   dq_channel *ch = calloc(1, sizeof *ch);
-  if (ch == NULL)
+  if (ch == NULL || (ch->pool = pool_new()) == NULL) {
+    free(ch);
+    close(s);
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  }
   ch->t = t;
   snprintf(ch->url, sizeof ch->url, "%s", url);
+  /* The connection made to check the worker is the first one of the pool:
+   * the channel's first call uses it. */
+  pool_put(ch->pool, s);
   *out = ch;
   return 0;
 }
 
-static void shm_channel_close(dq_channel *ch) { free(ch); }
+static void shm_channel_close(dq_channel *ch) {
+  if (ch == NULL)
+    return;
+  shm_pool *p = ch->pool;
+  int idle[SHM_POOL_IDLE];
+  pthread_mutex_lock(&p->lock);
+  p->closed = 1;
+  size_t n = p->n_idle;
+  memcpy(idle, p->idle, n * sizeof idle[0]);
+  p->n_idle = 0;
+  pthread_mutex_unlock(&p->lock);
+  /* The worker's threads serving them see the hang-up and end. */
+  for (size_t i = 0; i < n; i++)
+    close(idle[i]);
+  pool_unref(p); /* coordinator channels still open keep it */
+  free(ch);
+}
 
 static int shm_get_worker_info(dq_channel *ch, dq_worker_info *out,
                                dq_error *err) {
   int s;
-  int rc = dial(ch->t, ch->url, &s, NULL, err);
+  int rc = pool_get(ch, &s, err);
   if (rc < 0)
     return rc;
   void *data = NULL;
   size_t len;
+  int broken = 0;
   rc = request(s, ch->url, ch->t->t.deadline_ms, SHM_MSG_INFO_REQ, NULL, 0,
-               SHM_MSG_INFO, &data,
-               &len, NULL, NULL, err);
+               SHM_MSG_INFO, &data, &len, NULL, NULL, &broken, err);
   if (rc == 0)
     rc = shm_decode_info(data, len, out, err);
   free(data);
-  close(s);
+  if (broken)
+    close(s);
+  else
+    pool_put(ch->pool, s);
   return rc;
 }
 
@@ -366,7 +496,7 @@ static int shm_coord_open(dq_channel *ch, const dq_set_plan *plan,
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
   snprintf(c->url, sizeof c->url, "%s", ch->url);
   c->deadline_ms = ch->t->t.deadline_ms;
-  int rc = dial(ch->t, ch->url, &c->sock, NULL, err);
+  int rc = pool_get(ch, &c->sock, err);
   if (rc < 0) {
     free(c);
     return rc;
@@ -377,17 +507,23 @@ static int shm_coord_open(dq_channel *ch, const dq_set_plan *plan,
   rc = shm_encode_set_plan(plan, &buf, &len) < 0
            ? dq_error_set(err, DQ_ENOMEM, "out of memory")
            : request(c->sock, c->url, c->deadline_ms, SHM_MSG_SET_PLAN, buf,
-                     len, SHM_MSG_OK,
-                     &data, &len, NULL, NULL, err);
+                     len, SHM_MSG_OK, &data, &len, NULL, NULL, &c->broken,
+                     err);
   free(buf);
   free(data);
   if (rc < 0) {
     if (err != NULL && err->worker_url[0] == '\0')
       dq_error_set_origin(err, c->url, &plan->key);
-    close(c->sock);
+    /* A refused plan is a clean exchange: the worker waits for the next
+     * call on this connection. */
+    if (c->broken)
+      close(c->sock);
+    else
+      pool_put(ch->pool, c->sock);
     free(c);
     return rc;
   }
+  c->pool = pool_ref(ch->pool);
   *out = c;
   return 0;
 }
@@ -402,9 +538,11 @@ static int shm_coord_send_work_unit(dq_coord *c, const void *data, size_t len,
                ? dq_error_set(err, DQ_ENOMEM, "out of memory")
                : shm_send(c->sock, SHM_MSG_WORK_UNIT, buf, blen, NULL, 0, err);
   free(buf);
+  if (rc == DQ_EUNAVAILABLE)
+    c->broken = 1;
   if (rc == 0)
     rc = reply(c->sock, c->url, c->deadline_ms, SHM_MSG_OK, &r, &rlen, NULL,
-               NULL, err);
+               NULL, &c->broken, err);
   free(r);
   return rc;
 }
@@ -414,10 +552,11 @@ static int shm_coord_finish(dq_coord *c, dq_task_metrics *out,
   void *data = NULL;
   size_t len;
   int rc = shm_send(c->sock, SHM_MSG_FINISH, NULL, 0, NULL, 0, err);
+  if (rc < 0)
+    c->broken = 1;
   if (rc == 0)
     rc = reply(c->sock, c->url, c->deadline_ms, SHM_MSG_METRICS, &data, &len,
-               NULL, NULL,
-               err);
+               NULL, NULL, &c->broken, err);
   if (rc == 0) {
     free(c->boundaries);
     c->boundaries = NULL;
@@ -430,7 +569,15 @@ static int shm_coord_finish(dq_coord *c, dq_task_metrics *out,
 static void shm_coord_close(dq_coord *c) {
   if (c == NULL)
     return;
-  close(c->sock); /* the worker frees the task on the hang-up */
+  /* CLOSE frees the task on the worker, which then waits for the next call
+   * on this connection.  Sent without waiting: request and reply alternate,
+   * so the socket's buffer is empty and the send completes at once; if it
+   * cannot, hanging up frees the task just the same. */
+  if (!c->broken && shm_send_nowait(c->sock, SHM_MSG_CLOSE) == 0)
+    pool_put(c->pool, c->sock);
+  else
+    close(c->sock); /* the worker frees the task on the hang-up */
+  pool_unref(c->pool);
   free(c->boundaries);
   free(c);
 }
@@ -445,11 +592,14 @@ static int shm_execute_task(dq_channel *ch, const dq_execute_task *req,
   snprintf(s->url, sizeof s->url, "%s", ch->url);
   s->seg_fd = -1;
   s->keepalive_ms = ch->t->t.keepalive_ms;
-  int rc = dial(ch->t, ch->url, &s->sock, &s->peer, err);
+  /* A stream keeps its connection: its end (or a hang-up) is the stream's. */
+  int rc = pool_get(ch, &s->sock, err);
   if (rc < 0) {
     free(s);
     return rc;
   }
+  s->peer = peer_pid(s->sock);
+  int broken = 0; /* unused: a stream's connection is never pooled */
   uint8_t *buf = NULL;
   size_t len = 0;
   void *data = NULL;
@@ -458,8 +608,8 @@ static int shm_execute_task(dq_channel *ch, const dq_execute_task *req,
   rc = shm_encode_execute(req, &buf, &len) < 0
            ? dq_error_set(err, DQ_ENOMEM, "out of memory")
            : request(s->sock, s->url, ch->t->t.deadline_ms, SHM_MSG_EXECUTE,
-                     buf, len, SHM_MSG_STREAM,
-                     &data, &len, fds, &n_fds, err);
+                     buf, len, SHM_MSG_STREAM, &data, &len, fds, &n_fds,
+                     &broken, err);
   free(buf);
   free(data);
   if (rc == 0 && n_fds != 3) {

@@ -1,9 +1,11 @@
 /* shm_internal.h — the pieces of the shm transport and how they meet.
  *
- * Control travels over Unix stream sockets, one connection per call (a
- * coordinator channel, an ExecuteTask stream, a GetWorkerInfo): the
- * connection's life is the call's, so closing it is the cancel and a dead
- * peer is an EOF.  Messages are framed [u32 length][u8 type][3 pad] +
+ * Control travels over Unix stream sockets.  A connection carries one call
+ * at a time (a coordinator channel, an ExecuteTask stream, a
+ * GetWorkerInfo) and, between calls, sits idle in its channel's pool to be
+ * reused; a coordinator channel ends with CLOSE (or the connection's end),
+ * a stream ends its connection.  Closing a connection is therefore always
+ * the cancel, and a dead peer is an EOF.  Messages are framed [u32 length][u8 type][3 pad] +
  * protobuf bytes (proto/worker.proto), with file descriptors passed as
  * SCM_RIGHTS on the same sendmsg.
  *
@@ -36,7 +38,9 @@ enum shm_msg_type {
   SHM_MSG_EXECUTE = 9,   /* C->S: dq.v1.ExecuteTaskRequest */
   SHM_MSG_STREAM = 10,   /* S->C: empty + fds: ring memfd, data efd, space efd */
   SHM_MSG_CANCEL = 11,   /* C->S: empty */
-  SHM_MSG_SEGMENT = 12   /* S->C: empty + fd: a dedicated segment memfd */
+  SHM_MSG_SEGMENT = 12,  /* S->C: empty + fd: a dedicated segment memfd */
+  SHM_MSG_CLOSE = 13     /* C->S: the coordinator channel ends (the task is
+                            freed); the connection goes back to idle */
 };
 
 /* Largest control message accepted (plans are the big ones). */
@@ -46,6 +50,9 @@ enum shm_msg_type {
 /* Sends one message (and fds).  0 or a negative DQ_E* code. */
 int shm_send(int sock, uint8_t type, const void *data, size_t len,
              const int *fds, int n_fds, dq_error *err);
+/* Sends a message with no payload without ever blocking: 0, or -1 when
+ * it could not be sent whole at once (the caller then hangs up). */
+int shm_send_nowait(int sock, uint8_t type);
 /* Receives one message: *data is malloc'd (free it), fds received are
  * stored in fds (at most SHM_MAX_FDS; *n_fds set).  DQ_EUNAVAILABLE on
  * EOF, DQ_EPROTO on a malformed frame, DQ_ETOOBIG over SHM_MAX_MSG. */

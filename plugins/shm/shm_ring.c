@@ -12,9 +12,13 @@
  * when the ring is full while the consumer is itself waiting for data —
  * pins, not a slow reader — shm_ring_put reports DQ_ETOOBIG and the caller
  * sends that record through the socket in a dedicated segment instead.
- * Progress is thus guaranteed whatever the consumer keeps.
+ * Progress is thus guaranteed whatever the consumer keeps.  When the
+ * consumer has released everything, the producer starts again at the
+ * beginning of the data area (if two records fit there), so a consumer
+ * that keeps up has every batch copied into the same cache-hot bytes.
  *
- * Wake-ups: each side spins briefly, then sets its "waiting" flag and
+ * Wake-ups: each side spins (the consumer for as long as its recent waits
+ * took, up to 200 us), then sets its "waiting" flag and
  * blocks in poll() on its eventfd and on the socket; the other side writes
  * the eventfd only when it sees the flag (Dekker-style, with sequentially
  * consistent atomics), so a busy stream makes no system calls for wake-ups,
@@ -24,12 +28,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shm_internal.h"
@@ -38,6 +44,10 @@
 #define REC_HDR 64u
 #define RING_MAGIC 0x64717368u /* "dqsh" */
 #define SPIN 2000
+/* The consumer's spin before sleeping adapts between these (ns): see
+ * shm_ring_wait. */
+#define SPIN_MIN_NS 2000u
+#define SPIN_MAX_NS 200000u
 
 typedef struct ring_shared {
   _Atomic uint64_t head; /* producer: bytes published (monotonic) */
@@ -77,6 +87,7 @@ struct shm_ring {
   int memfd, data_efd, space_efd;
   uint64_t tail; /* producer only */
   uint64_t rpos; /* consumer only */
+  uint32_t spin_ns; /* consumer only: how long to spin before sleeping */
   uint64_t seq;  /* producer: next sequence number */
 };
 
@@ -178,6 +189,7 @@ int shm_ring_attach(const int fds[3], shm_ring **out, dq_error *err) {
     return rc;
   }
   r->size = r->sh->data_size;
+  r->spin_ns = SPIN_MIN_NS;
   atomic_init(&r->refs, 1);
   *out = r;
   return 0;
@@ -272,6 +284,17 @@ int shm_ring_put(shm_ring *r, int sock, uint8_t kind, uint32_t partition,
     uint64_t head = atomic_load(&r->sh->head);
     uint64_t pos = head % r->size;
     uint64_t skip = pos + rec > r->size ? r->size - pos : 0;
+    /* The reader has released everything: start again at the beginning
+     * of the data area if two such records fit before the current
+     * position.  A reader that keeps up then has the producer copy into
+     * the same few cache-hot bytes, batch after batch, rather than sweep
+     * the whole ring through the cache (and page-fault all of it in).
+     * Two, not one: until the reader has passed the WRAP record, the ring
+     * only has room before it, and one record's worth would make the
+     * producer wait for the reader at every batch.  A reader that keeps
+     * records (tail behind head) sees the ring used in order as before. */
+    if (skip == 0 && pos != 0 && r->tail == head && 2 * rec <= pos)
+      skip = r->size - pos;
     if (r->size - (head - r->tail) >= skip + rec) {
       if (skip > 0) {
         rec_hdr *w = (rec_hdr *)(r->data + pos);
@@ -361,11 +384,61 @@ int shm_ring_get(shm_ring *r, shm_rec *out, dq_error *err) {
   }
 }
 
-int shm_ring_wait(shm_ring *r, int sock, int timeout_ms, dq_error *err) {
-  for (int i = 0; i < SPIN; i++)
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Spins until the ring has a record (or is cancelled) for at most
+ * r->spin_ns from start.  1 if it has. */
+static int spin_for_data(shm_ring *r, uint64_t start) {
+  for (unsigned i = 1;; i++) {
     if (r->rpos < atomic_load(&r->sh->head) ||
         atomic_load(&r->sh->cancelled))
-      return 0;
+      return 1;
+    if ((i & 63) == 0) {
+      if (now_ns() - start >= r->spin_ns)
+        return 0;
+      /* Another thread waiting for this CPU (a producer, when streams
+       * outnumber cores) runs instead of our spinning. */
+      if ((i & 511) == 0)
+        sched_yield();
+    }
+    cpu_relax();
+  }
+}
+
+/* Sizes the next spin from how long this wait took: a producer that
+ * publishes a record every few tens of microseconds (a 1 MiB batch is a
+ * ~20 us copy) would otherwise find the reader asleep every time, and pay
+ * an eventfd write and a wake-up per batch while the reader pays the time
+ * to wake.  Waits that end within SPIN_MAX_NS get a spin of twice their
+ * length; longer ones (an idle or slow stream, or more streams than
+ * cores) fall back to the short spin, costing little CPU. */
+static void learn_spin(shm_ring *r, uint64_t start) {
+  uint64_t took = now_ns() - start;
+  r->spin_ns = took <= SPIN_MAX_NS / 2   ? (uint32_t)(2 * took)
+               : took <= SPIN_MAX_NS     ? SPIN_MAX_NS
+                                         : SPIN_MIN_NS;
+  if (r->spin_ns < SPIN_MIN_NS)
+    r->spin_ns = SPIN_MIN_NS;
+}
+
+int shm_ring_wait(shm_ring *r, int sock, int timeout_ms, dq_error *err) {
+  uint64_t start = now_ns();
+  if (spin_for_data(r, start)) {
+    learn_spin(r, start);
+    return 0;
+  }
   /* A segment may be waiting on the socket, or the worker may be gone. */
   int st = sock >= 0 ? sock_state(sock) : 0;
   if (st > 0)
@@ -384,6 +457,8 @@ int shm_ring_wait(shm_ring *r, int sock, int timeout_ms, dq_error *err) {
       rc = 0; /* data arrived before the hang-up: read it first */
   }
   atomic_store(&r->sh->consumer_waiting, 0);
+  if (rc == 0)
+    learn_spin(r, start);
   return rc;
 }
 

@@ -2,9 +2,13 @@
  *
  * One listening Unix socket (abstract namespace by default, so nothing is
  * left on disk; or a socket file in a 0700 directory); one thread per
- * connection.  The first message says what the connection is: GetWorkerInfo,
- * a coordinator channel (SetPlan, then work units and finish; the
- * connection's end is coord_close), or an ExecuteTask stream.  A stream has
+ * connection, which lives as long as the connection.  Clients keep idle
+ * connections in a pool and reuse them (shm.c), so a thread serves call
+ * after call: a GetWorkerInfo, or a coordinator channel (SetPlan, then
+ * work units and finish, ended by CLOSE or by the connection's end:
+ * coord_close either way), then waits for the next call.  An ExecuteTask
+ * stream is the connection's last call.  A client closing its channel
+ * closes its idle connections, and their threads end.  A stream has
  * a pump thread (stream_next → ring) and a watcher thread blocked on the
  * socket, which turns the client's CANCEL or hang-up into stream_cancel
  * even while the pump waits inside stream_next.
@@ -233,8 +237,10 @@ static void serve_stream(shm_server *srv, int sock, const void *data,
 
 /* --- coordinator channels --------------------------------------------------*/
 
-static void serve_coord(shm_server *srv, int sock, const void *data,
-                        size_t len) {
+/* Serves one coordinator channel.  Returns 1 when it ended with CLOSE and
+ * the connection may carry another call, 0 when the connection must end. */
+static int serve_coord(shm_server *srv, int sock, const void *data,
+                       size_t len) {
   const dq_worker_service *svc = srv->svc;
   dq_error err;
   dq_error_clear(&err);
@@ -248,13 +254,14 @@ static void serve_coord(shm_server *srv, int sock, const void *data,
   if (rc < 0) {
     if (err.worker_url[0] == '\0')
       dq_error_set_origin(&err, srv->url, NULL);
-    shm_send_error(sock, &err);
-    return;
+    /* A refusal leaves the connection in step: the client may reuse it. */
+    return shm_send_error(sock, &err) == 0;
   }
   if (shm_send(sock, SHM_MSG_OK, NULL, 0, NULL, 0, NULL) < 0) {
     svc->coord_close(svc->self, task);
-    return;
+    return 0;
   }
+  int reuse = 0;
   for (;;) {
     uint8_t type;
     void *msg;
@@ -263,6 +270,11 @@ static void serve_coord(shm_server *srv, int sock, const void *data,
     if (shm_recv(sock, &type, &msg, &mlen, NULL, NULL, NULL) < 0)
       break;
     dq_error_clear(&err);
+    if (type == SHM_MSG_CLOSE) {
+      free(msg);
+      reuse = 1;
+      break;
+    }
     if (type == SHM_MSG_WORK_UNIT) {
       const uint8_t *bytes;
       size_t n;
@@ -291,6 +303,7 @@ static void serve_coord(shm_server *srv, int sock, const void *data,
       break;
   }
   svc->coord_close(svc->self, task);
+  return reuse;
 }
 
 /* --- connections ------------------------------------------------------------*/
@@ -300,26 +313,34 @@ static void *conn_main(void *arg) {
   shm_server *srv = c->srv;
   dq_error err;
   dq_error_clear(&err);
+  /* Credentials are the connecting process's, fixed for the connection's
+   * life: checked once, before any call. */
   if (shm_check_peer(c->sock, srv->t->allow_uids, srv->t->n_allow_uids,
                      &err) < 0) {
     shm_send_error(c->sock, &err);
   } else {
-    uint8_t type;
-    void *data;
-    size_t len;
-    if (shm_recv(c->sock, &type, &data, &len, NULL, NULL, &err) == 0) {
+    for (int more = 1; more;) {
+      uint8_t type;
+      void *data;
+      size_t len;
+      /* Idle between calls: the client's pool holds the other end.  Its
+       * hang-up (the channel closed, the client died) or stop() ends the
+       * wait. */
+      if (shm_recv(c->sock, &type, &data, &len, NULL, NULL, &err) < 0)
+        break;
+      more = 0;
       if (type == SHM_MSG_INFO_REQ) {
         dq_worker_info info;
         uint8_t *buf = NULL;
         size_t blen = 0;
         if (srv->svc->get_worker_info(srv->svc->self, &info, &err) == 0 &&
             shm_encode_info(&info, &buf, &blen) == 0)
-          shm_send(c->sock, SHM_MSG_INFO, buf, blen, NULL, 0, NULL);
+          more = shm_send(c->sock, SHM_MSG_INFO, buf, blen, NULL, 0, NULL) == 0;
         else
-          shm_send_error(c->sock, &err);
+          more = shm_send_error(c->sock, &err) == 0;
         free(buf);
       } else if (type == SHM_MSG_SET_PLAN) {
-        serve_coord(srv, c->sock, data, len);
+        more = serve_coord(srv, c->sock, data, len);
       } else if (type == SHM_MSG_EXECUTE) {
         serve_stream(srv, c->sock, data, len);
       } else {
@@ -328,6 +349,7 @@ static void *conn_main(void *arg) {
         shm_send_error(c->sock, &err);
       }
       free(data);
+      dq_error_clear(&err);
     }
   }
   /* Close now, not when the thread is reaped: a finished call holds no

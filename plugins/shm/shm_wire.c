@@ -74,6 +74,15 @@ int shm_send(int sock, uint8_t type, const void *data, size_t len,
   return 0;
 }
 
+int shm_send_nowait(int sock, uint8_t type) {
+  frame_hdr h = {0, type, {0, 0, 0}};
+  ssize_t n;
+  do
+    n = send(sock, &h, sizeof h, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  return n == (ssize_t)sizeof h ? 0 : -1;
+}
+
 static int read_full(int sock, void *buf, size_t len, dq_error *err) {
   size_t got = 0;
   while (got < len) {

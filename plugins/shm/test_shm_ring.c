@@ -1,7 +1,9 @@
 /* test_shm_ring.c — the shared-memory ring on its own: records in order
  * across wrap-arounds; a producer that waits for a slow reader and loses
  * nothing; a reader that holds records makes the producer fall back
- * (DQ_ETOOBIG) instead of hanging; oversize records; a dead peer and a
+ * (DQ_ETOOBIG) instead of hanging; a drained ring is reused from its
+ * start (the copy's destination stays in cache), one that holds records
+ * is not; oversize records; a dead peer and a
  * cancel wake the waiting side; malformed rings and records are refused. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -68,6 +70,50 @@ static void test_order_and_wrap(void **state) {
     shm_ring_release(c, r.hdr);
     shm_rec none;
     assert_int_equal(shm_ring_get(c, &none, &err), SHM_RING_EMPTY);
+  }
+  shm_ring_unref(c);
+  shm_ring_unref(p);
+}
+
+/* A reader that releases every record before the next is written keeps
+ * the producer in the first few records of the ring; a record it holds
+ * keeps its place and its bytes. */
+static void test_drained_ring_restarts(void **state) {
+  (void)state;
+  shm_ring *p, *c;
+  int fds[3];
+  dq_error err;
+  assert_int_equal(shm_ring_create(RING, &p, fds, &err), 0);
+  c = attach_copy(fds);
+  uint8_t buf[4000];
+  const uint8_t *first = NULL;
+  for (uint32_t i = 0; i < 200; i++) {
+    fill(buf, sizeof buf, i);
+    shm_slice sl = {buf, sizeof buf};
+    assert_int_equal(shm_ring_put(p, -1, SHM_REC_BATCH, i, &sl, 1, &err), 0);
+    shm_rec r;
+    assert_int_equal(shm_ring_get(c, &r, &err), 0);
+    assert_int_equal(r.seq, i);
+    check(r.payload, sizeof buf, i);
+    if (first == NULL)
+      first = r.payload;
+    /* Never past the third record's slot (a record is 4096 + 64 bytes). */
+    assert_true(r.payload >= first && r.payload < first + 3 * 4160);
+    shm_ring_release(c, r.hdr);
+  }
+  /* Held records pin their place: what follows goes after them, in
+   * order, and nothing is overwritten. */
+  shm_rec held[8];
+  for (uint32_t i = 0; i < 8; i++) {
+    fill(buf, sizeof buf, 1000 + i);
+    shm_slice sl = {buf, sizeof buf};
+    assert_int_equal(
+        shm_ring_put(p, -1, SHM_REC_BATCH, 1000 + i, &sl, 1, &err), 0);
+    assert_int_equal(shm_ring_get(c, &held[i], &err), 0);
+  }
+  for (uint32_t i = 0; i < 8; i++) {
+    check(held[i].payload, sizeof buf, 1000 + i);
+    shm_ring_release(c, held[i].hdr);
   }
   shm_ring_unref(c);
   shm_ring_unref(p);
@@ -301,6 +347,7 @@ static void test_malformed(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_order_and_wrap),
+      cmocka_unit_test(test_drained_ring_restarts),
       cmocka_unit_test(test_backpressure),
       cmocka_unit_test(test_pinned_reader),
       cmocka_unit_test(test_oversize),
