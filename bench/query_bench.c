@@ -45,6 +45,7 @@
 #include "bench_util.h"
 #include "exec.h"
 #include "plan_internal.h"
+#include "routing.h"
 
 /* --- in-process execution of a distributed plan -----------------------------*/
 
@@ -75,27 +76,63 @@ static void blist_clear(blist *l) {
   memset(l, 0, sizeof *l);
 }
 
+/* A stage's output, as the runtime's producer head leaves it: per producer
+ * task, per output partition (after the head: the shuffle's P_c*N_c, a
+ * coalesce's own P, one for a broadcast), the batches in order. */
+typedef struct stage_out {
+  uint32_t n_tasks, n_parts;
+  blist *parts; /* [task * n_parts + partition] */
+  int64_t rows; /* the head stage: rows of the result */
+} stage_out;
+
 typedef struct runner {
   const dq_plan *plan;
-  blist *out; /* by stage index (id - 1) */
-  int keep;   /* keep the batches (a later stage reads them) */
+  stage_out *out; /* by stage index (id - 1) */
 } runner;
 
+typedef struct pipe_arg pipe_arg;
+
+/* What consumer pipeline (task t, partition p) reads of a producer stage:
+ * exactly the runtime's routing (libdq/routing.h). */
 typedef struct cursor {
-  const blist *src;
+  const stage_out *src;
+  dq_routing routing;
+  uint32_t t, p, first, count, g0, g1; /* producers, global partitions */
+  uint32_t j, g;                       /* position */
   size_t i;
 } cursor;
 
+struct pipe_arg {
+  runner *r;
+  const dq_stage *stage;
+  dq_exec_env env;
+  uint32_t partition;
+  uint32_t n_out;   /* output partitions after the producer head */
+  blist *out;       /* n_out lists of this pipeline's output */
+  int64_t rows;     /* the head stage: rows out */
+  int rc;
+  dq_error err;
+};
+
 static int r_read_open(void *ctx, uint32_t producer, uint32_t partition,
                        void **reader, dq_error *err) {
-  runner *r = ctx;
-  (void)partition;
+  pipe_arg *a = ctx;
+  runner *r = a->r;
   if (producer < 1 || producer > dq_plan_n_stages(r->plan))
     return dq_error_set(err, DQ_EINVAL, "no stage %u", producer);
+  const dq_stage *ps = dq_plan_stage_by_id(r->plan, producer);
   cursor *c = calloc(1, sizeof *c);
   if (c == NULL)
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
   c->src = &r->out[producer - 1];
+  c->routing = (dq_routing){ps->out_kind, c->src->n_tasks, c->src->n_parts,
+                            a->env.task_count, a->env.n_partitions};
+  c->t = a->env.task_number;
+  c->p = partition;
+  dq_routing_producers(&c->routing, c->t, &c->first, &c->count);
+  dq_routing_range(&c->routing, c->t, &c->g0, &c->g1);
+  c->j = c->first;
+  c->g = c->g0;
   *reader = c;
   return 0;
 }
@@ -105,7 +142,19 @@ static int r_read_next(void *ctx, void *reader, dq_batch **out,
   (void)ctx;
   (void)err;
   cursor *c = reader;
-  *out = c->i < c->src->n ? dq_batch_ref(c->src->v[c->i++]) : NULL;
+  for (; c->j < c->first + c->count; c->j++, c->g = c->g0) {
+    for (; c->g < c->g1; c->g++, c->i = 0) {
+      uint32_t local = dq_routing_local(&c->routing, c->t, c->j, c->g);
+      if (local != DQ_ROUTE_ALL && local != c->p)
+        continue;
+      const blist *l = &c->src->parts[(size_t)c->j * c->src->n_parts + c->g];
+      if (c->i < l->n) {
+        *out = dq_batch_ref(l->v[c->i++]);
+        return 0;
+      }
+    }
+  }
+  *out = NULL;
   return 0;
 }
 
@@ -114,15 +163,37 @@ static void r_read_close(void *ctx, void *reader) {
   free(reader);
 }
 
-typedef struct pipe_arg {
-  const dq_stage *stage;
-  dq_exec_env env;
-  uint32_t partition;
-  int keep;
-  blist out;
-  int rc;
-  dq_error err;
-} pipe_arg;
+/* Routes one output batch through the stage's producer head, as the
+ * worker does (libdq/worker.c). */
+static int route(pipe_arg *a, dq_batch *b) {
+  const dq_stage *s = a->stage;
+  if (s->out_kind == DQ_BOUNDARY_NONE) {
+    a->rows += dq_batch_n_rows(b);
+    dq_batch_unref(b);
+    return 0;
+  }
+  if (s->out_kind != DQ_BOUNDARY_SHUFFLE) {
+    uint32_t dest = s->out_kind == DQ_BOUNDARY_BROADCAST ? 0 : a->partition;
+    int rc = blist_push(&a->out[dest], b, &a->err);
+    if (rc < 0)
+      dq_batch_unref(b);
+    return rc;
+  }
+  dq_batch *parts[4096];
+  if (a->n_out > 4096)
+    return dq_error_set(&a->err, DQ_EINVAL, "too many partitions");
+  int rc = dq_hash_partition(b, s->keys, s->n_keys, a->n_out, parts, &a->err);
+  dq_batch_unref(b);
+  for (uint32_t i = 0; i < a->n_out; i++) {
+    if (parts[i] == NULL)
+      continue;
+    if (rc == 0)
+      rc = blist_push(&a->out[i], parts[i], &a->err);
+    else
+      dq_batch_unref(parts[i]);
+  }
+  return rc;
+}
 
 static void *pipe_main(void *p) {
   pipe_arg *a = p;
@@ -135,45 +206,58 @@ static void *pipe_main(void *p) {
     a->rc = dq_exec_next(e, &b, &a->err);
     if (a->rc < 0 || b == NULL)
       break;
-    if (a->keep) {
-      if ((a->rc = blist_push(&a->out, b, &a->err)) < 0) {
-        dq_batch_unref(b);
-        break;
-      }
-    } else {
-      a->out.rows += dq_batch_n_rows(b);
-      dq_batch_unref(b);
-    }
+    if ((a->rc = route(a, b)) < 0)
+      break;
   }
   dq_exec_close(e);
   return NULL;
 }
 
-/* Runs `n` pipelines of `stage` on n threads (one: the calling thread) and
- * appends their output to *out. */
-static int run_pipelines(runner *r, const dq_stage *stage, uint32_t n_tasks,
-                         uint32_t n_parts, int keep, blist *out,
-                         dq_error *err) {
+/* Output partitions of a stage after its producer head. */
+static uint32_t head_partitions(const dq_stage *s) {
+  switch (s->out_kind) {
+  case DQ_BOUNDARY_SHUFFLE: return s->consumer_tasks * s->consumer_partitions;
+  case DQ_BOUNDARY_BROADCAST: return 1;
+  default: return s->partitions;
+  }
+}
+
+/* Runs n_tasks x n_parts pipelines of `stage` (what its task count and
+ * partitions say, unless the caller splits it otherwise), each on its own
+ * thread (one: the calling thread), and keeps their output routed by the
+ * stage's producer head in *out. */
+static int run_stage(runner *r, const dq_stage *stage, uint32_t n_tasks,
+                     uint32_t n_parts, stage_out *out, dq_error *err) {
   size_t n = (size_t)n_tasks * n_parts;
+  out->n_tasks = n_tasks;
+  out->n_parts = head_partitions(stage);
+  out->parts = calloc((size_t)n_tasks * out->n_parts, sizeof *out->parts);
   pipe_arg *a = calloc(n, sizeof *a);
   pthread_t *th = calloc(n, sizeof *th);
-  if (a == NULL || th == NULL) {
+  int rc = 0;
+  for (size_t i = 0; a != NULL && i < n; i++)
+    if ((a[i].out = calloc(out->n_parts, sizeof *a[i].out)) == NULL)
+      rc = -1;
+  if (out->parts == NULL || a == NULL || th == NULL || rc < 0) {
+    for (size_t i = 0; a != NULL && i < n; i++)
+      free(a[i].out);
     free(a);
     free(th);
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
   }
   for (size_t i = 0; i < n; i++) {
+    a[i].r = r;
     a[i].stage = stage;
+    a[i].n_out = out->n_parts;
     a[i].env.task_number = (uint32_t)(i / n_parts);
     a[i].env.task_count = n_tasks;
     a[i].env.n_partitions = n_parts;
     a[i].env.batch_rows = DQ_EXEC_DEFAULT_BATCH_ROWS;
-    a[i].env.reader_ctx = r;
+    a[i].env.reader_ctx = &a[i];
     a[i].env.read_open = r_read_open;
     a[i].env.read_next = r_read_next;
     a[i].env.read_close = r_read_close;
     a[i].partition = (uint32_t)(i % n_parts);
-    a[i].keep = keep;
   }
   if (n == 1) {
     pipe_main(&a[0]);
@@ -184,54 +268,60 @@ static int run_pipelines(runner *r, const dq_stage *stage, uint32_t n_tasks,
         th[i] = 0;
       }
     for (size_t i = 0; i < n; i++)
-      if (a[i].rc == 0 || th[i] != 0)
+      if (th[i] != 0)
         pthread_join(th[i], NULL);
   }
-  int rc = 0;
+  /* The task's pipelines in order, as the worker appends them. */
   for (size_t i = 0; i < n; i++) {
     if (rc == 0 && a[i].rc < 0) {
       rc = a[i].rc;
       *err = a[i].err;
     }
-    for (size_t k = 0; k < a[i].out.n && rc == 0; k++) {
-      rc = blist_push(out, a[i].out.v[k], err);
-      if (rc == 0)
-        a[i].out.v[k] = NULL;
+    out->rows += a[i].rows;
+    for (uint32_t d = 0; d < out->n_parts; d++) {
+      blist *to = &out->parts[(size_t)a[i].env.task_number * out->n_parts + d];
+      for (size_t k = 0; k < a[i].out[d].n && rc == 0; k++) {
+        rc = blist_push(to, a[i].out[d].v[k], err);
+        if (rc == 0)
+          a[i].out[d].v[k] = NULL;
+      }
+      blist_clear(&a[i].out[d]);
     }
-    if (!keep)
-      out->rows += a[i].out.rows;
-    blist_clear(&a[i].out);
+    free(a[i].out);
   }
   free(a);
   free(th);
   return rc;
 }
 
+static void stage_out_clear(stage_out *o) {
+  for (size_t i = 0; o->parts != NULL && i < (size_t)o->n_tasks * o->n_parts;
+       i++)
+    blist_clear(&o->parts[i]);
+  free(o->parts);
+  memset(o, 0, sizeof *o);
+}
+
 /* The distributed plan in this process (see the top of this file).  Rows
  * of the result in *rows. */
 static int run_threaded(const dq_plan *plan, int64_t *rows, dq_error *err) {
   size_t n = dq_plan_n_stages(plan);
-  runner r = {plan, calloc(n, sizeof(blist)), 1};
+  runner r = {plan, calloc(n, sizeof(stage_out))};
   if (r.out == NULL)
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
   int rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) {
     const dq_stage *s = dq_plan_stage_by_id(plan, (uint32_t)i + 1);
-    uint32_t ids[16];
-    int reads = dq_stage_inputs(s, ids, 16) > 0;
-    if (reads)
-      rc = run_pipelines(&r, s, 1, 1, 1, &r.out[i], err);
-    else
-      rc = run_pipelines(&r, s, dq_stage_task_count(s), dq_stage_partitions(s),
-                         1, &r.out[i], err);
+    rc = run_stage(&r, s, s->task_count, s->partitions, &r.out[i], err);
     /* Inputs are read once: free them as soon as their reader is done. */
-    for (uint32_t k = 0; reads && k < dq_stage_inputs(s, ids, 16) && k < 16;
-         k++)
-      blist_clear(&r.out[ids[k] - 1]);
+    uint32_t ids[16];
+    int n_in = dq_stage_inputs(s, ids, 16);
+    for (int k = 0; k < n_in && k < 16; k++)
+      stage_out_clear(&r.out[ids[k] - 1]);
   }
   *rows = rc == 0 ? r.out[n - 1].rows : 0;
   for (size_t i = 0; i < n; i++)
-    blist_clear(&r.out[i]);
+    stage_out_clear(&r.out[i]);
   free(r.out);
   return rc;
 }
@@ -287,14 +377,15 @@ static int run_scans(dq_plan **plans, size_t n, uint32_t n_tasks,
                      uint32_t n_parts, int64_t *rows, dq_error *err) {
   *rows = 0;
   for (size_t i = 0; i < n; i++) {
-    runner r = {plans[i], NULL, 0};
-    blist out = {NULL, 0, 0, 0};
+    stage_out out;
+    memset(&out, 0, sizeof out);
+    runner r = {plans[i], &out};
     /* The stage is declared 1x1; the slices come from the env, so T
      * pipelines split the table exactly as T workers' tasks would. */
-    int rc = run_pipelines(&r, dq_plan_head(plans[i]), n_tasks * n_parts, 1,
-                           0, &out, err);
+    int rc = run_stage(&r, dq_plan_head(plans[i]), n_tasks * n_parts, 1,
+                       &out, err);
     *rows += out.rows;
-    blist_clear(&out);
+    stage_out_clear(&out);
     if (rc < 0)
       return rc;
   }
