@@ -757,8 +757,11 @@ static snapshot snap(cluster *c) {
   s.self = proc_usage(getpid());
   struct mallinfo2 mi = mallinfo2();
   /* Blocks threads keep for reuse (libdq/buffer.c: bounded, freed when
-   * their thread exits) are allocator state, not something a query left. */
-  s.heap = mi.uordblks + mi.hblkhd - dq_buffer_cached_bytes();
+   * their thread exits) are allocator state, not something a query left.
+   * Under ASan glibc's mallinfo counts nothing (ASan's allocator serves
+   * every malloc), so the subtraction must not wrap below zero. */
+  size_t heap = mi.uordblks + mi.hblkhd, cached = dq_buffer_cached_bytes();
+  s.heap = heap > cached ? heap - cached : 0;
   for (size_t i = 0; c->procs != NULL && i < N_WORKERS; i++)
     s.worker[i] = proc_usage(worker_procs_pid(c->procs, i));
   s.dev_shm = dev_shm_entries();
