@@ -527,6 +527,55 @@ fail:
   return rc;
 }
 
+/* An ArrowArray that dq_batch_export of this very library made, untouched
+ * (no child moved out, nothing sliced or re-pointed), is taken back by
+ * reference: its arrays are libdq's own, checked when they were built and
+ * immutable since, so checking every utf8 offset again (the bulk of an
+ * import's cost) would only re-prove what is known.  This is what inmem's
+ * hand-off by pointer and a worker reading its own output go through.
+ * Anything else takes the full checks.  1 when taken, with *out set. */
+static int import_own_export(const struct ArrowArray *root,
+                             dq_schema *schema, dq_batch **out,
+                             dq_error *err, int *rc) {
+  if (root->release != release_root_array || root->offset != 0 ||
+      root->null_count != 0 || root->n_buffers != 1 ||
+      root->dictionary != NULL || schema == NULL || out == NULL ||
+      root->n_children != (int64_t)schema->n_fields || root->length < 0)
+    return 0;
+  const root_array_priv *rp = root->private_data;
+  size_t nf = schema->n_fields;
+  if (rp == NULL || root->buffers != rp->buffers ||
+      (nf > 0 && root->children != rp->ptrs))
+    return 0;
+  dq_array *stack[16], **arrays = nf <= 16 ? stack : malloc(nf * sizeof *arrays);
+  if (arrays == NULL)
+    return 0;
+  int ok = 1;
+  for (size_t i = 0; ok && i < nf; i++) {
+    const struct ArrowArray *c = root->children[i];
+    const child_array_priv *cp = c ? c->private_data : NULL;
+    const dq_array *a = cp ? cp->array : NULL;
+    ok = c != NULL && c->release == release_child_array && cp != NULL &&
+         c->buffers == cp->buffers && c->offset == 0 && c->n_children == 0 &&
+         c->dictionary == NULL && a != NULL && c->length == a->length &&
+         a->length == root->length && c->null_count == a->null_count &&
+         c->n_buffers == (a->type.id == DQ_TYPE_UTF8 ? 3 : 2) &&
+         dq_type_equal(a->type, schema->types[i]) &&
+         (schema->nullable[i] || a->null_count == 0) &&
+         cp->buffers[0] == (a->validity ? export_ptr(a->validity) : NULL) &&
+         cp->buffers[1] == export_ptr(a->type.id == DQ_TYPE_UTF8 ? a->offsets
+                                                                 : a->values) &&
+         (a->type.id != DQ_TYPE_UTF8 || cp->buffers[2] == export_ptr(a->values));
+    if (ok)
+      arrays[i] = cp->array;
+  }
+  if (ok)
+    *rc = dq_batch_new(schema, root->length, arrays, out, err);
+  if (arrays != stack)
+    free(arrays);
+  return ok;
+}
+
 int dq_batch_import(struct ArrowArray *in, dq_schema *schema, dq_batch **out,
                     dq_error *err) {
   if (out != NULL)
@@ -546,6 +595,11 @@ int dq_batch_import(struct ArrowArray *in, dq_schema *schema, dq_batch **out,
   o->array = *in;
   in->release = NULL;
   const struct ArrowArray *root = &o->array;
+  int own_rc = 0;
+  if (import_own_export(root, schema, out, err, &own_rc)) {
+    owner_unref(o); /* dq_batch_new took its own references */
+    return own_rc;
+  }
 
   size_t nf = schema ? schema->n_fields : 0;
   dq_array **arrays = NULL;

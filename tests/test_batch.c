@@ -990,6 +990,62 @@ static void test_batch_export_children_independent(void **state) {
   dq_schema_unref(s);
 }
 
+/* An untouched export of this library is taken back by reference (the same
+ * arrays, no checks re-run); any change to it sends it through the full
+ * checks, which still catch what they catch. */
+static void test_import_own_export(void **state) {
+  (void)state;
+  dq_error err;
+  dq_batch *bt = build_all(100, true, 0);
+  dq_schema *s = dq_schema_ref((dq_schema *)dq_batch_schema(bt));
+  struct ArrowArray aa;
+  dq_batch *back;
+
+  assert_int_equal(dq_batch_export(bt, &aa, &err), 0);
+  assert_int_equal(dq_batch_import(&aa, s, &back, &err), 0);
+  assert_null(aa.release);
+  for (size_t c = 0; c < N_ALL; c++)
+    assert_ptr_equal(dq_batch_column(back, c), dq_batch_column(bt, c));
+  dq_batch_unref(back);
+
+  /* Sliced by the consumer (offset 1, one row fewer): a valid import, of
+   * the rows it now says, through the checks (new arrays). */
+  assert_int_equal(dq_batch_export(bt, &aa, &err), 0);
+  aa.length = 99;
+  for (int64_t c = 0; c < aa.n_children; c++) {
+    aa.children[c]->offset = 1;
+    aa.children[c]->length = 99;
+    aa.children[c]->null_count = -1;
+  }
+  if (dq_batch_import(&aa, s, &back, &err) != 0)
+    fail_msg("sliced import: %s", err.message);
+  assert_true(dq_batch_column(back, 1) != dq_batch_column(bt, 1));
+  for (int64_t r = 0; r < 99; r++)
+    check_row(back, r, r + 1, true);
+  dq_batch_unref(back);
+
+  /* A utf8 child re-pointed at offsets that go backwards: refused. */
+  assert_int_equal(dq_batch_export(bt, &aa, &err), 0);
+  struct ArrowArray *u = aa.children[4];
+  int32_t *bad = malloc((size_t)(u->length + 1) * sizeof *bad);
+  assert_non_null(bad);
+  memcpy(bad, u->buffers[1], (size_t)(u->length + 1) * sizeof *bad);
+  bad[50] = bad[51] + 1;
+  ((const void **)u->buffers)[1] = bad;
+  assert_true(dq_batch_import(&aa, s, &back, &err) < 0);
+  assert_null(back);
+  assert_non_null(strstr(err.message, "\"s\""));
+  free(bad);
+
+  /* Longer than its columns: refused. */
+  assert_int_equal(dq_batch_export(bt, &aa, &err), 0);
+  aa.length = 101;
+  assert_true(dq_batch_import(&aa, s, &back, &err) < 0);
+
+  dq_batch_unref(bt);
+  dq_schema_unref(s);
+}
+
 /* --- Arrow C Data Interface: import of foreign arrays ----------------------- */
 
 /* A hand-written producer: children and buffers live in a test struct, and
@@ -1357,6 +1413,7 @@ int main(void) {
       cmocka_unit_test(test_schema_import_errors),
       cmocka_unit_test(test_batch_round_trip),
       cmocka_unit_test(test_batch_export_children_independent),
+      cmocka_unit_test(test_import_own_export),
       cmocka_unit_test(test_import_offsets),
       cmocka_unit_test(test_import_misaligned),
       cmocka_unit_test(test_import_empty),

@@ -157,7 +157,10 @@ DQ_EXPORT int dq_batch_builder_finish(dq_batch_builder *b, dq_batch **out,
  * buffers, and only a bitmap whose offset is not a multiple of 8, or a
  * buffer misaligned for its type, is copied.  The producer's release runs
  * when the last imported buffer is dropped.  The ArrowArray must match the
- * schema (one child per field, of the field's type). */
+ * schema (one child per field, of the field's type).  An ArrowArray that
+ * dq_batch_export of this same library produced and nobody modified is
+ * taken back by reference (the batch shares the exporter's arrays; their
+ * checks were made when they were built); any other is checked in full. */
 DQ_EXPORT int dq_schema_export(const dq_schema *s, struct ArrowSchema *out,
                                dq_error *err);
 /* Reads (does not take) an ArrowSchema of a struct type. */
