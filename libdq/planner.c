@@ -10,7 +10,13 @@
  *   ANY     spread over n_tasks x partitions pipelines, no known key (scans
  *           slice their table by pipeline);
  *   HASH    spread by the hash of some output columns, so equal values of
- *           those columns share a pipeline (what a shuffle leaves behind).
+ *           those columns share a pipeline (what a shuffle leaves behind);
+ *   KEYED   equal values of some output columns share a pipeline, but not
+ *           by that hash: a TPC-H scan slices whole generation units, and
+ *           every row of a key value (all the lines of one order) comes
+ *           from one unit.  An aggregate grouping on the key runs where
+ *           the rows are, with no shuffle; a join cannot pair it with a
+ *           HASH side, so there it counts as ANY.
  * An operator that needs rows together (an aggregate's groups, a join's
  * keys, a sort's everything) closes the fragment below it as a stage with
  * the boundary it needs and continues in a new fragment from a READ of it.
@@ -47,7 +53,17 @@
  * the first ones only, which still keeps every group together. */
 #define MAX_HASH_KEYS 16
 
-typedef enum dist_kind { DIST_SINGLE, DIST_ANY, DIST_HASH } dist_kind;
+typedef enum dist_kind {
+  DIST_SINGLE,
+  DIST_ANY,
+  DIST_HASH,
+  DIST_KEYED
+} dist_kind;
+
+/* HASH and KEYED both keep every key value in one pipeline. */
+static bool keeps_keys(dist_kind d) {
+  return d == DIST_HASH || d == DIST_KEYED;
+}
 
 typedef struct frag {
   /* Borrowed: owned by the builder, by the input plan (reused nodes) or by
@@ -55,7 +71,7 @@ typedef struct frag {
   dq_node *root;
   dist_kind dist;
   size_t n_keys;
-  uint32_t keys[MAX_HASH_KEYS]; /* DIST_HASH: columns of root's schema */
+  uint32_t keys[MAX_HASH_KEYS]; /* HASH, KEYED: columns of root's schema */
 } frag;
 
 typedef struct planner {
@@ -398,7 +414,7 @@ static int plan_node(planner *p, const dq_node *n, frag *out);
  * hash key k. */
 static bool groups_cover_hash(const frag *f, const dq_node *agg,
                               uint32_t *map) {
-  if (f->dist != DIST_HASH)
+  if (!keeps_keys(f->dist))
     return false;
   for (size_t k = 0; k < f->n_keys; k++) {
     bool found = false;
@@ -480,10 +496,10 @@ static int agg_in_place(planner *p, const dq_node *n, frag *f,
     }
   }
   f->root = r;
-  if (f->dist == DIST_HASH && map != NULL)
+  if (keeps_keys(f->dist) && map != NULL)
     for (size_t k = 0; k < f->n_keys; k++)
       f->keys[k] = map[k];
-  else if (f->dist == DIST_HASH)
+  else if (keeps_keys(f->dist))
     f->dist = DIST_ANY;
   return 0;
 }
@@ -494,7 +510,7 @@ static int plan_aggregate(planner *p, const dq_node *n, frag *f) {
     return rc;
   uint32_t map[MAX_HASH_KEYS];
   if (f->dist == DIST_SINGLE || groups_cover_hash(f, n, map))
-    return agg_in_place(p, n, f, f->dist == DIST_HASH ? map : NULL);
+    return agg_in_place(p, n, f, keeps_keys(f->dist) ? map : NULL);
   if (n->mode == DQ_AGG_PARTIAL) /* any split of the input will do */
     return agg_in_place(p, n, f, NULL);
   if (n->mode == DQ_AGG_FINAL) { /* the input is some PARTIAL's states */
@@ -757,7 +773,7 @@ static int plan_node(planner *p, const dq_node *n, frag *f) {
       f->root = (dq_node *)n;
     }
     /* Hash keys survive when projected as plain columns. */
-    for (size_t k = 0; f->dist == DIST_HASH && k < f->n_keys; k++) {
+    for (size_t k = 0; keeps_keys(f->dist) && k < f->n_keys; k++) {
       bool found = false;
       for (size_t j = 0; j < n->n_exprs && !found; j++)
         if (n->exprs[j]->kind == DQ_EXPR_COLUMN &&
@@ -784,6 +800,18 @@ static int plan_node(planner *p, const dq_node *n, frag *f) {
     f->root = (dq_node *)n;
     f->dist = distributed(p) ? DIST_ANY : DIST_SINGLE;
     f->n_keys = 0;
+    if (f->dist == DIST_ANY && n->kind == DQ_NODE_SCAN_TPCH) {
+      /* Its slices are whole generation units: keyed, if the column whose
+       * values stay within a unit is scanned. */
+      int key = (int)dq_tpch_unit_key_column((dq_tpch_table)n->table_id);
+      for (size_t c = 0; c < n->n_columns; c++)
+        if (n->column_idx[c] == key) {
+          f->dist = DIST_KEYED;
+          f->keys[0] = (uint32_t)c;
+          f->n_keys = 1;
+          break;
+        }
+    }
     return 0;
   }
 }

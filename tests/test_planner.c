@@ -287,22 +287,27 @@ static dq_plan *q3_like(void) {
 
 /* lineitem's revenue per order (an aggregate on l_orderkey) ⋈ orders on
  * the order key: the aggregate's output is hashed on the key already. */
-static dq_plan *agg_then_join(void) {
+/* sum(l_quantity) per order (keyed: lineitem's slices never split an
+ * order) or per supplier (not keyed), joined with orders or supplier, then
+ * grouped by o_orderpriority or s_nationkey as "prio". */
+static dq_plan *agg_then_join(bool keyed) {
   dq_plan_builder *b;
   dq_error err;
   dq_plan_builder_new(&b, &err);
-  static const char *const lc[] = {"l_orderkey", "l_quantity"};
-  static const char *const oc[] = {"o_orderkey", "o_orderpriority"};
+  const char *lc[] = {keyed ? "l_orderkey" : "l_suppkey", "l_quantity"};
+  const char *oc[] = {keyed ? "o_orderkey" : "s_suppkey",
+                      keyed ? "o_orderpriority" : "s_nationkey"};
   dq_node *l = dq_node_scan_tpch(b, "lineitem", SCALE, 5, lc, 2);
-  dq_expr *g = COL("l_orderkey");
+  dq_expr *g = COL(lc[0]);
   const char *gn = "okey";
   const dq_agg q[] = {{DQ_AGG_SUM, COL("l_quantity"), "qty"}};
   dq_node *a = dq_node_aggregate(b, l, DQ_AGG_SINGLE, 1, &g, &gn, 1, q);
-  dq_node *o = dq_node_scan_tpch(b, "orders", SCALE, 5, oc, 2);
-  dq_expr *pk = COL("okey"), *bk = COL("o_orderkey");
+  dq_node *o = dq_node_scan_tpch(b, keyed ? "orders" : "supplier", SCALE, 5,
+                                 oc, 2);
+  dq_expr *pk = COL("okey"), *bk = COL(oc[0]);
   dq_node *j = dq_node_hash_join(b, DQ_JOIN_INNER, a, o, 1, &pk, &bk, NULL,
                                  NULL);
-  dq_expr *g2 = COL("o_orderpriority");
+  dq_expr *g2 = COL(oc[1]);
   const char *gn2 = "prio";
   const dq_agg s[] = {{DQ_AGG_SUM, COL("qty"), "qty"},
                       {DQ_AGG_COUNT_STAR, NULL, "n"}};
@@ -681,18 +686,18 @@ static void test_key_types(void **state) {
   dq_plan_free(s);
 }
 
-/* The aggregate's FINAL stage is hashed on the order key: orders is
+/* The aggregate's FINAL stage is hashed on the supplier key: supplier is
  * shuffled into it and the aggregate's output does not move again. */
 static void test_hash_reuse(void **state) {
   (void)state;
-  dq_plan *s = agg_then_join();
+  dq_plan *s = agg_then_join(false);
   dq_plan *p = distribute(s, 3, 1, -1);
-  /* lineitem PARTIAL -> SHUFFLE [okey]; orders -> SHUFFLE [o_orderkey];
-   * FINAL ⋈ orders + PARTIAL -> SHUFFLE [prio]; FINAL -> COALESCE; head
+  /* lineitem PARTIAL -> SHUFFLE [okey]; supplier -> SHUFFLE [s_suppkey];
+   * FINAL ⋈ supplier + PARTIAL -> SHUFFLE [prio]; FINAL -> COALESCE; head
    * sort. */
   assert_int_equal(dq_plan_n_stages(p), 5);
   assert_keys(p, 1, "okey");
-  assert_keys(p, 2, "o_orderkey");
+  assert_keys(p, 2, "s_suppkey");
   assert_stage(p, 1, DQ_BOUNDARY_SHUFFLE, 3, 1, 3);
   assert_stage(p, 2, DQ_BOUNDARY_SHUFFLE, 3, 1, 3);
   assert_stage_has(p, 3, "Aggregate FINAL");
@@ -702,6 +707,34 @@ static void test_hash_reuse(void **state) {
   assert_int_equal(dq_stage_inputs(dq_plan_stage_by_id(p, 3), in, 4), 2);
   assert_int_equal(in[0], 1);
   assert_int_equal(in[1], 2);
+  dq_plan_free(p);
+  dq_plan_free(s);
+}
+
+/* Grouping lineitem on l_orderkey needs no shuffle: a TPC-H scan's
+ * pipelines each generate whole orders, so every group is whole where it
+ * is generated.  The aggregate runs SINGLE in the scan's stage; only its
+ * output moves, to meet orders.  Grouping on anything else (test above)
+ * still goes PARTIAL -> shuffle -> FINAL. */
+static void test_keyed_scan(void **state) {
+  (void)state;
+  dq_plan *s = agg_then_join(true);
+  dq_plan *p = distribute(s, 3, 1, -1);
+  /* lineitem SINGLE -> SHUFFLE [okey]; orders -> SHUFFLE [o_orderkey];
+   * ⋈ + PARTIAL -> SHUFFLE [prio]; FINAL -> COALESCE; head sort. */
+  assert_int_equal(dq_plan_n_stages(p), 5);
+  assert_stage_has(p, 1, "Aggregate SINGLE");
+  assert_stage_has(p, 1, "ScanTpch lineitem");
+  assert_keys(p, 1, "okey");
+  assert_keys(p, 2, "o_orderkey");
+  assert_stage_lacks(p, 3, "Aggregate FINAL");
+  assert_stage_has(p, 3, "HashJoin");
+  dq_plan_free(p);
+  /* Not when the key column is not scanned, nor in a single-node plan. */
+  dq_plan_free(s);
+  s = agg_then_join(false);
+  p = distribute(s, 3, 1, -1);
+  assert_stage_lacks(p, 1, "Aggregate SINGLE");
   dq_plan_free(p);
   dq_plan_free(s);
 }
@@ -835,13 +868,16 @@ static void test_q1_q6(void **state) {
 
 static void test_joins(void **state) {
   (void)state;
-  dq_plan *oc = orders_customer(), *q3 = q3_like(), *aj = agg_then_join();
+  dq_plan *oc = orders_customer(), *q3 = q3_like();
+  dq_plan *aj = agg_then_join(false), *ak = agg_then_join(true);
   check_answers("orders-customer", oc, true, 3, 2, both_ways, 2);
   check_answers("q3-like", q3, true, 3, 1, both_ways, 2);
   check_answers("agg-then-join", aj, true, 3, 2, both_ways, 2);
+  check_answers("keyed-agg-then-join", ak, true, 3, 2, both_ways, 2);
   dq_plan_free(oc);
   dq_plan_free(q3);
   dq_plan_free(aj);
+  dq_plan_free(ak);
 }
 
 static void test_mixed_keys(void **state) {
@@ -995,6 +1031,7 @@ int main(void) {
       cmocka_unit_test(test_broadcast_threshold),
       cmocka_unit_test(test_key_types),
       cmocka_unit_test(test_hash_reuse),
+      cmocka_unit_test(test_keyed_scan),
       cmocka_unit_test(test_pushdown),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_q1_q6),
