@@ -15,8 +15,11 @@
  *           by that hash: a TPC-H scan slices whole generation units, and
  *           every row of a key value (all the lines of one order) comes
  *           from one unit.  An aggregate grouping on the key runs where
- *           the rows are, with no shuffle; a join cannot pair it with a
- *           HASH side, so there it counts as ANY.
+ *           the rows are, with no shuffle; a join of two KEYED sides of
+ *           one unit domain (lineitem and orders on the order key, part
+ *           and partsupp on the part key) runs where they are too, since
+ *           pipeline k of both scans generates the same units; against
+ *           anything else KEYED counts as ANY.
  * An operator that needs rows together (an aggregate's groups, a join's
  * keys, a sort's everything) closes the fragment below it as a stage with
  * the boundary it needs and continues in a new fragment from a READ of it.
@@ -72,6 +75,9 @@ typedef struct frag {
   dist_kind dist;
   size_t n_keys;
   uint32_t keys[MAX_HASH_KEYS]; /* HASH, KEYED: columns of root's schema */
+  /* KEYED: whose units the slices are (dq_tpch_unit_domain), at what scale */
+  int domain;
+  double scale;
 } frag;
 
 typedef struct planner {
@@ -629,6 +635,21 @@ static bool hashed_like(const frag *f, const int *route, const size_t *sel,
   return true;
 }
 
+/* Whether probe side f and build side bf are both KEYED over the same
+ * units on a pair of their join keys: then matching rows are in the same
+ * pipeline already. */
+static bool keyed_alike(const frag *f, const frag *bf, const int *rp,
+                        const int *rb, size_t nk) {
+  if (f->dist != DIST_KEYED || bf->dist != DIST_KEYED || f->n_keys != 1 ||
+      bf->n_keys != 1 || f->domain != bf->domain || f->scale != bf->scale)
+    return false;
+  for (size_t i = 0; i < nk; i++)
+    if (rp[i] >= 0 && rb[i] >= 0 && (uint32_t)rp[i] == f->keys[0] &&
+        (uint32_t)rb[i] == bf->keys[0])
+      return true;
+  return false;
+}
+
 static int join_shuffle(planner *p, frag *f, dq_expr *const *keys,
                         const size_t *sel, size_t ns) {
   dq_expr *chosen[MAX_HASH_KEYS] = {NULL};
@@ -650,8 +671,18 @@ static int plan_join(planner *p, const dq_node *n, frag *f) {
   double est = estimate(n->more[0], &base);
   bool small = p->bcast_max >= 0 && est <= (double)p->bcast_max;
   size_t nk = n->n_join_keys;
+  int rp[64], rb[64];
+  if (nk > 64)
+    return dq_error_set(p->err, DQ_EUNSUPPORTED, "the planner handles "
+                        "joins of at most 64 keys (this one has %zu)", nk);
+  for (size_t i = 0; i < nk; i++) {
+    rp[i] = route_col(n->probe_keys[i], f->root->schema);
+    rb[i] = route_col(n->build_keys[i], bf.root->schema);
+  }
   if (f->dist == DIST_SINGLE && bf.dist == DIST_SINGLE) {
     /* one pipeline on both sides: join where they are */
+  } else if (keyed_alike(f, &bf, rp, rb, nk)) {
+    /* both sides generated unit by unit alike: join where they are */
   } else if (bf.dist == DIST_SINGLE || (small && f->dist != DIST_SINGLE)) {
     if ((rc = broadcast(p, &bf)) != 0)
       return rc;
@@ -659,15 +690,7 @@ static int plan_join(planner *p, const dq_node *n, frag *f) {
     if ((rc = to_single(p, &bf)) != 0)
       return rc;
   } else {
-    int rp[64], rb[64];
     size_t sel[MAX_HASH_KEYS], ns;
-    if (nk > 64)
-      return dq_error_set(p->err, DQ_EUNSUPPORTED, "the planner handles "
-                          "joins of at most 64 keys (this one has %zu)", nk);
-    for (size_t i = 0; i < nk; i++) {
-      rp[i] = route_col(n->probe_keys[i], f->root->schema);
-      rb[i] = route_col(n->build_keys[i], bf.root->schema);
-    }
     if (hashed_on_keys(f, rp, nk, sel)) {
       ns = f->n_keys;
       if (!hashed_like(&bf, rb, sel, ns))
@@ -809,6 +832,8 @@ static int plan_node(planner *p, const dq_node *n, frag *f) {
           f->dist = DIST_KEYED;
           f->keys[0] = (uint32_t)c;
           f->n_keys = 1;
+          f->domain = (int)dq_tpch_unit_domain((dq_tpch_table)n->table_id);
+          f->scale = n->scale;
           break;
         }
     }

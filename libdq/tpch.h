@@ -111,6 +111,18 @@ static inline size_t dq_tpch_unit_key_column(dq_tpch_table t) {
   return 0;
 }
 
+/* The table whose units `t`'s units are: lineitem's are orders (unit i is
+ * order i, its lines carrying o_orderkey's value of order i), partsupp's
+ * are parts (p_partkey = ps_partkey = i + 1); every other table's are its
+ * own rows.  Tables of one domain have the same unit count at a scale and
+ * the same key value in the same unit, so their scans' pipelines, which
+ * slice units alike, hold matching keys in the same pipeline. */
+static inline dq_tpch_table dq_tpch_unit_domain(dq_tpch_table t) {
+  return t == DQ_TPCH_LINEITEM   ? DQ_TPCH_ORDERS
+         : t == DQ_TPCH_PARTSUPP ? DQ_TPCH_PART
+                                 : t;
+}
+
 /* Rows units [unit_start, unit_end) yield (what dq_tpch_generate of that
  * range returns, without generating it: lineitem draws each order's line
  * count, a cheap hash per unit).  DQ_EINVAL (negative) for a bad table,

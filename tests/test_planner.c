@@ -713,28 +713,52 @@ static void test_hash_reuse(void **state) {
 
 /* Grouping lineitem on l_orderkey needs no shuffle: a TPC-H scan's
  * pipelines each generate whole orders, so every group is whole where it
- * is generated.  The aggregate runs SINGLE in the scan's stage; only its
- * output moves, to meet orders.  Grouping on anything else (test above)
- * still goes PARTIAL -> shuffle -> FINAL. */
+ * is generated.  Joining that with orders on the order key needs none
+ * either: pipeline k of both scans generates the same orders.  Grouping on
+ * anything else (test above) still goes PARTIAL -> shuffle -> FINAL. */
 static void test_keyed_scan(void **state) {
   (void)state;
   dq_plan *s = agg_then_join(true);
   dq_plan *p = distribute(s, 3, 1, -1);
-  /* lineitem SINGLE -> SHUFFLE [okey]; orders -> SHUFFLE [o_orderkey];
-   * ⋈ + PARTIAL -> SHUFFLE [prio]; FINAL -> COALESCE; head sort. */
-  assert_int_equal(dq_plan_n_stages(p), 5);
-  assert_stage_has(p, 1, "Aggregate SINGLE");
+  /* lineitem SINGLE ⋈ orders + PARTIAL -> SHUFFLE [prio]; FINAL ->
+   * COALESCE; head sort. */
+  assert_int_equal(dq_plan_n_stages(p), 3);
+  assert_stage_has(p, 1, "Aggregate SINGLE BY l_orderkey");
   assert_stage_has(p, 1, "ScanTpch lineitem");
-  assert_keys(p, 1, "okey");
-  assert_keys(p, 2, "o_orderkey");
-  assert_stage_lacks(p, 3, "Aggregate FINAL");
-  assert_stage_has(p, 3, "HashJoin");
+  assert_stage_has(p, 1, "ScanTpch orders");
+  assert_stage_has(p, 1, "HashJoin");
+  assert_keys(p, 1, "prio");
   dq_plan_free(p);
-  /* Not when the key column is not scanned, nor in a single-node plan. */
   dq_plan_free(s);
-  s = agg_then_join(false);
-  p = distribute(s, 3, 1, -1);
-  assert_stage_lacks(p, 1, "Aggregate SINGLE");
+}
+
+/* Keyed sides of different unit domains do not meet in place: lineitem's
+ * order key against customer's key (a join with no meaning, but one the
+ * planner must route by hash). */
+static dq_plan *keyed_domains(void) {
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  static const char *const lc[] = {"l_orderkey", "l_quantity"};
+  static const char *const cc[] = {"c_custkey", "c_name"};
+  dq_node *l = dq_node_scan_tpch(b, "lineitem", SCALE, 5, lc, 2);
+  dq_node *c = dq_node_scan_tpch(b, "customer", SCALE, 5, cc, 2);
+  dq_expr *pk = COL("l_orderkey"), *bk = COL("c_custkey");
+  dq_node *j = dq_node_hash_join(b, DQ_JOIN_INNER, l, c, 1, &pk, &bk, NULL,
+                                 NULL);
+  dq_plan_stage(b, j, 1, 1, NULL);
+  return finish(b);
+}
+
+static void test_keyed_domains(void **state) {
+  (void)state;
+  dq_plan *s = keyed_domains();
+  dq_plan *p = distribute(s, 3, 1, -1);
+  /* lineitem -> SHUFFLE [l_orderkey]; customer -> SHUFFLE [c_custkey];
+   * the join -> COALESCE; head.  (Answers: test_joins.) */
+  assert_int_equal(dq_plan_n_stages(p), 4);
+  assert_keys(p, 1, "l_orderkey");
+  assert_keys(p, 2, "c_custkey");
   dq_plan_free(p);
   dq_plan_free(s);
 }
@@ -870,6 +894,9 @@ static void test_joins(void **state) {
   (void)state;
   dq_plan *oc = orders_customer(), *q3 = q3_like();
   dq_plan *aj = agg_then_join(false), *ak = agg_then_join(true);
+  dq_plan *kd = keyed_domains();
+  check_answers("keyed-domains", kd, false, 3, 2, both_ways, 2);
+  dq_plan_free(kd);
   check_answers("orders-customer", oc, true, 3, 2, both_ways, 2);
   check_answers("q3-like", q3, true, 3, 1, both_ways, 2);
   check_answers("agg-then-join", aj, true, 3, 2, both_ways, 2);
@@ -1032,6 +1059,7 @@ int main(void) {
       cmocka_unit_test(test_key_types),
       cmocka_unit_test(test_hash_reuse),
       cmocka_unit_test(test_keyed_scan),
+      cmocka_unit_test(test_keyed_domains),
       cmocka_unit_test(test_pushdown),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_q1_q6),
