@@ -671,17 +671,17 @@ static int plan_join(planner *p, const dq_node *n, frag *f) {
   double est = estimate(n->more[0], &base);
   bool small = p->bcast_max >= 0 && est <= (double)p->bcast_max;
   size_t nk = n->n_join_keys;
+  /* Each key's routing column on its side (-1: none); only a shuffle
+   * needs them all, so more keys than that is an error only there. */
   int rp[64], rb[64];
-  if (nk > 64)
-    return dq_error_set(p->err, DQ_EUNSUPPORTED, "the planner handles "
-                        "joins of at most 64 keys (this one has %zu)", nk);
-  for (size_t i = 0; i < nk; i++) {
+  bool routed = nk <= 64;
+  for (size_t i = 0; routed && i < nk; i++) {
     rp[i] = route_col(n->probe_keys[i], f->root->schema);
     rb[i] = route_col(n->build_keys[i], bf.root->schema);
   }
   if (f->dist == DIST_SINGLE && bf.dist == DIST_SINGLE) {
     /* one pipeline on both sides: join where they are */
-  } else if (keyed_alike(f, &bf, rp, rb, nk)) {
+  } else if (routed && keyed_alike(f, &bf, rp, rb, nk)) {
     /* both sides generated unit by unit alike: join where they are */
   } else if (bf.dist == DIST_SINGLE || (small && f->dist != DIST_SINGLE)) {
     if ((rc = broadcast(p, &bf)) != 0)
@@ -691,6 +691,9 @@ static int plan_join(planner *p, const dq_node *n, frag *f) {
       return rc;
   } else {
     size_t sel[MAX_HASH_KEYS], ns;
+    if (!routed)
+      return dq_error_set(p->err, DQ_EUNSUPPORTED, "the planner handles "
+                          "joins of at most 64 keys (this one has %zu)", nk);
     if (hashed_on_keys(f, rp, nk, sel)) {
       ns = f->n_keys;
       if (!hashed_like(&bf, rb, sel, ns))
