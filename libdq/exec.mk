@@ -40,7 +40,7 @@ libdq_libdqcore_la_SOURCES += \
 
 check_PROGRAMS += tests/test_plan
 TESTS += tests/test_plan
-tests_test_plan_SOURCES = tests/test_plan.c
+tests_test_plan_SOURCES = tests/test_plan.c tests/join_plan.c tests/join_plan.h
 tests_test_plan_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_plan_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
 
@@ -61,7 +61,7 @@ tests_test_ops_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
 check_PROGRAMS += tests/test_join_dist
 TESTS += tests/test_join_dist
 tests_test_join_dist_SOURCES = tests/test_join_dist.c tests/result_text.c \
-	tests/result_text.h
+	tests/result_text.h tests/join_plan.c tests/join_plan.h
 tests_test_join_dist_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_join_dist_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
 
