@@ -46,6 +46,7 @@
 #include "exec.h"
 #include "plan_internal.h"
 #include "routing.h"
+#include "task_plan.h"
 
 /* --- in-process execution of a distributed plan -----------------------------*/
 
@@ -213,13 +214,15 @@ static void *pipe_main(void *p) {
   return NULL;
 }
 
-/* Output partitions of a stage after its producer head. */
+/* Output partitions of a stage after its producer head, as the
+ * coordinator tells its workers (libdq's own functions). */
 static uint32_t head_partitions(const dq_stage *s) {
-  switch (s->out_kind) {
-  case DQ_BOUNDARY_SHUFFLE: return s->consumer_tasks * s->consumer_partitions;
-  case DQ_BOUNDARY_BROADCAST: return 1;
-  default: return s->partitions;
-  }
+  dq_producer_head h; /* borrows the stage's keys: not cleared */
+  dq_error err;
+  if (s->out_kind == DQ_BOUNDARY_NONE ||
+      dq_stage_producer_head(s, &h, &err) != 0)
+    return s->partitions; /* the head: its own pipelines */
+  return dq_head_partitions(&h, s->partitions);
 }
 
 /* Runs n_tasks x n_parts pipelines of `stage` (what its task count and
