@@ -432,6 +432,23 @@ static int recv_msg(scall *c, grpc_byte_buffer **bb) {
   return ok;
 }
 
+/* Appends the call's initial metadata to ops[*n] unless it went already:
+ * "dq-accepted: accept" (md holds it), or none when accept is NULL. */
+static void add_initial_md(scall *c, grpc_op *ops, size_t *n,
+                           grpc_metadata *md, const char *accept) {
+  if (c->md_sent)
+    return;
+  ops[*n].op = GRPC_OP_SEND_INITIAL_METADATA;
+  if (accept) {
+    md->key = grpc_slice_from_static_string(GRPC_ACCEPT_KEY);
+    md->value = grpc_slice_from_static_string(accept);
+    ops[*n].data.send_initial_metadata.count = 1;
+    ops[*n].data.send_initial_metadata.metadata = md;
+  }
+  (*n)++;
+  c->md_sent = 1;
+}
+
 /* Starts sending bb (owned from here on) after the previous send. */
 static int send_msg(scall *c, grpc_byte_buffer *bb, const char *accept) {
   if (!wait_op(c)) {
@@ -442,17 +459,7 @@ static int send_msg(scall *c, grpc_byte_buffer *bb, const char *accept) {
   memset(ops, 0, sizeof ops);
   size_t n = 0;
   grpc_metadata md;
-  if (!c->md_sent) {
-    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-    if (accept) {
-      md.key = grpc_slice_from_static_string(GRPC_ACCEPT_KEY);
-      md.value = grpc_slice_from_static_string(accept);
-      ops[n].data.send_initial_metadata.count = 1;
-      ops[n].data.send_initial_metadata.metadata = &md;
-    }
-    n++;
-    c->md_sent = 1;
-  }
+  add_initial_md(c, ops, &n, &md, accept);
   if (bb != NULL) {
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n].data.send_message.send_message = bb;
@@ -477,15 +484,7 @@ static int send_md_recv(scall *c, const char *accept) {
   memset(ops, 0, sizeof ops);
   size_t n = 0;
   grpc_metadata md;
-  if (!c->md_sent) {
-    md.key = grpc_slice_from_static_string(GRPC_ACCEPT_KEY);
-    md.value = grpc_slice_from_static_string(accept);
-    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[n].data.send_initial_metadata.count = 1;
-    ops[n].data.send_initial_metadata.metadata = &md;
-    n++;
-    c->md_sent = 1;
-  }
+  add_initial_md(c, ops, &n, &md, accept);
   ops[n].op = GRPC_OP_RECV_MESSAGE;
   c->recv_bb = NULL;
   ops[n].data.recv_message.recv_message = &c->recv_bb;
@@ -504,10 +503,7 @@ static void send_status_as(scall *c, const dq_error *err,
   grpc_op ops[2];
   memset(ops, 0, sizeof ops);
   size_t n = 0;
-  if (!c->md_sent) {
-    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    c->md_sent = 1;
-  }
+  add_initial_md(c, ops, &n, NULL, NULL);
   grpc_metadata md;
   grpc_slice details;
   ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
