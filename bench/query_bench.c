@@ -43,10 +43,10 @@
 #include <dq/tpch.h>
 
 #include "bench_util.h"
-#include "exec.h"
-#include "plan_internal.h"
-#include "routing.h"
-#include "task_plan.h"
+#include "exec/exec.h"
+#include "plan/plan_internal.h"
+#include "exchange/routing.h"
+#include "runtime/task_plan.h"
 
 /* --- in-process execution of a distributed plan -----------------------------*/
 
@@ -94,7 +94,7 @@ typedef struct runner {
 typedef struct pipe_arg pipe_arg;
 
 /* What consumer pipeline (task t, partition p) reads of a producer stage:
- * exactly the runtime's routing (libdq/routing.h). */
+ * exactly the runtime's routing (libdq/exchange/routing.h). */
 typedef struct cursor {
   const stage_out *src;
   dq_routing routing;
@@ -165,7 +165,7 @@ static void r_read_close(void *ctx, void *reader) {
 }
 
 /* Routes one output batch through the stage's producer head, as the
- * worker does (libdq/worker.c). */
+ * worker does (libdq/runtime/worker.c). */
 static int route(pipe_arg *a, dq_batch *b) {
   const dq_stage *s = a->stage;
   if (s->out_kind == DQ_BOUNDARY_NONE) {

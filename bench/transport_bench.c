@@ -57,10 +57,10 @@
 #include <dq/transport.h>
 
 #include "bench_util.h"
-#include "context.h"
-#include "exec.h"
-#include "plan_internal.h"
-#include "task_plan.h"
+#include "host/context.h"
+#include "exec/exec.h"
+#include "plan/plan_internal.h"
+#include "runtime/task_plan.h"
 
 /* --- the synthetic data sets ------------------------------------------------
  * The same table in every process, so a child serving and the parent

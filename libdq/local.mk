@@ -3,22 +3,9 @@
 # (-fvisibility=hidden), while unit tests link libdqcore.la directly so they
 # can reach internal functions too.
 noinst_LTLIBRARIES = libdq/libdqcore.la
-libdq_libdqcore_la_SOURCES = \
-	libdq/batch_internal.h \
-	libdq/clock.h \
-	libdq/config.c \
-	libdq/context.c libdq/context.h \
-	libdq/dl.c libdq/dl.h \
-	libdq/error.c \
-	libdq/plugin.c libdq/plugin.h \
-	libdq/boundary_reader.c libdq/boundary_reader.h \
-	libdq/routing.c libdq/routing.h \
-	libdq/task_plan.c libdq/task_plan.h \
-	libdq/query.c \
-	libdq/worker.c libdq/worker_internal.h \
-	libdq/strlist.c libdq/strlist.h
+libdq_libdqcore_la_SOURCES =
 nodist_libdq_libdqcore_la_SOURCES = proto/worker.pb-c.c proto/worker.pb-c.h \
-	proto/task.pb-c.c proto/task.pb-c.h
+	proto/task.pb-c.c proto/task.pb-c.h proto/plan.pb-c.c proto/plan.pb-c.h
 libdq_libdqcore_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DDQ_PLUGIN_DIR=\"$(pkglibdir)\" $(INIH_CFLAGS) $(PROTOBUF_C_CFLAGS)
 libdq_libdqcore_la_LIBADD = $(INIH_LIBS) $(PROTOBUF_C_LIBS) $(LTDL_LIBS) \
@@ -33,12 +20,20 @@ libdq_libdq_la_LDFLAGS = $(AM_LDFLAGS) -version-info $(LIBDQ_LT_VERSION) \
 pkgconfig_DATA += libdq/libdq.pc
 EXTRA_DIST += libdq/libdq.pc.in
 
-# Areas with their own fragment: each adds its sources to libdqcore.la and
-# its unit tests to TESTS.
-include libdq/batch.mk
-include libdq/tpch.mk
-include libdq/ipc.mk
-include libdq/exec.mk
-include libdq/csv.mk
-include libdq/queries.mk
-include libdq/planner.mk
+# One folder per layer, bottom up; each fragment adds its sources to
+# libdqcore.la and its unit tests to TESTS.  Which layer may include which
+# is written once, in docs/architecture.md, and checked by
+# tests/layering.test.
+include libdq/base/local.mk
+include libdq/arrow/local.mk
+include libdq/ipc/local.mk
+include libdq/expr/local.mk
+include libdq/tpch/local.mk
+include libdq/scan/local.mk
+include libdq/plan/local.mk
+include libdq/exec/local.mk
+include libdq/exchange/local.mk
+include libdq/planner/local.mk
+include libdq/host/local.mk
+include libdq/runtime/local.mk
+include libdq/queries/local.mk

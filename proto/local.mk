@@ -1,7 +1,8 @@
 # proto/ — protobuf-c messages, generated at build time into the build tree.
 #   worker.proto  the worker protocol (transports mirror it)
 #   task.proto    a task's plan as SetPlan carries it (the runtime's own)
-EXTRA_DIST += proto/worker.proto proto/task.proto
+#   plan.proto    an encoded plan (libdq/plan/plan_codec.c)
+EXTRA_DIST += proto/worker.proto proto/task.proto proto/plan.proto
 
 proto/worker.pb-c.h: proto/worker.pb-c.c
 proto/worker.pb-c.c: proto/worker.proto
@@ -15,7 +16,13 @@ proto/task.pb-c.c: proto/task.proto
 	$(PROTOC_C) --proto_path=$(srcdir)/proto --c_out=proto \
 		$(srcdir)/proto/task.proto
 
+proto/plan.pb-c.h: proto/plan.pb-c.c
+proto/plan.pb-c.c: proto/plan.proto
+	$(AM_V_GEN)$(MKDIR_P) proto && \
+	$(PROTOC_C) --proto_path=$(srcdir)/proto --c_out=proto \
+		$(srcdir)/proto/plan.proto
+
 BUILT_SOURCES += proto/worker.pb-c.c proto/worker.pb-c.h \
-	proto/task.pb-c.c proto/task.pb-c.h
+	proto/task.pb-c.c proto/task.pb-c.h proto/plan.pb-c.c proto/plan.pb-c.h
 CLEANFILES += proto/worker.pb-c.c proto/worker.pb-c.h \
-	proto/task.pb-c.c proto/task.pb-c.h
+	proto/task.pb-c.c proto/task.pb-c.h proto/plan.pb-c.c proto/plan.pb-c.h

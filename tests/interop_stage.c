@@ -20,9 +20,9 @@
 #include <dq/ipc.h>
 #include <dq/plan.h>
 
-#include "plan_internal.h"
+#include "plan/plan_internal.h"
 #include "result_text.h"
-#include "task_plan.h"
+#include "runtime/task_plan.h"
 
 static int die(const char *what, const dq_error *err) {
   fprintf(stderr, "interop_stage: %s: %s\n", what,

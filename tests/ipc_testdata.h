@@ -25,7 +25,7 @@
 
 #include <dq/batch.h>
 
-#include "batch_internal.h"
+#include "arrow/batch_internal.h"
 
 #define TD_NCOLS 9
 

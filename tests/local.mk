@@ -84,7 +84,8 @@ tests_test_runtime_LDADD = $(TEST_LIBS)
 tests_test_abi_SOURCES = tests/test_abi.c
 tests_test_abi_CFLAGS = $(TEST_CFLAGS)
 tests_test_abi_LDADD = $(TEST_LIBS)
-EXTRA_DIST += tests/headers.test tests/linkage.test tests/run.test tests/gen.test
+EXTRA_DIST += tests/headers.test tests/linkage.test tests/run.test tests/gen.test \
+	tests/layering.test
 
 # Worker processes and their tests (tools/worker_procs.c, dq worker).
 include tests/procs.mk

@@ -46,9 +46,9 @@
 #include <dq/plan.h>
 #include <dq/runtime.h>
 
-#include "batch_internal.h"
+#include "arrow/batch_internal.h"
 #include "result_text.h"
-#include "worker_internal.h"
+#include "runtime/worker_internal.h"
 #include "worker_procs.h"
 
 #define N_WORKERS 3
@@ -756,7 +756,7 @@ static snapshot snap(cluster *c) {
   memset(&s, 0, sizeof s);
   s.self = proc_usage(getpid());
   struct mallinfo2 mi = mallinfo2();
-  /* Blocks threads keep for reuse (libdq/buffer.c: bounded, freed when
+  /* Blocks threads keep for reuse (libdq/arrow/buffer.c: bounded, freed when
    * their thread exits) are allocator state, not something a query left.
    * Under ASan glibc's mallinfo counts nothing (ASan's allocator serves
    * every malloc), so the subtraction must not wrap below zero. */

@@ -22,8 +22,8 @@
 #include <dq/runtime.h>
 #include <dq/transport.h>
 
-#include "context.h"
-#include "task_plan.h"
+#include "host/context.h"
+#include "runtime/task_plan.h"
 
 
 /* --- the IPC stream reader -------------------------------------------------*/

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "batch_internal.h"
+#include "arrow/batch_internal.h"
 
 /* --- helpers -------------------------------------------------------------- */
 

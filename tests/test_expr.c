@@ -16,7 +16,7 @@
 
 #include <dq/plan.h>
 
-#include "expr.h"
+#include "expr/expr.h"
 
 /* --- A test batch ------------------------------------------------------------
  * Columns: b bool, i int32, l int64, f float64, s utf8, d date32,

@@ -22,9 +22,9 @@
 
 #include <dq/ipc.h>
 
-#include "batch_internal.h"
-#include "flatbuf.h"
-#include "ipc_format.h"
+#include "arrow/batch_internal.h"
+#include "ipc/flatbuf.h"
+#include "ipc/ipc_format.h"
 #include "ipc_testdata.h"
 
 /* --- helpers -------------------------------------------------------------- */

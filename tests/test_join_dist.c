@@ -21,10 +21,10 @@
 #include <dq/plan.h>
 #include <dq/runtime.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "join_plan.h"
 #include "result_text.h"
-#include "worker_internal.h"
+#include "runtime/worker_internal.h"
 
 #define MAX_WORKERS 3
 

@@ -19,10 +19,10 @@
 
 #include <dq/plan.h>
 
-#include "exec.h"
-#include "expr.h"
-#include "plan_internal.h"
-#include "tpch.h"
+#include "exec/exec.h"
+#include "expr/expr.h"
+#include "plan/plan_internal.h"
+#include "tpch/tpch.h"
 
 
 /* --- Test data ----------------------------------------------------------------

@@ -19,12 +19,12 @@
 
 #include <dq/plan.h>
 
-#include "exec.h"
+#include "exec/exec.h"
 #include "join_plan.h"
-#include "expr.h"
+#include "expr/expr.h"
 #include "plan.pb-c.h"
-#include "plan_internal.h"
-#include "tpch_queries.h"
+#include "plan/plan_internal.h"
+#include "queries/tpch_queries.h"
 
 /* --- Batch lists and comparison ------------------------------------------- */
 

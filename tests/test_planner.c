@@ -28,9 +28,9 @@
 #include <dq/runtime.h>
 #include <dq/tpch.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "result_text.h"
-#include "worker_internal.h"
+#include "runtime/worker_internal.h"
 
 #define MAX_WORKERS 4
 #ifndef SCALE

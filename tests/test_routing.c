@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "routing.h"
+#include "exchange/routing.h"
 
 #define MAX 8
 

@@ -32,13 +32,13 @@
 #include <dq/tpch.h>
 #include <dq/transport.h>
 
-#include "boundary_reader.h"
-#include "clock.h"
-#include "context.h"
-#include "exec.h"
+#include "runtime/boundary_reader.h"
+#include "base/clock.h"
+#include "host/context.h"
+#include "exec/exec.h"
 #include "result_text.h"
-#include "task_plan.h"
-#include "worker_internal.h"
+#include "runtime/task_plan.h"
+#include "runtime/worker_internal.h"
 #include "worker_procs.h"
 
 #define MAX_WORKERS 4

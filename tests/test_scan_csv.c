@@ -20,10 +20,10 @@
 #include <dq/runtime.h>
 #include <dq/tpch.h>
 
-#include "csv.h"
-#include "exec.h"
+#include "scan/csv.h"
+#include "exec/exec.h"
 #include "plan.pb-c.h"
-#include "plan_internal.h"
+#include "plan/plan_internal.h"
 #include "result_text.h"
 
 #define SEED 5

@@ -19,7 +19,7 @@
 #include <dq/runtime.h>
 #include <dq/tpch.h>
 
-#include "plan_internal.h"
+#include "plan/plan_internal.h"
 #include "result_text.h"
 
 #define N_FILES 3

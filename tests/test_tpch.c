@@ -1,4 +1,4 @@
-/* test_tpch.c — the TPC-H generator (libdq/tpch.h): schemas, row counts per
+/* test_tpch.c — the TPC-H generator (libdq/tpch/tpch.h): schemas, row counts per
  * scale, determinism and seeds, slice independence, projections, the spec's
  * value domains, the relations between tables that the queries join on,
  * and the errors for bad input.
@@ -20,8 +20,8 @@
 
 #include <cmocka.h>
 
-#include "batch_internal.h"
-#include "tpch.h"
+#include "arrow/batch_internal.h"
+#include "tpch/tpch.h"
 
 #define SF 0.01
 #define SEED 42

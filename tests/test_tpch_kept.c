@@ -1,4 +1,4 @@
-/* test_tpch_kept.c — TPC-H tables kept in memory (libdq/tpch_kept.c):
+/* test_tpch_kept.c — TPC-H tables kept in memory (libdq/tpch/tpch_kept.c):
  * a scan of a kept table gives, pipeline by pipeline, exactly the rows
  * generation gives; every built-in query's answer is unchanged, single
  * process and on in-process workers; a table released while scans read it
@@ -17,10 +17,10 @@
 #include <dq/runtime.h>
 #include <dq/tpch.h>
 
-#include "exec.h"
-#include "plan_internal.h"
+#include "exec/exec.h"
+#include "plan/plan_internal.h"
 #include "result_text.h"
-#include "tpch.h"
+#include "tpch/tpch.h"
 
 #define SF 0.01
 #define SEED 7

@@ -1,9 +1,9 @@
 /* test_tpch_queries.c — the built-in TPC-H queries Q3, Q5, Q10, Q12, Q14,
- * Q18 and Q19 (libdq/tpch_queries.c), single-node, checked against
+ * Q18 and Q19 (libdq/queries/tpch_queries.c), single-node, checked against
  * independent answers.
  *
  * Each reference below is the query's SQL computed the plainest way: the
- * tables come from the generator (libdq/tpch.h) in one batch each, are read
+ * tables come from the generator (libdq/tpch/tpch.h) in one batch each, are read
  * with the batch accessors into arrays indexed by key, and the lineitems
  * are walked once.  Decimals are compared exactly, as 128-bit unscaled
  * integers; Q14's float64 ratio is compared bit for bit with the same
@@ -29,9 +29,9 @@
 #include <dq/runtime.h>
 #include <dq/tpch.h>
 
-#include "batch_internal.h"
+#include "arrow/batch_internal.h"
 #include "result_text.h"
-#include "tpch.h"
+#include "tpch/tpch.h"
 
 #define SF 0.01
 #define SEED 0

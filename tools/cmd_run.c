@@ -41,7 +41,7 @@
 #define MAX_TASKS 65536
 #define MAX_REPEAT 1000
 #define DEFAULT_WORKERS 4
-/* The generator's range of scale factors (libdq/tpch.h). */
+/* The generator's range of scale factors (libdq/tpch/tpch.h). */
 #define RUN_MAX_SCALE 100000.0
 #define RUN_DEFAULT_SEED UINT64_C(0)
 /* How long a started worker process may take to print where it listens
@@ -53,7 +53,7 @@
 /* --- The queries ------------------------------------------------------------
  * One row per query dq run knows.  A row names the plan builder and the
  * builder's own name for the query; a TPC-H query is added by writing it in
- * libdq/tpch_queries.c and adding its row here.  Another family of queries
+ * libdq/queries/tpch_queries.c and adding its row here.  Another family of queries
  * (say "csv:...") needs only a builder function with run_build_fn's shape. */
 
 /* Builds the query's plan: the single-node plan when tasks is 0, else the
@@ -520,7 +520,7 @@ static void print_result(const sink *s, const run_opts *o,
 
 /* --- Explain -------------------------------------------------------------- */
 
-/* Where task t of a stage runs: the rule of libdq/query.c, task t of every
+/* Where task t of a stage runs: the rule of libdq/runtime/query.c, task t of every
  * stage on worker t mod W, so a stage's tasks spread over all workers. */
 static const char *task_worker(const char *const *urls, size_t n_urls,
                                uint32_t task) {

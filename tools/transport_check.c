@@ -28,12 +28,12 @@
 #include <dq/tpch.h>
 #include <dq/transport.h>
 
-#include "clock.h"
-#include "context.h"
-#include "plan_internal.h"
-#include "plugin.h"
-#include "task_plan.h"
-#include "worker_internal.h"
+#include "base/clock.h"
+#include "host/context.h"
+#include "plan/plan_internal.h"
+#include "host/plugin.h"
+#include "runtime/task_plan.h"
+#include "runtime/worker_internal.h"
 
 #define N_WORKERS 2
 #define PLAN_WAIT_MS 300

@@ -25,8 +25,8 @@
 #include <dq/dq.h>
 #include <dq/transport.h>
 
-#include "clock.h"
-#include "context.h"
+#include "base/clock.h"
+#include "host/context.h"
 
 /* --- a transport instance from config text ---------------------------------*/
 

@@ -19,7 +19,7 @@
 #include <dq/runtime.h>
 #include <dq/transport.h>
 
-#include "context.h"
+#include "host/context.h"
 
 #define NOBODY 65534
 

@@ -1,4 +1,4 @@
-/* fuzz_config.c — libFuzzer target for the config parser (libdq/config.c,
+/* fuzz_config.c — libFuzzer target for the config parser (libdq/host/config.c,
  * dq_config_parse over libinih).
  *
  * The input is the file's text (cut at its first NUL, as a C string would

@@ -1,4 +1,4 @@
-/* fuzz_plan.c — libFuzzer target for the plan codec (libdq/plan_codec.c):
+/* fuzz_plan.c — libFuzzer target for the plan codec (libdq/plan/plan_codec.c):
  * dq_plan_decode and dq_producer_head_decode, both fed the whole input
  * (the corpus holds plans and producer heads alike).
  *
@@ -16,7 +16,7 @@
 #include <dq/plan.h>
 
 #include "fuzz.h"
-#include "plan_internal.h"
+#include "plan/plan_internal.h"
 
 static char explain_buf[1 << 16];
 

@@ -1,5 +1,5 @@
 /* fuzz_task_plan.c — libFuzzer target for the task-plan decoder
- * (libdq/task_plan.c): the bytes a worker receives in SetPlan.
+ * (libdq/runtime/task_plan.c): the bytes a worker receives in SetPlan.
  *
  * Oracles: an accepted task plan has a stage, an input per READ of it with
  * a URL per producer task, finds each input and its READ schema, and
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "task_plan.h"
+#include "runtime/task_plan.h"
 
 static void check_task_plan(const dq_task_plan *tp) {
   fuzz_require(tp->plan != NULL && tp->stage != NULL, "no stage");

@@ -1,5 +1,5 @@
 /* fuzz_worker.c — libFuzzer target for the worker service's message
- * handlers (libdq/worker.c) as a transport delivers them: an in-process
+ * handlers (libdq/runtime/worker.c) as a transport delivers them: an in-process
  * worker over inmem receives fuzzed SetPlan bytes and ExecuteTask requests
  * (partition ranges, producer heads) through the transport's client ops,
  * every stream is drained, and everything is closed again, so each input
@@ -37,10 +37,10 @@
 #include <dq/runtime.h>
 #include <dq/transport.h>
 
-#include "context.h"
+#include "host/context.h"
 #include "fuzz.h"
-#include "task_plan.h"
-#include "worker_internal.h"
+#include "runtime/task_plan.h"
+#include "runtime/worker_internal.h"
 
 #ifndef FUZZ_PLUGIN_DIR
 #define FUZZ_PLUGIN_DIR "plugins/inmem"

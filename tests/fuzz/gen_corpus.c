@@ -21,7 +21,7 @@
 #include <dq/tpch.h>
 
 #include "../ipc_testdata.h"
-#include "task_plan.h"
+#include "runtime/task_plan.h"
 
 static const char *outdir;
 
