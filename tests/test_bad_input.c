@@ -6,12 +6,14 @@
  * The checks for findings F1, F3, F4 and F7 of docs/fuzzing.md guard
  * their fixes. */
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -196,13 +198,12 @@ typedef struct fixture {
   size_t head_len;
 } fixture;
 
-static int fx_setup(void **state) {
+static int fx_setup_with(void **state, const char *config) {
   fixture *fx = calloc(1, sizeof *fx);
   dq_error err;
   unsetenv("DQ_CONFIG");
   unsetenv("DQ_TRANSPORT");
-  if (dq_config_parse("[dq]\ntransport = inmem\n[executor]\n"
-                      "plan_wait_ms = 0\n", "bad_input", &fx->cfg, &err) < 0 ||
+  if (dq_config_parse(config, "bad_input", &fx->cfg, &err) < 0 ||
       dq_context_new(fx->cfg, &fx->ctx, &err) < 0 ||
       dq_worker_start(fx->ctx, "inmem://", &fx->w, &err) < 0) {
     fprintf(stderr, "setup: %s\n", err.message);
@@ -231,6 +232,17 @@ static int fx_setup(void **state) {
     return -1;
   *state = fx;
   return 0;
+}
+
+static int fx_setup(void **state) {
+  return fx_setup_with(state, "[dq]\ntransport = inmem\n[executor]\n"
+                              "plan_wait_ms = 0\n");
+}
+
+/* Plans may come late: an ExecuteTask waits up to 20 s for its task's. */
+static int fx_setup_wait(void **state) {
+  return fx_setup_with(state, "[dq]\ntransport = inmem\n[executor]\n"
+                              "plan_wait_ms = 20000\n");
 }
 
 static int fx_teardown(void **state) {
@@ -497,6 +509,150 @@ static void test_finish_after_unreachable_producer(void **state) {
   dq_plan_free(p);
 }
 
+/* SetPlan's config carries the coordinator's executor settings to the
+ * task: batch_rows = 3 gives batches of at most 3 rows whatever the
+ * worker's own default; an unknown key or a bad value is refused naming
+ * it, and leaves no task behind. */
+static void test_setplan_settings(void **state) {
+  fixture *fx = *state;
+  dq_error err;
+  dq_kv kv[] = {{"batch_rows", "3"}};
+  dq_set_plan sp = set_plan(fx, fx->tp, fx->tp_len, 1, 0, 2);
+  sp.config = kv;
+  sp.n_config = 1;
+  dq_coord *c;
+  assert_int_equal(fx->ops->coord_open(fx->ch, &sp, &c, &err), 0);
+  dq_execute_task req;
+  memset(&req, 0, sizeof req);
+  req.key = sp.key;
+  req.partition_end = 2;
+  req.producer_head = fx->head;
+  req.producer_head_len = fx->head_len;
+  dq_stream *s = NULL;
+  assert_int_equal(fx->ops->execute_task(fx->ch, &req, &s, &err), 0);
+  dq_frame f;
+  int64_t rows = 0, batches = 0;
+  while (fx->ops->stream_next(s, &f, &err) == 0 && f.kind != DQ_FRAME_END) {
+    if (f.kind == DQ_FRAME_SCHEMA) {
+      f.schema.release(&f.schema);
+    } else if (f.kind == DQ_FRAME_BATCH) {
+      assert_true(f.array.length <= 3);
+      rows += f.array.length;
+      batches++;
+      f.array.release(&f.array);
+    }
+  }
+  fx->ops->stream_close(s);
+  assert_true(rows > 3); /* so the limit was what cut the batches */
+  assert_true(batches >= (rows + 2) / 3);
+  fx->ops->coord_close(c);
+
+  static const dq_kv bad[][1] = {{{"batch_rows", "0"}},
+                                 {{"batch_rows", "12x"}},
+                                 {{"batch_rows", "-5"}},
+                                 {{"memory_limit", "64"}}};
+  static const char *const said[] = {"batch_rows = '0'", "batch_rows = '12x'",
+                                     "batch_rows = '-5'", "'memory_limit'"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    sp.config = bad[i];
+    expect_refused(fx, &sp, DQ_EINVAL, said[i], said[i]);
+  }
+}
+
+/* A consumer task opening its input waits for the producer's plan (it
+ * has not arrived yet).  Closing the consumer's coordinator channel
+ * meanwhile must not wait behind that open: the close returns, the plan
+ * that then arrives lets the open finish, and the task, cancelled
+ * meanwhile, does not start.  When opens ran under the task's lock, the
+ * close waited until the open gave up (plan_wait_ms), so the producer's
+ * plan came too late and the start failed with DQ_ETIMEDOUT instead. */
+typedef struct blocked_open {
+  fixture *fx;
+  dq_execute_task req;
+  int rc;
+  dq_error err;
+} blocked_open;
+
+static void *blocked_open_main(void *arg) {
+  blocked_open *bo = arg;
+  dq_stream *s = NULL;
+  bo->rc = bo->fx->ops->execute_task(bo->fx->ch, &bo->req, &s, &bo->err);
+  if (bo->rc == 0)
+    bo->fx->ops->stream_close(s);
+  return NULL;
+}
+
+static void test_close_during_blocked_open(void **state) {
+  fixture *fx = *state;
+  dq_error err;
+  dq_plan_builder *b;
+  dq_plan *p;
+  dq_plan_builder_new(&b, &err);
+  const char *cols[] = {"n_nationkey"};
+  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t id1 = dq_plan_stage(
+      b, dq_node_scan_tpch(b, "nation", 1, 7, cols, 1), 1, 1, &coalesce);
+  uint32_t id2 = dq_plan_stage(b, dq_node_read(b, id1), 1, 1, &coalesce);
+  dq_plan_stage(b, dq_node_read(b, id2), 1, 1, NULL);
+  assert_int_equal(dq_plan_builder_finish(b, &p, &err), 0);
+  dq_plan_builder_free(b);
+  /* The middle stage reads stage 1 on this same worker. */
+  dq_input_boundary in = {0};
+  dq_producer_head h;
+  assert_int_equal(dq_stage_producer_head(dq_plan_stage_by_id(p, 1), &h,
+                                          &err), 0);
+  assert_int_equal(dq_producer_head_encode(&h, &in.head_bytes, &in.head_len,
+                                           &err), 0);
+  assert_int_equal(dq_producer_head_decode(in.head_bytes, in.head_len,
+                                           &in.head, &err), 0);
+  in.producer_stage_id = 1;
+  in.producer_task_count = 1;
+  in.producer_partitions = 1;
+  char *url = strdup(dq_worker_url(fx->w));
+  in.urls = &url;
+  uint8_t *tp2, *tp1;
+  size_t tp2_len, tp1_len;
+  assert_int_equal(dq_task_plan_encode(dq_plan_stage_by_id(p, 2), &in, 1,
+                                       &tp2, &tp2_len, &err), 0);
+  assert_int_equal(dq_task_plan_encode(dq_plan_stage_by_id(p, 1), NULL, 0,
+                                       &tp1, &tp1_len, &err), 0);
+  dq_set_plan sp2 = set_plan(fx, tp2, tp2_len, 2, 0, 1);
+  dq_coord *c2, *c1;
+  assert_int_equal(fx->ops->coord_open(fx->ch, &sp2, &c2, &err), 0);
+  dq_producer_head mh;
+  uint8_t *mhb;
+  size_t mhl;
+  assert_int_equal(dq_stage_producer_head(dq_plan_stage_by_id(p, 2), &mh,
+                                          &err), 0);
+  assert_int_equal(dq_producer_head_encode(&mh, &mhb, &mhl, &err), 0);
+  blocked_open bo = {.fx = fx};
+  bo.req.key = sp2.key;
+  bo.req.partition_end = 1;
+  bo.req.producer_head = mhb;
+  bo.req.producer_head_len = mhl;
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, blocked_open_main, &bo), 0);
+  /* Let the start reach its wait for stage 1's plan (if it has not, the
+   * close below comes first and the start is refused: also right). */
+  struct timespec pause = {0, 200 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  fx->ops->coord_close(c2);
+  dq_set_plan sp1 = set_plan(fx, tp1, tp1_len, 1, 0, 1);
+  assert_int_equal(fx->ops->coord_open(fx->ch, &sp1, &c1, &err), 0);
+  pthread_join(th, NULL);
+  if (bo.rc != DQ_ECANCELED)
+    fail_msg("the start ended with %s (%s), expected DQ_ECANCELED",
+             dq_strerror(bo.rc), bo.err.message);
+  fx->ops->coord_close(c1);
+  free(mhb);
+  free(tp1);
+  free(tp2);
+  free(url);
+  in.urls = NULL;
+  dq_input_boundary_clear(&in);
+  dq_plan_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stream_truncated_everywhere),
@@ -512,6 +668,10 @@ int main(void) {
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_execute_retry_after_failed_start,
                                       fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_setplan_settings, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_close_during_blocked_open,
+                                      fx_setup_wait, fx_teardown),
       cmocka_unit_test_setup_teardown(test_finish_after_unreachable_producer,
                                       fx_setup, fx_teardown),
   };

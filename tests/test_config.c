@@ -28,8 +28,8 @@ static const char good[] =
     "plugin_path = /opt/a:/opt/b\n"
     "\n"
     "[executor]\n"
-    "threads = 4\n"
     "batch_rows = 4096\n"
+    "task_ttl_ms = 1000\n"
     "\n"
     "[transport.grpc]\n"
     "max_message_size = 16777216\n"
@@ -49,9 +49,9 @@ static void test_good_file(void **state) {
   assert_string_equal(dq_config_plugin_dir(cfg, 0), "/opt/a");
   assert_string_equal(dq_config_plugin_dir(cfg, 1), "/opt/b");
   assert_string_equal(dq_config_plugin_dir(cfg, 2), dq_plugin_dir());
-  assert_int_equal(dq_config_executor(cfg, "threads"), 4);
+  assert_int_equal(dq_config_executor(cfg, "task_ttl_ms"), 1000);
   assert_int_equal(dq_config_executor(cfg, "batch_rows"), 4096);
-  assert_int_equal(dq_config_executor(cfg, "partitions"), 1); /* default */
+  assert_int_equal(dq_config_executor(cfg, "plan_wait_ms"), 5000); /* default */
   assert_int_equal(dq_config_executor(cfg, "no_such_setting"), 0);
   size_t n;
   const dq_kv *kv = dq_config_transport_options(cfg, "grpc", &n);
@@ -77,7 +77,7 @@ static void test_defaults(void **state) {
   assert_null(dq_config_path(cfg));
   assert_int_equal(dq_config_n_plugin_dirs(cfg), 1);
   assert_int_equal(dq_config_n_workers(cfg), 0);
-  assert_int_equal(dq_config_executor(cfg, "threads"), 2);
+  assert_int_equal(dq_config_executor(cfg, "batch_rows"), 8192);
   dq_config_free(cfg);
 }
 
@@ -110,12 +110,19 @@ static void test_errors(void **state) {
   expect_error("[workers]\nw1 = localhost:7000\n",
                "bad.conf:2: [workers] w1 = 'localhost:7000' is not a worker "
                "URL");
-  expect_error("[executor]\nthreads = lots\n",
-               "bad.conf:2: [executor] threads = 'lots' is not an integer "
-               "from 1 to 1024");
-  expect_error("[executor]\nthreads = 0\n", "bad.conf:2: [executor] threads");
-  expect_error("[executor]\nthread = 2\n",
-               "bad.conf:2: unknown key 'thread' in [executor]");
+  expect_error("[executor]\nbatch_rows = lots\n",
+               "bad.conf:2: [executor] batch_rows = 'lots' is not an integer "
+               "from 1 to 16777216");
+  expect_error("[executor]\nbatch_rows = 0\n",
+               "bad.conf:2: [executor] batch_rows");
+  expect_error("[executor]\nbatch_row = 2\n",
+               "bad.conf:2: unknown key 'batch_row' in [executor]");
+  /* Keys that were parsed once but never applied are refused, saying so. */
+  expect_error("[executor]\nthreads = 2\n",
+               "bad.conf:2: [executor] threads is not a setting: no version "
+               "of dq applied it");
+  expect_error("[executor]\npartitions = 2\n",
+               "bad.conf:2: [executor] partitions is not a setting");
   expect_error("[transport.a/b]\nk = v\n",
                "bad.conf:2: section [transport.a/b]: 'a/b' is not a valid "
                "transport name");

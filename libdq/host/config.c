@@ -32,8 +32,6 @@ static const struct executor_key {
   const char *name;
   int64_t def, min, max;
 } executor_keys[] = {
-    {"threads", 2, 1, 1024},               /* pipelines run at once per worker */
-    {"partitions", 1, 1, 1024},            /* pipelines per task */
     {"batch_rows", 8192, 1, 1 << 24},      /* target rows per batch */
     {"task_ttl_ms", 60000, 1, 86400000},   /* idle task state is freed after */
     {"plan_wait_ms", 5000, 0, 3600000},    /* ExecuteTask waits this for SetPlan */
@@ -218,6 +216,14 @@ static int handle_executor(parse_state *ps, const char *key,
     ps->cfg->executor[i] = v;
     return 1;
   }
+  /* Parsed by earlier versions but never applied: an error that says so
+   * beats a setting that silently does nothing. */
+  if (strcmp(key, "threads") == 0 || strcmp(key, "partitions") == 0)
+    return fail(ps, DQ_ECONFIG,
+                "[executor] %s is not a setting: no version of dq applied "
+                "it (each pipeline runs on a thread of its own, and the "
+                "planner chooses pipelines per task); remove the line",
+                key);
   char known[256] = "";
   for (size_t i = 0; i < N_EXECUTOR_KEYS; i++) {
     strncat(known, executor_keys[i].name, sizeof known - strlen(known) - 1);

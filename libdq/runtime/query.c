@@ -27,6 +27,7 @@
 #include "host/context.h"
 #include "scan/csv.h"
 #include "exec/exec.h"
+#include "runtime/settings.h"
 #include "runtime/task_plan.h"
 
 typedef struct qtask {
@@ -58,6 +59,7 @@ struct dq_query {
   dq_error error;
   dq_task_info head_info;
   uint64_t t_start;
+  dq_query_settings settings; /* sent with every SetPlan */
 };
 
 /* --- assignment and task plans -------------------------------------------*/
@@ -155,6 +157,11 @@ static int deliver_stage(dq_query *q, const dq_stage *stage, size_t *next,
     return rc;
   }
   uint32_t n_tasks = dq_stage_task_count(stage);
+  /* The coordinator's executor settings hold for every task. */
+  dq_kv settings[DQ_QUERY_SETTINGS_MAX];
+  char settings_buf[DQ_QUERY_SETTINGS_BUF];
+  size_t n_settings = dq_query_settings_to_kv(&q->settings, settings,
+                                              settings_buf);
   size_t u = 0; /* units come grouped by task, in task order */
   for (uint32_t t = 0; rc == 0 && t < n_tasks; t++) {
     qtask *qt = &q->tasks[(*next)++];
@@ -174,6 +181,8 @@ static int deliver_stage(dq_query *q, const dq_stage *stage, size_t *next,
     sp.plan = bytes;
     sp.plan_len = len;
     sp.target_worker_url = q->urls[qt->worker];
+    sp.config = settings;
+    sp.n_config = n_settings;
     uint64_t t0 = dq_now_ns();
     rc = q->ops->coord_open(q->channels[qt->worker], &sp, &qt->coord, err);
     info->plan_send_ns = dq_now_ns() - t0;
@@ -283,6 +292,7 @@ int dq_query_start(dq_context *ctx, const dq_plan *plan,
   if (q == NULL)
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
   q->ctx = ctx;
+  dq_query_settings_from_config(dq_context_config(ctx), &q->settings);
   q->ops = dq_context_ops(ctx);
   q->transport = dq_context_transport(ctx);
   q->plan = plan;
@@ -348,7 +358,7 @@ int dq_query_start(dq_context *ctx, const dq_plan *plan,
     env->task_number = 0;
     env->task_count = 1;
     env->n_partitions = 1;
-    env->batch_rows = dq_config_executor(dq_context_config(ctx), "batch_rows");
+    env->batch_rows = q->settings.batch_rows;
     env->cancelled = &q->cancelled;
     env->reader_ctx = q;
     env->read_open = head_read_open;

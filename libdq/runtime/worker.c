@@ -19,8 +19,12 @@
  * Threads rather than a pool: a pipeline blocks while it waits for another
  * task's output, and a bounded pool could fill with such waiters.
  *
- * Locks: worker lock, then a task's lock; a task's lock may be held while
- * starting the producer tasks it reads (a lower stage), never the reverse.
+ * Locks: a task's lock, then the worker lock; the worker lock is a leaf
+ * (the table, references, thread counts) and nothing is called under it.
+ * No lock is held while a starting task opens its inputs (streams from
+ * the producer tasks it reads, possibly across the network, possibly
+ * waiting for their plans): cancel and close take the task lock and must
+ * never wait behind a blocked open.
  */
 #include <config.h>
 
@@ -36,6 +40,7 @@
 #include <dq/transport.h>
 
 #include "runtime/boundary_reader.h"
+#include "runtime/settings.h"
 #include "base/clock.h"
 #include "host/context.h"
 #include "exec/exec.h"
@@ -66,6 +71,7 @@ struct task {
   dq_task_key key;
   uint32_t task_count;
   dq_task_plan *tp;
+  dq_query_settings settings; /* the worker's, with SetPlan's applied */
   uint64_t plan_bytes;
   work_unit *units;
   size_t n_units;
@@ -73,6 +79,7 @@ struct task {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   atomic_bool cancelled;
+  int starting; /* its inputs are being opened, without the lock */
   int started;
   int failed;
   dq_error error;
@@ -131,7 +138,8 @@ struct dq_worker {
   dq_server *server;
   char url[256];
   dq_worker_service svc;
-  int64_t batch_rows, ttl_ms, plan_wait_ms;
+  dq_query_settings settings; /* defaults for tasks */
+  int64_t ttl_ms, plan_wait_ms;
 
   pthread_mutex_t lock;
   pthread_cond_t cond; /* tasks arrive, threads end */
@@ -466,7 +474,7 @@ static void *pipeline_main(void *arg) {
   env.task_number = t->key.task_number;
   env.task_count = t->task_count;
   env.n_partitions = dq_stage_partitions(t->tp->stage);
-  env.batch_rows = w->batch_rows;
+  env.batch_rows = t->settings.batch_rows;
   env.cancelled = &t->cancelled;
   env.reader_ctx = t;
   env.read_open = task_read_open;
@@ -504,11 +512,11 @@ static void *pipeline_main(void *arg) {
   return NULL;
 }
 
-/* Starts the task under t->lock: output partitions, input readers, one
- * thread per pipeline. */
-static int task_start_locked(task *t, const dq_execute_task *req,
-                             dq_error *err) {
-  dq_worker *w = t->w;
+/* The first step of starting a task, under t->lock: the producer head,
+ * the output partitions and the arrays the inputs go into.  Nothing here
+ * waits. */
+static int task_prepare_locked(task *t, const dq_execute_task *req,
+                               dq_error *err) {
   const dq_stage *stage = t->tp->stage;
   int rc = dq_producer_head_decode(req->producer_head, req->producer_head_len,
                                    &t->head, err);
@@ -545,7 +553,16 @@ static int task_start_locked(task *t, const dq_execute_task *req,
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
   memcpy(t->head_bytes, req->producer_head, req->producer_head_len);
   t->head_len = req->producer_head_len;
+  return 0;
+}
 
+/* The second step, with no lock held: opens a reader per input into
+ * readers[] (the caller's array, published under the lock afterwards, so
+ * task_cancel never sees a half-written one).  On failure the readers
+ * opened so far stay in readers[] for the caller to cancel and free. */
+static int task_open_inputs(task *t, dq_reader **readers, dq_error *err) {
+  const dq_stage *stage = t->tp->stage;
+  uint32_t P = dq_stage_partitions(stage);
   for (size_t i = 0; i < t->tp->n_inputs; i++) {
     const dq_input_boundary *in = &t->tp->inputs[i];
     /* The READ node's schema is the producer's output schema. */
@@ -553,12 +570,20 @@ static int task_start_locked(task *t, const dq_execute_task *req,
     if (schema == NULL)
       return dq_error_set(err, DQ_EPROTO, "stage %u has no READ of stage %u",
                           dq_stage_id(stage), in->producer_stage_id);
-    rc = dq_reader_start(in, schema, t->key.query_id, t->key.task_number,
-                         t->task_count, P, worker_source_open, w,
-                         &t->readers[i], err);
+    int rc = dq_reader_start(in, schema, t->key.query_id, t->key.task_number,
+                             t->task_count, P, worker_source_open, t->w,
+                             &readers[i], err);
     if (rc < 0)
       return rc;
   }
+  return 0;
+}
+
+/* The last step, under t->lock with the inputs open: one thread per
+ * pipeline. */
+static int task_run_locked(task *t, dq_error *err) {
+  dq_worker *w = t->w;
+  uint32_t P = dq_stage_partitions(t->tp->stage);
   t->started = 1;
   t->t_start = dq_now_ns();
   for (uint32_t p = 0; p < P; p++) {
@@ -594,6 +619,35 @@ static int task_start_locked(task *t, const dq_execute_task *req,
     }
   }
   return 0;
+}
+
+/* Starts the task: called and returning with t->lock held, which it drops
+ * while the inputs open.  t->starting keeps a second ExecuteTask from
+ * starting it again meanwhile; a cancel that comes meanwhile is seen when
+ * the opens return, and the readers opened are cancelled rather than
+ * run. */
+static int task_start(task *t, const dq_execute_task *req, dq_error *err) {
+  int rc = task_prepare_locked(t, req, err);
+  if (rc < 0)
+    return rc;
+  size_t n = t->tp->n_inputs;
+  dq_reader **readers = calloc(n ? n : 1, sizeof *readers);
+  if (readers == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  t->starting = 1;
+  pthread_mutex_unlock(&t->lock);
+  rc = task_open_inputs(t, readers, err);
+  pthread_mutex_lock(&t->lock);
+  t->starting = 0;
+  memcpy(t->readers, readers, (n ? n : 1) * sizeof *readers);
+  free(readers);
+  if (rc == 0 && atomic_load(&t->cancelled))
+    rc = t->failed ? (*err = t->error, t->error.code)
+                   : dq_error_set(err, DQ_ECANCELED, "the task was cancelled");
+  if (rc == 0)
+    rc = task_run_locked(t, err);
+  pthread_cond_broadcast(&t->cond);
+  return rc;
 }
 
 /* --- the worker service ----------------------------------------------------*/
@@ -664,7 +718,11 @@ static int ws_coord_open(void *self, const dq_set_plan *plan,
   touch(t);
   pthread_mutex_init(&t->lock, NULL);
   pthread_cond_init(&t->cond, NULL);
-  int rc = task_plan_get(w, plan->plan, plan->plan_len, &t->tp, err);
+  t->settings = w->settings;
+  int rc = dq_query_settings_apply(&t->settings, plan->config,
+                                   plan->n_config, err);
+  if (rc == 0)
+    rc = task_plan_get(w, plan->plan, plan->plan_len, &t->tp, err);
   if (rc == 0 && dq_stage_id(t->tp->stage) != plan->key.stage_id)
     rc = dq_error_set(err, DQ_EPROTO,
                       "SetPlan for stage %u carries the plan of stage %u",
@@ -829,11 +887,15 @@ static int execute_task(dq_worker *w, const dq_execute_task *req, int served,
   ws_stream_impl *s = calloc(1, sizeof *s);
   int rc = s ? 0 : dq_error_set(err, DQ_ENOMEM, "out of memory");
   pthread_mutex_lock(&t->lock);
+  /* Another ExecuteTask is opening this task's inputs: its outcome decides
+   * ours (task_start signals the condition when it is done). */
+  while (rc == 0 && t->starting && !atomic_load(&t->cancelled))
+    pthread_cond_wait(&t->cond, &t->lock);
   if (rc == 0 && atomic_load(&t->cancelled))
     rc = t->failed ? (*err = t->error, t->error.code)
                    : dq_error_set(err, DQ_ECANCELED, "the task was cancelled");
   if (rc == 0 && !t->started) {
-    rc = task_start_locked(t, req, err);
+    rc = task_start(t, req, err);
     if (rc < 0) {
       /* Half-started (say, a producer was unreachable): fail the task for
        * good rather than start it again on the next ExecuteTask. */
@@ -1068,7 +1130,7 @@ int dq_worker_start(dq_context *ctx, const char *listen_url, dq_worker **out,
   w->ctx = ctx;
   w->ops = dq_context_ops(ctx);
   w->transport = dq_context_transport(ctx);
-  w->batch_rows = dq_config_executor(cfg, "batch_rows");
+  dq_query_settings_from_config(cfg, &w->settings);
   w->ttl_ms = dq_config_executor(cfg, "task_ttl_ms");
   w->plan_wait_ms = dq_config_executor(cfg, "plan_wait_ms");
   pthread_mutex_init(&w->lock, NULL);
