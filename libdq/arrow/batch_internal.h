@@ -56,6 +56,11 @@ dq_buffer *dq_buffer_ref(dq_buffer *b);
 /* Bytes of freed buffer blocks that threads keep for reuse (buffer.c):
  * bounded per thread and freed at thread exit, but counted by mallinfo. */
 size_t dq_buffer_cached_bytes(void);
+/* Frees the calling thread's cached blocks now.  A detached thread calls
+ * it before it tells a waiter it is done: the waiter may end the process
+ * before the thread's exit destructor runs, and the blocks would show as
+ * leaked. */
+void dq_buffer_cache_release(void);
 void dq_buffer_unref(dq_buffer *b);
 
 struct dq_array {

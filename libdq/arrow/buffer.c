@@ -124,6 +124,11 @@ static void cache_put(void *data, size_t cap) {
 
 size_t dq_buffer_cached_bytes(void) { return atomic_load(&cached_total); }
 
+void dq_buffer_cache_release(void) {
+  cache_flush(&cache);
+  cache.exiting = false; /* the thread goes on: it may cache again */
+}
+
 /* Rounds n up to the alignment; false when that overflows. */
 static bool round_up(size_t n, size_t *out) {
   if (n > SIZE_MAX - (DQ_BUFFER_ALIGN - 1))

@@ -39,6 +39,7 @@
 #include <dq/runtime.h>
 #include <dq/transport.h>
 
+#include "arrow/batch_internal.h"
 #include "runtime/boundary_reader.h"
 #include "runtime/settings.h"
 #include "base/clock.h"
@@ -505,6 +506,10 @@ static void *pipeline_main(void *arg) {
   pthread_cond_broadcast(&t->cond);
   pthread_mutex_unlock(&t->lock);
   task_unref(t);
+  /* This thread is detached: dq_worker_stop waits for the count below,
+   * and its caller may exit the process before the thread's own exit
+   * destructors run, so nothing it holds may outlive the count. */
+  dq_buffer_cache_release();
   pthread_mutex_lock(&w->lock);
   w->threads--;
   pthread_cond_broadcast(&w->cond);
