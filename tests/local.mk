@@ -57,33 +57,43 @@ tests_fixtures_fx_undef_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_NAME=fx_undef -DFX_UND
 tests_fixtures_fx_undef_la_LDFLAGS = $(FIXTURE_LDFLAGS) -Wl,--allow-shlib-undefined
 tests_fixtures_fx_undef_la_LIBADD = libdq/libdq.la
 
+include tests/harness/local.mk
+
 TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+TEST_CPPFLAGS = $(AM_CPPFLAGS) $(HARNESS_CPPFLAGS)
+# Pure unit tests of libdq internals: no plugin, the static core.
 TEST_LIBS = libdq/libdqcore.la $(CMOCKA_LIBS)
 
 check_PROGRAMS += tests/test_config tests/test_loader tests/test_abi \
-	tests/test_routing tests/test_runtime
+	tests/test_routing tests/test_runtime tests/test_one_libdq
 TESTS += tests/test_config tests/test_loader tests/test_abi tests/test_routing \
-	tests/test_runtime tests/run.test tests/gen.test tests/headers.test \
-	tests/linkage.test
+	tests/test_runtime tests/test_one_libdq tests/run.test tests/gen.test \
+	tests/headers.test tests/linkage.test
+# Public API only: the shared libdq (test_loader loads the fixtures, which
+# link it too).
 tests_test_config_SOURCES = tests/test_config.c
 tests_test_config_CFLAGS = $(TEST_CFLAGS)
-tests_test_config_LDADD = $(TEST_LIBS)
+tests_test_config_LDADD = $(SHARED_TEST_LIBS)
 tests_test_loader_SOURCES = tests/test_loader.c
 tests_test_loader_CFLAGS = $(TEST_CFLAGS)
-tests_test_loader_LDADD = $(TEST_LIBS)
+tests_test_loader_LDADD = $(SHARED_TEST_LIBS)
+tests_test_abi_SOURCES = tests/test_abi.c
+tests_test_abi_CFLAGS = $(TEST_CFLAGS)
+tests_test_abi_LDADD = $(SHARED_TEST_LIBS)
 tests_test_routing_SOURCES = tests/test_routing.c
 tests_test_routing_CFLAGS = $(TEST_CFLAGS)
 tests_test_routing_LDADD = $(TEST_LIBS)
 # The runtime suite takes its transport from DQ_TEST_TRANSPORT (default
-# inmem), so every transport runs it unchanged.
-tests_test_runtime_SOURCES = tests/test_runtime.c tests/result_text.c \
-	tests/result_text.h
-tests_test_runtime_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+# inmem), so every transport runs it unchanged; with DQ_TEST_WORKERS=process
+# its workers are `dq worker` processes (tests/procs.mk).
+tests_test_runtime_SOURCES = tests/test_runtime.c
+tests_test_runtime_CPPFLAGS = $(TEST_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_test_runtime_CFLAGS = $(TEST_CFLAGS)
-tests_test_runtime_LDADD = $(TEST_LIBS)
-tests_test_abi_SOURCES = tests/test_abi.c
-tests_test_abi_CFLAGS = $(TEST_CFLAGS)
-tests_test_abi_LDADD = $(TEST_LIBS)
+tests_test_runtime_LDADD = $(SHARED_TEST_LIBS)
+# The proof of one libdq: the test and a loaded plugin resolve the same one.
+tests_test_one_libdq_SOURCES = tests/test_one_libdq.c
+tests_test_one_libdq_CFLAGS = $(TEST_CFLAGS)
+tests_test_one_libdq_LDADD = $(SHARED_TEST_LIBS)
 EXTRA_DIST += tests/headers.test tests/linkage.test tests/run.test tests/gen.test \
 	tests/layering.test
 

@@ -18,6 +18,7 @@
 #include <dq/plan.h>
 
 #include "expr/expr.h"
+#include "base/internal_export.h"
 
 /* Values match dq.v1.Node's oneof cases in plan.proto. */
 typedef enum dq_node_kind {
@@ -120,6 +121,7 @@ struct dq_node {
 };
 
 dq_node *dq_node_ref(dq_node *n);
+DQ_INTERNAL
 void dq_node_unref(dq_node *n);
 
 /* The node's inputs: 0 for leaves, 1, 2 for a join, n for a union. */
@@ -140,6 +142,7 @@ int dq_node_new_scan_csv(const char *const *paths, size_t n_paths,
                          const dq_schema *schema,
                          const dq_csv_options *opts, dq_node **out,
                          dq_error *err);
+DQ_INTERNAL
 int dq_node_new_scan_tpch(const char *table, double scale, uint64_t seed,
                           const char *const *columns, size_t n_columns,
                           dq_node **out, dq_error *err);
@@ -232,12 +235,14 @@ typedef struct dq_producer_head {
 } dq_producer_head;
 
 /* The head a stage's output boundary needs (keys point into the stage). */
+DQ_INTERNAL
 int dq_stage_producer_head(const dq_stage *s, dq_producer_head *out,
                            dq_error *err);
 void dq_producer_head_clear(dq_producer_head *h);
 
 /* --- Codec (plan_codec.c) --------------------------------------------------
  * Encoded bytes are malloc'd; free them with free(). */
+DQ_INTERNAL
 int dq_plan_encode(const dq_plan *p, uint8_t **buf, size_t *len,
                    dq_error *err);
 /* What one task receives: a dq.v1.Plan holding only this stage. */
@@ -246,11 +251,14 @@ int dq_stage_encode(const dq_stage *s, uint8_t **buf, size_t *len,
 /* Decodes and checks a plan (whole, or any subset of stages such as the
  * one a task receives).  DQ_EPROTO for bytes that are not a plan, DQ_EINVAL
  * for a plan that does not check; never crashes on any input. */
+DQ_INTERNAL
 int dq_plan_decode(const uint8_t *buf, size_t len, dq_plan **out,
                    dq_error *err);
+DQ_INTERNAL
 int dq_producer_head_encode(const dq_producer_head *h, uint8_t **buf,
                             size_t *len, dq_error *err);
 /* out's keys are malloc'd: free with dq_producer_head_clear(). */
+DQ_INTERNAL
 int dq_producer_head_decode(const uint8_t *buf, size_t len,
                             dq_producer_head *out, dq_error *err);
 

@@ -12,6 +12,7 @@
 #include <dq/plan.h>
 
 #include "plan/plan_internal.h"
+#include "base/internal_export.h"
 
 typedef struct dq_input_boundary {
   uint32_t producer_stage_id;
@@ -39,6 +40,7 @@ uint32_t dq_head_partitions(const dq_producer_head *h,
                             uint32_t producer_partitions);
 
 /* Encodes stage + inputs (urls: inputs[i].producer_task_count each). */
+DQ_INTERNAL
 int dq_task_plan_encode(const dq_stage *stage, const dq_input_boundary *inputs,
                         size_t n_inputs, uint8_t **buf, size_t *len,
                         dq_error *err);
@@ -58,6 +60,7 @@ const dq_input_boundary *dq_task_plan_input(const dq_task_plan *tp,
 const dq_schema *dq_stage_read_schema(const dq_stage *s,
                                       uint32_t producer_stage_id);
 /* Frees what one input owns (not the struct). */
+DQ_INTERNAL
 void dq_input_boundary_clear(dq_input_boundary *in);
 
 #endif /* DQ_TASK_PLAN_H */

@@ -1,0 +1,30 @@
+/* run.h — running a plan and collecting its rows as text
+ * (result_text.h): on a cluster's workers through the coordinator, or in
+ * this process alone (the single-process answer). */
+#ifndef DQ_TESTS_HARNESS_RUN_H
+#define DQ_TESTS_HARNESS_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dq/plan.h>
+#include <dq/runtime.h>
+
+#include "cluster.h"
+#include "result_text.h"
+
+/* Runs p on the n workers at urls with ctx as the coordinator, appending
+ * every row to out; returns 0 or the query's error code (err filled). */
+int dqt_run_query(dq_context *ctx, const dq_plan *p, const char *const *urls,
+                  size_t n, result_text *out, dq_error *err);
+/* The same on the first n workers of c. */
+int dqt_run_cluster(dqt_cluster *c, size_t n, const dq_plan *p,
+                    result_text *out, dq_error *err);
+/* dq_plan_run_local into out; fails the test on an error. */
+void dqt_run_local(const dq_plan *p, result_text *out);
+/* Rows of p's answer computed in this process; fails on an error. */
+int64_t dqt_count_local(const dq_plan *p);
+/* A dq_plan_run_local sink appending to the result_text at ctx. */
+int dqt_collect(void *ctx, const dq_batch *b, dq_error *err);
+
+#endif /* DQ_TESTS_HARNESS_RUN_H */
