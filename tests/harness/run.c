@@ -35,17 +35,3 @@ void dqt_run_local(const dq_plan *p, result_text *out) {
   if (dq_plan_run_local(p, dqt_collect, out, &err) < 0)
     dqt_fail("local run: %s", err.message);
 }
-
-static int count_rows(void *ctx, const dq_batch *b, dq_error *err) {
-  (void)err;
-  *(int64_t *)ctx += dq_batch_n_rows(b);
-  return 0;
-}
-
-int64_t dqt_count_local(const dq_plan *p) {
-  int64_t n = 0;
-  dq_error err;
-  if (dq_plan_run_local(p, count_rows, &n, &err) < 0)
-    dqt_fail("local run: %s", err.message);
-  return n;
-}

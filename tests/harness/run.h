@@ -22,8 +22,6 @@ int dqt_run_cluster(dqt_cluster *c, size_t n, const dq_plan *p,
                     result_text *out, dq_error *err);
 /* dq_plan_run_local into out; fails the test on an error. */
 void dqt_run_local(const dq_plan *p, result_text *out);
-/* Rows of p's answer computed in this process; fails on an error. */
-int64_t dqt_count_local(const dq_plan *p);
 /* A dq_plan_run_local sink appending to the result_text at ctx. */
 int dqt_collect(void *ctx, const dq_batch *b, dq_error *err);
 
