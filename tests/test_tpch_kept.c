@@ -19,7 +19,7 @@
 
 #include "exec/exec.h"
 #include "plan/plan_internal.h"
-#include "result_text.h"
+#include "harness.h"
 
 #define SF 0.01
 #define SEED 7
@@ -106,60 +106,30 @@ static void test_scans_match_generation(void **state) {
   dq_tpch_release(NULL, 0, 0);
 }
 
-static int collect(void *ctx, const dq_batch *b, dq_error *err) {
-  (void)err;
-  result_text_add(ctx, b);
-  return 0;
-}
-
 static void run_local(const char *q, result_text *out) {
   dq_plan *p;
   dq_error err;
   if (dq_tpch_query_plan(q, SF, SEED, 0, 0, &p, &err) != 0)
     fail_msg("%s: %s", q, err.message);
-  if (dq_plan_run_local(p, collect, out, &err) != 0)
-    fail_msg("%s: %s", q, err.message);
+  dqt_run_local(p, out);
   dq_plan_free(p);
 }
 
-static void run_distributed(dq_context *ctx, const char *const *urls,
-                            uint32_t n, const char *q, result_text *out) {
+static void run_distributed(dqt_cluster *c, const char *q, result_text *out) {
   dq_plan *p;
-  dq_query *query;
   dq_error err;
-  if (dq_tpch_query_plan(q, SF, SEED, n, 2, &p, &err) != 0)
+  if (dq_tpch_query_plan(q, SF, SEED, (uint32_t)c->n, 2, &p, &err) != 0)
     fail_msg("%s: %s", q, err.message);
-  if (dq_query_start(ctx, p, urls, n, &query, &err) != 0)
+  if (dqt_run_cluster(c, c->n, p, out, &err) != 0)
     fail_msg("%s: %s", q, err.message);
-  for (;;) {
-    dq_batch *b;
-    if (dq_query_next(query, &b, &err) != 0)
-      fail_msg("%s: %s", q, err.message);
-    if (b == NULL)
-      break;
-    result_text_add(out, b);
-    dq_batch_unref(b);
-  }
-  dq_query_close(query);
   dq_plan_free(p);
 }
 
 static void test_queries_unchanged(void **state) {
   (void)state;
   dq_error err;
-  dq_config *cfg;
-  dq_context *ctx;
-  if (dq_config_parse("[dq]\ntransport = inmem\n", "test", &cfg, &err) < 0)
-    fail_msg("config: %s", err.message);
-  if (dq_context_new(cfg, &ctx, &err) < 0)
-    fail_msg("context: %s", err.message);
-  dq_worker *w[2];
-  const char *urls[2];
-  for (size_t i = 0; i < 2; i++) {
-    if (dq_worker_start(ctx, "inmem://", &w[i], &err) < 0)
-      fail_msg("worker: %s", err.message);
-    urls[i] = dq_worker_url(w[i]);
-  }
+  dqt_cluster c;
+  dqt_cluster_up(&c, 2, DQT_WORKERS_IN_PROCESS, NULL);
   const char *const *names = dq_tpch_query_names();
   for (size_t qi = 0; names[qi] != NULL; qi++) {
     result_text generated = {0}, kept = {0}, kept_dist = {0};
@@ -178,7 +148,7 @@ static void test_queries_unchanged(void **state) {
     dq_plan_free(p);
 
     run_local(names[qi], &kept);
-    run_distributed(ctx, urls, 2, names[qi], &kept_dist);
+    run_distributed(&c, names[qi], &kept_dist);
     if (!result_text_equal(&generated, &kept))
       fail_msg("%s: the answer changed with the tables kept", names[qi]);
     if (!result_text_equal(&generated, &kept_dist))
@@ -189,10 +159,7 @@ static void test_queries_unchanged(void **state) {
     result_text_free(&kept_dist);
     dq_tpch_release(NULL, 0, 0);
   }
-  for (size_t i = 0; i < 2; i++)
-    dq_worker_stop(w[i]);
-  dq_context_free(ctx);
-  dq_config_free(cfg);
+  dqt_cluster_stop(&c, "test_tpch_kept");
 }
 
 /* Released while a scan reads it: the scan keeps its reference (ASan and
@@ -264,6 +231,7 @@ static void test_bad_arguments(void **state) {
 }
 
 int main(void) {
+  dqt_use_cmocka();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_scans_match_generation),
       cmocka_unit_test(test_queries_unchanged),

@@ -30,7 +30,7 @@
 #include <dq/tpch.h>
 
 #include "arrow/batch_internal.h"
-#include "result_text.h"
+#include "harness.h"
 
 #define SF 0.01
 #define SEED 0
@@ -781,29 +781,12 @@ static void test_names(void **state) {
  * two exact sums), so a distributed run must give the same rows in the
  * same order whatever the tasks and pipelines. */
 
-static int collect_text(void *ctx, const dq_batch *b, dq_error *err) {
-  (void)err;
-  result_text_add(ctx, b);
-  return 0;
-}
-
 static void test_distributed(void **state) {
   (void)state;
   enum { N_WORKERS = 3 };
   dq_error err;
-  dq_config *cfg;
-  dq_context *ctx;
-  if (dq_config_parse("[dq]\ntransport = inmem\n", "test", &cfg, &err) < 0)
-    fail_msg("config: %s", err.message);
-  if (dq_context_new(cfg, &ctx, &err) < 0)
-    fail_msg("context: %s", err.message);
-  dq_worker *w[N_WORKERS];
-  const char *urls[N_WORKERS];
-  for (size_t i = 0; i < N_WORKERS; i++) {
-    if (dq_worker_start(ctx, "inmem://", &w[i], &err) < 0)
-      fail_msg("worker: %s", err.message);
-    urls[i] = dq_worker_url(w[i]);
-  }
+  dqt_cluster c;
+  dqt_cluster_up(&c, N_WORKERS, DQT_WORKERS_IN_PROCESS, NULL);
   static const char *const queries[] = {"q3",  "q5",  "q10", "q12",
                                         "q14", "q18", "q19"};
   for (size_t qi = 0; qi < sizeof queries / sizeof queries[0]; qi++) {
@@ -811,8 +794,7 @@ static void test_distributed(void **state) {
     if (dq_tpch_query_plan(queries[qi], SF, SEED, 0, 0, &lp, &err) != 0)
       fail_msg("%s: %s", queries[qi], err.message);
     result_text want = {0};
-    if (dq_plan_run_local(lp, collect_text, &want, &err) != 0)
-      fail_msg("%s: %s", queries[qi], err.message);
+    dqt_run_local(lp, &want);
     assert_true(want.n >= 1);
     for (uint32_t nw = 1; nw <= N_WORKERS; nw++)
       for (uint32_t parts = 1; parts <= 2; parts++) {
@@ -820,20 +802,8 @@ static void test_distributed(void **state) {
         if (dq_tpch_query_plan(queries[qi], SF, SEED, nw, parts, &dp,
                                &err) != 0)
           fail_msg("%s on %u tasks: %s", queries[qi], nw, err.message);
-        dq_query *q;
         result_text got = {0};
-        int rc = dq_query_start(ctx, dp, urls, nw, &q, &err);
-        if (rc == 0) {
-          for (;;) {
-            dq_batch *b;
-            if ((rc = dq_query_next(q, &b, &err)) < 0 || b == NULL)
-              break;
-            result_text_add(&got, b);
-            dq_batch_unref(b);
-          }
-          dq_query_close(q);
-        }
-        if (rc < 0)
+        if (dqt_run_cluster(&c, nw, dp, &got, &err) < 0)
           fail_msg("%s on %u tasks x %u: %s", queries[qi], nw, parts,
                    err.message);
         if (!result_text_equal(&want, &got))
@@ -845,13 +815,11 @@ static void test_distributed(void **state) {
     result_text_free(&want);
     dq_plan_free(lp);
   }
-  for (size_t i = 0; i < N_WORKERS; i++)
-    dq_worker_stop(w[i]);
-  dq_context_free(ctx);
-  dq_config_free(cfg);
+  dqt_cluster_stop(&c, "test_tpch_queries");
 }
 
 int main(void) {
+  dqt_use_cmocka();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names), cmocka_unit_test(test_q3),
       cmocka_unit_test(test_q5),    cmocka_unit_test(test_q10),

@@ -122,3 +122,13 @@ dq_plan *dqt_overflow_plan(double scale, uint32_t n) {
   dq_plan_stage(b, dq_node_read(b, s1), 1, 1, NULL);
   return dqt_plan_finish(b);
 }
+
+dq_node *dqt_returnflag_agg(dq_plan_builder *b, dq_node *in,
+                            dq_agg_mode mode) {
+  dq_expr *g = dq_expr_column(b, "l_returnflag");
+  const char *gn = "l_returnflag";
+  dq_agg aggs[] = {{DQ_AGG_COUNT_STAR, NULL, "n"},
+                   {DQ_AGG_SUM, dq_expr_column(b, "l_quantity"), "q"},
+                   {DQ_AGG_SUM, dq_expr_column(b, "l_extendedprice"), "p"}};
+  return dq_node_aggregate(b, in, mode, 1, &g, &gn, 3, aggs);
+}

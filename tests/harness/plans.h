@@ -41,4 +41,9 @@ dq_plan *dqt_limit_plan(double scale, uint32_t n, int64_t limit);
  * on stage 1's tasks, so the query fails naming a worker and a task. */
 dq_plan *dqt_overflow_plan(double scale, uint32_t n);
 
+/* Group by l_returnflag: count(*) as n, sum(l_quantity) as q,
+ * sum(l_extendedprice) as p, in the given mode: what the data source tests
+ * compute over lineitem read from files and from the generator. */
+dq_node *dqt_returnflag_agg(dq_plan_builder *b, dq_node *in, dq_agg_mode mode);
+
 #endif /* DQ_TESTS_HARNESS_PLANS_H */
