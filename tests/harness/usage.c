@@ -1,4 +1,6 @@
-/* usage.c — a process's threads, fds and memory from /proc (usage.h). */
+/* usage.c — a process's threads, fds and memory from /proc (usage.h).
+ * Standalone (it needs nothing else of the harness), so that
+ * dq-transport-check compiles it too for its nothing-left check. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <malloc.h>
@@ -6,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness.h"
 #include "arrow/batch_internal.h"
+#include "usage.h"
 
 static void proc_path(char *buf, size_t len, pid_t pid, const char *what) {
   if (pid == 0)
