@@ -47,10 +47,12 @@ int dq_task_plan_encode(const dq_stage *stage, const dq_input_boundary *inputs,
 /* Decodes and checks: one stage; one input per READ of the stage, no more;
  * a URL per producer task; a valid producer head.  Untrusted input: any
  * inconsistency is DQ_EPROTO or DQ_EINVAL with a sentence. */
+DQ_INTERNAL
 int dq_task_plan_decode(const uint8_t *buf, size_t len, dq_task_plan **out,
                         dq_error *err);
 dq_task_plan *dq_task_plan_ref(dq_task_plan *tp);
 /* Drops a reference; the last one frees the plan. */
+DQ_INTERNAL
 void dq_task_plan_free(dq_task_plan *tp);
 /* The input reading producer_stage_id, or NULL. */
 const dq_input_boundary *dq_task_plan_input(const dq_task_plan *tp,
