@@ -63,12 +63,7 @@ static void test_shuffle_equals_local(void **state) {
     dqt_cluster c;
     dqt_cluster_up(&c, w, DQT_WORKERS_FROM_ENV, NULL);
     dq_plan *p = shuffle_plan(0.01, (uint32_t)w, 0);
-    result_text got = {0};
-    dq_error err;
-    if (dqt_run_cluster(&c, w, p, &got, &err) < 0)
-      fail_msg("%zu workers: %s", w, err.message);
-    assert_true(result_text_equal(&want, &got));
-    result_text_free(&got);
+    dqt_expect_rows(&c, w, p, &want, "shuffle");
     dq_plan_free(p);
     assert_int_equal(dqt_cluster_wait_idle(&c, -1, 1000), 0);
     cluster_stop(&c);
@@ -88,12 +83,10 @@ static void test_coalesce_equals_local(void **state) {
   static const uint32_t shapes[][2] = {{1, 1}, {3, 1}, {5, 3}, {2, 4}, {4, 2}};
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     dq_plan *p = dqt_coalesce_plan(0.01, shapes[i][0], shapes[i][1], 0);
-    result_text got = {0};
-    dq_error err;
-    if (dqt_run_cluster(&c, 3, p, &got, &err) < 0)
-      fail_msg("%u->%u: %s", shapes[i][0], shapes[i][1], err.message);
-    assert_true(result_text_equal(&want, &got));
-    result_text_free(&got);
+    char what[64];
+    snprintf(what, sizeof what, "coalesce %u->%u", shapes[i][0],
+             shapes[i][1]);
+    dqt_expect_rows(&c, 3, p, &want, what);
     dq_plan_free(p);
   }
   assert_int_equal(dqt_cluster_wait_idle(&c, -1, 1000), 0);
@@ -144,13 +137,7 @@ static void test_tpch_equals_local(void **state) {
       assert_int_equal(
           dq_tpch_query_plan(queries[qi], 0.02, 11, (uint32_t)w, 0, &p, &err),
           0);
-      result_text got = {0};
-      if (dqt_run_cluster(&c, w, p, &got, &err) < 0)
-        fail_msg("%s on %zu workers: %s", queries[qi], w, err.message);
-      if (!result_text_equal(&want, &got))
-        fail_msg("%s on %zu workers differs from the local answer",
-                 queries[qi], w);
-      result_text_free(&got);
+      dqt_expect_rows(&c, w, p, &want, queries[qi]);
       dq_plan_free(p);
       assert_int_equal(dqt_cluster_wait_idle(&c, -1, 1000), 0);
       cluster_stop(&c);

@@ -30,6 +30,20 @@ int dqt_run_cluster(dqt_cluster *c, size_t n, const dq_plan *p,
   return dqt_run_query(c->ctx, p, c->urls, n, out, err);
 }
 
+void dqt_expect_rows(dqt_cluster *c, size_t n, const dq_plan *p,
+                     const result_text *want, const char *what) {
+  result_text got = {0};
+  dq_error err;
+  int rc = dqt_run_cluster(c, n, p, &got, &err);
+  int same = rc == 0 && result_text_equal(want, &got);
+  result_text_free(&got);
+  if (rc < 0)
+    dqt_fail("%s on %zu workers: %s", what, n, err.message);
+  if (!same)
+    dqt_fail("%s on %zu workers: the answer differs from the expected one",
+             what, n);
+}
+
 void dqt_run_local(const dq_plan *p, result_text *out) {
   dq_error err;
   if (dq_plan_run_local(p, dqt_collect, out, &err) < 0)

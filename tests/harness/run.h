@@ -20,6 +20,11 @@ int dqt_run_query(dq_context *ctx, const dq_plan *p, const char *const *urls,
 /* The same on the first n workers of c. */
 int dqt_run_cluster(dqt_cluster *c, size_t n, const dq_plan *p,
                     result_text *out, dq_error *err);
+/* Runs p on the first n workers of c and fails the test (dqt_fail, the
+ * sentence starting with `what`) unless the query succeeds with exactly
+ * the rows of want, in the same order. */
+void dqt_expect_rows(dqt_cluster *c, size_t n, const dq_plan *p,
+                     const result_text *want, const char *what);
 /* dq_plan_run_local into out; fails the test on an error. */
 void dqt_run_local(const dq_plan *p, result_text *out);
 /* A dq_plan_run_local sink appending to the result_text at ctx. */
