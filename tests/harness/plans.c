@@ -1,7 +1,10 @@
 /* plans.c — the standard boundary plans (plans.h). */
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "harness.h"
+#include "plan/plan_internal.h"
 
 const char *const dqt_lineitem_cols[2] = {"l_orderkey", "l_quantity"};
 
@@ -131,4 +134,25 @@ dq_node *dqt_returnflag_agg(dq_plan_builder *b, dq_node *in,
                    {DQ_AGG_SUM, dq_expr_column(b, "l_quantity"), "q"},
                    {DQ_AGG_SUM, dq_expr_column(b, "l_extendedprice"), "p"}};
   return dq_node_aggregate(b, in, mode, 1, &g, &gn, 3, aggs);
+}
+
+dq_plan *dqt_plan_through_codec(const dq_plan *p, char *explain, size_t len) {
+  uint8_t *buf;
+  size_t n;
+  dq_plan *q;
+  dq_error err;
+  if (dq_plan_encode(p, &buf, &n, &err) < 0)
+    dqt_fail("encoding the plan: %s", err.message);
+  int rc = dq_plan_decode(buf, n, &q, &err);
+  free(buf);
+  if (rc < 0)
+    dqt_fail("decoding the plan: %s", err.message);
+  char *again = malloc(len);
+  dq_plan_explain(p, explain, len);
+  dq_plan_explain(q, again, len);
+  int same = strcmp(explain, again) == 0;
+  free(again);
+  if (!same)
+    dqt_fail("the plan explains otherwise after the codec:\n%s", explain);
+  return q;
 }

@@ -46,4 +46,9 @@ dq_plan *dqt_overflow_plan(double scale, uint32_t n);
  * compute over lineitem read from files and from the generator. */
 dq_node *dqt_returnflag_agg(dq_plan_builder *b, dq_node *in, dq_agg_mode mode);
 
+/* p through the plan codec (encoded, decoded): the decoded plan, whose
+ * explain text must equal p's (it fails the test otherwise); that text is
+ * left in explain (len bytes). */
+dq_plan *dqt_plan_through_codec(const dq_plan *p, char *explain, size_t len);
+
 #endif /* DQ_TESTS_HARNESS_PLANS_H */
