@@ -707,14 +707,8 @@ static int run_stop(void) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const char *mode = argc > 1 ? argv[1] : "kill";
-  /* The transport defaults to grpc here: inmem has no process to kill. */
-  const char *t = getenv("DQ_TEST_TRANSPORT");
-  if (t == NULL || *t == '\0')
-    setenv("DQ_TEST_TRANSPORT", "grpc", 1);
-  if (strcmp(dqt_transport(), "inmem") == 0) {
-    printf("SKIP: inmem workers are threads, there is no process to kill\n");
+  if (dqt_process_transport() != 0)
     return 77;
-  }
   rng = (uint64_t)dqt_env_long("DQ_FAULT_SEED", (long)time(NULL));
   printf("fault_kill %s over %s, DQ_FAULT_SEED=%llu\n", mode, dqt_transport(),
          (unsigned long long)rng);

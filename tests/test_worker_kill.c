@@ -95,14 +95,8 @@ static void test_kill_mid_stream(void **state) {
 }
 
 int main(void) {
-  /* The transport defaults to grpc here: inmem has no process to kill. */
-  const char *t = getenv("DQ_TEST_TRANSPORT");
-  if (t == NULL || *t == '\0')
-    setenv("DQ_TEST_TRANSPORT", "grpc", 1);
-  if (strcmp(dqt_transport(), "inmem") == 0) {
-    printf("SKIP: inmem workers are threads, there is no process to kill\n");
+  if (dqt_process_transport() != 0)
     return 77;
-  }
   dqt_use_cmocka();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_kill_mid_stream),

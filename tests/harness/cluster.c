@@ -78,14 +78,13 @@ static int spawn(dqt_cluster *c, size_t n, const char *text, dq_error *err) {
   return 0;
 }
 
-int dqt_cluster_start(dqt_cluster *c, size_t n, dqt_workers where,
-                      const char *extra, dq_error *err) {
-  memset(c, 0, sizeof *c);
+static int start(dqt_cluster *c, size_t n, dqt_workers where,
+                 const char *extra, dq_error *err) {
   if (n > DQT_MAX_WORKERS)
     return dq_error_set(err, DQ_EINVAL, "%zu workers asked, at most %d", n,
                         DQT_MAX_WORKERS);
   const char *more = getenv("DQ_TEST_EXTRA_CONFIG");
-  char text[2048];
+  char text[4096];
   snprintf(text, sizeof text, "[dq]\ntransport = %s\n%s%s%s", dqt_transport(),
            extra ? extra : "", more ? "\n" : "", more ? more : "");
   int rc = dq_config_parse(text, "test", &c->cfg, err);
@@ -106,6 +105,15 @@ int dqt_cluster_start(dqt_cluster *c, size_t n, dqt_workers where,
     c->urls[i] = dq_worker_url(c->w[i]);
   }
   return 0;
+}
+
+int dqt_cluster_start(dqt_cluster *c, size_t n, dqt_workers where,
+                      const char *extra, dq_error *err) {
+  memset(c, 0, sizeof *c);
+  int rc = start(c, n, where, extra, err);
+  if (rc < 0) /* whatever started goes: a refused config leaks nothing */
+    dqt_cluster_stop(c, "test");
+  return rc;
 }
 
 void dqt_cluster_up(dqt_cluster *c, size_t n, dqt_workers where,

@@ -39,6 +39,16 @@ int dqt_process_mode(void) {
   return m != NULL && strcmp(m, "process") == 0;
 }
 
+int dqt_process_transport(void) {
+  const char *t = getenv("DQ_TEST_TRANSPORT");
+  if (t == NULL || *t == '\0')
+    setenv("DQ_TEST_TRANSPORT", "grpc", 1);
+  if (strcmp(dqt_transport(), "inmem") != 0)
+    return 0;
+  printf("SKIP: inmem workers are threads, there is no process to kill\n");
+  return 77;
+}
+
 long dqt_env_long(const char *name, long dflt) {
   const char *v = getenv(name);
   return v && *v ? strtol(v, NULL, 0) : dflt;

@@ -41,6 +41,10 @@ const char *dqt_transport(void);
 /* Whether $DQ_TEST_WORKERS is "process": workers as `dq worker`
  * processes instead of objects of this process. */
 int dqt_process_mode(void);
+/* For a test that kills or stops worker processes: $DQ_TEST_TRANSPORT
+ * defaults to grpc; with inmem (threads, no process to kill) it prints a
+ * SKIP line and returns 77, the exit status that skips; else 0. */
+int dqt_process_transport(void);
 /* $name as a number, or dflt when unset or empty. */
 long dqt_env_long(const char *name, long dflt);
 /* Monotonic seconds. */
