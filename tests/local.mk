@@ -65,10 +65,11 @@ TEST_CPPFLAGS = $(AM_CPPFLAGS) $(HARNESS_CPPFLAGS)
 TEST_LIBS = libdq/libdqcore.la $(CMOCKA_LIBS)
 
 check_PROGRAMS += tests/test_config tests/test_loader tests/test_abi \
-	tests/test_routing tests/test_runtime tests/test_one_libdq
+	tests/test_routing tests/test_runtime tests/test_one_libdq \
+	tests/test_tpch_kept_queries
 TESTS += tests/test_config tests/test_loader tests/test_abi tests/test_routing \
-	tests/test_runtime tests/test_one_libdq tests/run.test tests/gen.test \
-	tests/headers.test tests/linkage.test
+	tests/test_runtime tests/test_one_libdq tests/test_tpch_kept_queries \
+	tests/run.test tests/gen.test tests/headers.test tests/linkage.test
 # Public API only: the shared libdq (test_loader loads the fixtures, which
 # link it too).
 tests_test_config_SOURCES = tests/test_config.c
@@ -90,6 +91,11 @@ tests_test_runtime_SOURCES = tests/test_runtime.c
 tests_test_runtime_CPPFLAGS = $(TEST_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_test_runtime_CFLAGS = $(TEST_CFLAGS)
 tests_test_runtime_LDADD = $(SHARED_TEST_LIBS)
+# Built-in queries over TPC-H tables kept in memory, on inmem workers.
+tests_test_tpch_kept_queries_SOURCES = tests/test_tpch_kept_queries.c
+tests_test_tpch_kept_queries_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_tpch_kept_queries_CFLAGS = $(TEST_CFLAGS)
+tests_test_tpch_kept_queries_LDADD = $(SHARED_TEST_LIBS)
 # The proof of one libdq: the test and a loaded plugin resolve the same one.
 tests_test_one_libdq_SOURCES = tests/test_one_libdq.c
 tests_test_one_libdq_CFLAGS = $(TEST_CFLAGS)

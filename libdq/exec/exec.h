@@ -118,14 +118,11 @@ struct dq_op {
   dq_op *input;
 };
 
-DQ_INTERNAL
 int dq_op_next(dq_op *op, dq_batch **out, dq_error *err);
-DQ_INTERNAL
 void dq_op_close(dq_op *op);
 bool dq_exec_cancelled(const dq_exec_env *env);
 
 /* Builds the operator tree for a node (recursively). */
-DQ_INTERNAL
 int dq_op_open(const dq_node *node, const dq_exec_env *env,
                uint32_t partition, dq_op **out, dq_error *err);
 

@@ -121,7 +121,6 @@ struct dq_node {
 };
 
 dq_node *dq_node_ref(dq_node *n);
-DQ_INTERNAL
 void dq_node_unref(dq_node *n);
 
 /* The node's inputs: 0 for leaves, 1, 2 for a join, n for a union. */
@@ -142,7 +141,6 @@ int dq_node_new_scan_csv(const char *const *paths, size_t n_paths,
                          const dq_schema *schema,
                          const dq_csv_options *opts, dq_node **out,
                          dq_error *err);
-DQ_INTERNAL
 int dq_node_new_scan_tpch(const char *table, double scale, uint64_t seed,
                           const char *const *columns, size_t n_columns,
                           dq_node **out, dq_error *err);

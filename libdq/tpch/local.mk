@@ -17,4 +17,4 @@ TESTS += tests/test_tpch_kept
 tests_test_tpch_kept_SOURCES = tests/test_tpch_kept.c
 tests_test_tpch_kept_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_tpch_kept_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_test_tpch_kept_LDADD = $(SHARED_TEST_LIBS)
+tests_test_tpch_kept_LDADD = $(CORE_TEST_LIBS)
