@@ -33,6 +33,30 @@ static shm_ring *attach_copy(int fds[3]) {
   return c;
 }
 
+/* A producer's ring, the consumer's view of it, and the socket pair the
+ * two sides wake each other through: what every test sets up first. */
+typedef struct rings {
+  shm_ring *p, *c;
+  int sv[2];
+} rings;
+
+static void rings_open(rings *r) {
+  int fds[3];
+  dq_error err;
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, r->sv), 0);
+  assert_int_equal(shm_ring_create(RING, &r->p, fds, &err), 0);
+  r->c = attach_copy(fds);
+}
+
+/* A socket a test closed itself is -1. */
+static void rings_close(rings *r) {
+  shm_ring_unref(r->c);
+  shm_ring_unref(r->p);
+  for (int i = 0; i < 2; i++)
+    if (r->sv[i] >= 0)
+      close(r->sv[i]);
+}
+
 static void fill(uint8_t *buf, size_t n, uint32_t seed) {
   for (size_t i = 0; i < n; i++)
     buf[i] = (uint8_t)(seed * 31 + i);
@@ -46,11 +70,10 @@ static void check(const uint8_t *buf, size_t n, uint32_t seed) {
 
 static void test_order_and_wrap(void **state) {
   (void)state;
-  shm_ring *p, *c;
-  int fds[3];
+  rings rg;
+  rings_open(&rg);
+  shm_ring *p = rg.p, *c = rg.c;
   dq_error err;
-  assert_int_equal(shm_ring_create(RING, &p, fds, &err), 0);
-  c = attach_copy(fds);
   uint8_t buf[9000];
   /* 2000 records of varying sizes: many times around the ring. */
   for (uint32_t i = 0; i < 2000; i++) {
@@ -71,8 +94,7 @@ static void test_order_and_wrap(void **state) {
     shm_rec none;
     assert_int_equal(shm_ring_get(c, &none, &err), SHM_RING_EMPTY);
   }
-  shm_ring_unref(c);
-  shm_ring_unref(p);
+  rings_close(&rg);
 }
 
 /* A reader that releases every record before the next is written keeps
@@ -80,11 +102,10 @@ static void test_order_and_wrap(void **state) {
  * keeps its place and its bytes. */
 static void test_drained_ring_restarts(void **state) {
   (void)state;
-  shm_ring *p, *c;
-  int fds[3];
+  rings rg;
+  rings_open(&rg);
+  shm_ring *p = rg.p, *c = rg.c;
   dq_error err;
-  assert_int_equal(shm_ring_create(RING, &p, fds, &err), 0);
-  c = attach_copy(fds);
   uint8_t buf[4000];
   const uint8_t *first = NULL;
   for (uint32_t i = 0; i < 200; i++) {
@@ -115,8 +136,7 @@ static void test_drained_ring_restarts(void **state) {
     check(held[i].payload, sizeof buf, 1000 + i);
     shm_ring_release(c, held[i].hdr);
   }
-  shm_ring_unref(c);
-  shm_ring_unref(p);
+  rings_close(&rg);
 }
 
 typedef struct producer {
@@ -145,12 +165,11 @@ static void *produce(void *arg) {
 /* A reader that stops: the producer waits, nothing is lost, it resumes. */
 static void test_backpressure(void **state) {
   (void)state;
-  shm_ring *p, *c;
-  int fds[3], sv[2];
+  rings rg;
+  rings_open(&rg);
+  shm_ring *p = rg.p, *c = rg.c;
+  int *sv = rg.sv;
   dq_error err;
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  assert_int_equal(shm_ring_create(RING, &p, fds, &err), 0);
-  c = attach_copy(fds);
   producer pr = {.r = p, .sock = sv[0], .n = 100};
   pthread_t th;
   pthread_create(&th, NULL, produce, &pr);
@@ -172,10 +191,7 @@ static void test_backpressure(void **state) {
   pthread_join(th, NULL);
   assert_int_equal(pr.rc, 0);
   assert_int_equal(pr.done, 100);
-  shm_ring_unref(c);
-  shm_ring_unref(p);
-  close(sv[0]);
-  close(sv[1]);
+  rings_close(&rg);
 }
 
 typedef struct holder {
@@ -205,12 +221,11 @@ static void *hold_all(void *arg) {
  * DQ_ETOOBIG and the record goes elsewhere. */
 static void test_pinned_reader(void **state) {
   (void)state;
-  shm_ring *p, *c;
-  int fds[3], sv[2];
+  rings rg;
+  rings_open(&rg);
+  shm_ring *p = rg.p, *c = rg.c;
+  int *sv = rg.sv;
   dq_error err;
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  assert_int_equal(shm_ring_create(RING, &p, fds, &err), 0);
-  c = attach_copy(fds);
   holder h = {.r = c, .sock = sv[1]};
   pthread_t th;
   pthread_create(&th, NULL, hold_all, &h);
@@ -233,10 +248,7 @@ static void test_pinned_reader(void **state) {
   shm_slice sl = {buf, sizeof buf};
   assert_int_equal(shm_ring_put(p, sv[0], SHM_REC_BATCH, 0, &sl, 1, &err),
                    DQ_ECANCELED); /* ...but this stream was cancelled */
-  shm_ring_unref(c);
-  shm_ring_unref(p);
-  close(sv[0]);
-  close(sv[1]);
+  rings_close(&rg);
 }
 
 static void test_oversize(void **state) {
@@ -269,20 +281,18 @@ static void test_oversize(void **state) {
 /* The producer's process dies: the reader's wait returns at once. */
 static void test_peer_death(void **state) {
   (void)state;
-  shm_ring *p, *c;
-  int fds[3], sv[2];
+  rings rg;
+  rings_open(&rg);
+  shm_ring *c = rg.c;
+  int *sv = rg.sv;
   dq_error err;
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  assert_int_equal(shm_ring_create(RING, &p, fds, &err), 0);
-  c = attach_copy(fds);
   close(sv[0]); /* what the kernel does when the worker dies */
+  sv[0] = -1;
   alarm(10);
   assert_int_equal(shm_ring_wait(c, sv[1], -1, &err), DQ_EUNAVAILABLE);
   alarm(0);
   assert_non_null(strstr(err.message, "closed the stream"));
-  close(sv[1]);
-  shm_ring_unref(c);
-  shm_ring_unref(p);
+  rings_close(&rg);
 }
 
 static void *cancel_later(void *arg) {
@@ -294,12 +304,10 @@ static void *cancel_later(void *arg) {
 /* A producer waiting for space sees the reader's cancel. */
 static void test_cancel_wakes_producer(void **state) {
   (void)state;
-  shm_ring *p, *c;
-  int fds[3], sv[2];
-  dq_error err;
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  assert_int_equal(shm_ring_create(RING, &p, fds, &err), 0);
-  c = attach_copy(fds);
+  rings rg;
+  rings_open(&rg);
+  shm_ring *p = rg.p, *c = rg.c;
+  int *sv = rg.sv;
   pthread_t th;
   pthread_create(&th, NULL, cancel_later, c);
   producer pr = {.r = p, .sock = sv[0], .n = 100};
@@ -308,10 +316,7 @@ static void test_cancel_wakes_producer(void **state) {
   alarm(0);
   assert_int_equal(pr.rc, DQ_ECANCELED);
   pthread_join(th, NULL);
-  shm_ring_unref(c);
-  shm_ring_unref(p);
-  close(sv[0]);
-  close(sv[1]);
+  rings_close(&rg);
 }
 
 static void test_malformed(void **state) {
