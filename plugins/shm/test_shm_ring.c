@@ -72,7 +72,6 @@ static void test_order_and_wrap(void **state) {
   (void)state;
   rings rg;
   rings_open(&rg);
-  shm_ring *p = rg.p, *c = rg.c;
   dq_error err;
   uint8_t buf[9000];
   /* 2000 records of varying sizes: many times around the ring. */
@@ -80,9 +79,9 @@ static void test_order_and_wrap(void **state) {
     size_t n = (i * 977) % sizeof buf;
     fill(buf, n, i);
     shm_slice sl[2] = {{buf, n / 2}, {buf + n / 2, n - n / 2}};
-    assert_int_equal(shm_ring_put(p, -1, SHM_REC_BATCH, i, sl, 2, &err), 0);
+    assert_int_equal(shm_ring_put(rg.p, -1, SHM_REC_BATCH, i, sl, 2, &err), 0);
     shm_rec r;
-    assert_int_equal(shm_ring_get(c, &r, &err), 0);
+    assert_int_equal(shm_ring_get(rg.c, &r, &err), 0);
     assert_int_equal(r.kind, SHM_REC_BATCH);
     assert_int_equal(r.partition, i);
     assert_int_equal(r.seq, i);
@@ -90,9 +89,9 @@ static void test_order_and_wrap(void **state) {
     assert_true(r.capacity >= n);
     assert_int_equal((uintptr_t)r.payload % 64, 0); /* read in place */
     check(r.payload, n, i);
-    shm_ring_release(c, r.hdr);
+    shm_ring_release(rg.c, r.hdr);
     shm_rec none;
-    assert_int_equal(shm_ring_get(c, &none, &err), SHM_RING_EMPTY);
+    assert_int_equal(shm_ring_get(rg.c, &none, &err), SHM_RING_EMPTY);
   }
   rings_close(&rg);
 }
@@ -104,23 +103,22 @@ static void test_drained_ring_restarts(void **state) {
   (void)state;
   rings rg;
   rings_open(&rg);
-  shm_ring *p = rg.p, *c = rg.c;
   dq_error err;
   uint8_t buf[4000];
   const uint8_t *first = NULL;
   for (uint32_t i = 0; i < 200; i++) {
     fill(buf, sizeof buf, i);
     shm_slice sl = {buf, sizeof buf};
-    assert_int_equal(shm_ring_put(p, -1, SHM_REC_BATCH, i, &sl, 1, &err), 0);
+    assert_int_equal(shm_ring_put(rg.p, -1, SHM_REC_BATCH, i, &sl, 1, &err), 0);
     shm_rec r;
-    assert_int_equal(shm_ring_get(c, &r, &err), 0);
+    assert_int_equal(shm_ring_get(rg.c, &r, &err), 0);
     assert_int_equal(r.seq, i);
     check(r.payload, sizeof buf, i);
     if (first == NULL)
       first = r.payload;
     /* Never past the third record's slot (a record is 4096 + 64 bytes). */
     assert_true(r.payload >= first && r.payload < first + 3 * 4160);
-    shm_ring_release(c, r.hdr);
+    shm_ring_release(rg.c, r.hdr);
   }
   /* Held records pin their place: what follows goes after them, in
    * order, and nothing is overwritten. */
@@ -129,12 +127,12 @@ static void test_drained_ring_restarts(void **state) {
     fill(buf, sizeof buf, 1000 + i);
     shm_slice sl = {buf, sizeof buf};
     assert_int_equal(
-        shm_ring_put(p, -1, SHM_REC_BATCH, 1000 + i, &sl, 1, &err), 0);
-    assert_int_equal(shm_ring_get(c, &held[i], &err), 0);
+        shm_ring_put(rg.p, -1, SHM_REC_BATCH, 1000 + i, &sl, 1, &err), 0);
+    assert_int_equal(shm_ring_get(rg.c, &held[i], &err), 0);
   }
   for (uint32_t i = 0; i < 8; i++) {
     check(held[i].payload, sizeof buf, 1000 + i);
-    shm_ring_release(c, held[i].hdr);
+    shm_ring_release(rg.c, held[i].hdr);
   }
   rings_close(&rg);
 }
@@ -167,10 +165,8 @@ static void test_backpressure(void **state) {
   (void)state;
   rings rg;
   rings_open(&rg);
-  shm_ring *p = rg.p, *c = rg.c;
-  int *sv = rg.sv;
   dq_error err;
-  producer pr = {.r = p, .sock = sv[0], .n = 100};
+  producer pr = {.r = rg.p, .sock = rg.sv[0], .n = 100};
   pthread_t th;
   pthread_create(&th, NULL, produce, &pr);
   usleep(200000);
@@ -181,12 +177,12 @@ static void test_backpressure(void **state) {
   for (uint32_t i = 0; i < 100; i++) {
     shm_rec r;
     int rc;
-    while ((rc = shm_ring_get(c, &r, &err)) == SHM_RING_EMPTY)
-      assert_int_equal(shm_ring_wait(c, sv[1], -1, &err), 0);
+    while ((rc = shm_ring_get(rg.c, &r, &err)) == SHM_RING_EMPTY)
+      assert_int_equal(shm_ring_wait(rg.c, rg.sv[1], -1, &err), 0);
     assert_int_equal(rc, 0);
     assert_int_equal(r.seq, i);
     check(r.payload, r.len, i);
-    shm_ring_release(c, r.hdr);
+    shm_ring_release(rg.c, r.hdr);
   }
   pthread_join(th, NULL);
   assert_int_equal(pr.rc, 0);
@@ -223,10 +219,8 @@ static void test_pinned_reader(void **state) {
   (void)state;
   rings rg;
   rings_open(&rg);
-  shm_ring *p = rg.p, *c = rg.c;
-  int *sv = rg.sv;
   dq_error err;
-  holder h = {.r = c, .sock = sv[1]};
+  holder h = {.r = rg.c, .sock = rg.sv[1]};
   pthread_t th;
   pthread_create(&th, NULL, hold_all, &h);
   alarm(20); /* a hang here is the bug this test is about */
@@ -234,19 +228,19 @@ static void test_pinned_reader(void **state) {
   int rc = 0, puts = 0;
   for (int i = 0; i < 1000 && rc == 0; i++) {
     shm_slice sl = {buf, sizeof buf};
-    rc = shm_ring_put(p, sv[0], SHM_REC_BATCH, 0, &sl, 1, &err);
+    rc = shm_ring_put(rg.p, rg.sv[0], SHM_REC_BATCH, 0, &sl, 1, &err);
     puts += rc == 0;
   }
   alarm(0);
   assert_int_equal(rc, DQ_ETOOBIG);
   assert_true(puts >= 5 && puts <= 7); /* 64 KiB of 10 KB records */
-  shm_ring_cancel(c);
+  shm_ring_cancel(rg.c);
   pthread_join(th, NULL);
   for (int i = 0; i < h.n; i++)
-    shm_ring_release(c, h.held[i].hdr);
+    shm_ring_release(rg.c, h.held[i].hdr);
   /* Released: the ring takes records again. */
   shm_slice sl = {buf, sizeof buf};
-  assert_int_equal(shm_ring_put(p, sv[0], SHM_REC_BATCH, 0, &sl, 1, &err),
+  assert_int_equal(shm_ring_put(rg.p, rg.sv[0], SHM_REC_BATCH, 0, &sl, 1, &err),
                    DQ_ECANCELED); /* ...but this stream was cancelled */
   rings_close(&rg);
 }
@@ -283,13 +277,11 @@ static void test_peer_death(void **state) {
   (void)state;
   rings rg;
   rings_open(&rg);
-  shm_ring *c = rg.c;
-  int *sv = rg.sv;
   dq_error err;
-  close(sv[0]); /* what the kernel does when the worker dies */
-  sv[0] = -1;
+  close(rg.sv[0]); /* what the kernel does when the worker dies */
+  rg.sv[0] = -1;
   alarm(10);
-  assert_int_equal(shm_ring_wait(c, sv[1], -1, &err), DQ_EUNAVAILABLE);
+  assert_int_equal(shm_ring_wait(rg.c, rg.sv[1], -1, &err), DQ_EUNAVAILABLE);
   alarm(0);
   assert_non_null(strstr(err.message, "closed the stream"));
   rings_close(&rg);
@@ -306,11 +298,9 @@ static void test_cancel_wakes_producer(void **state) {
   (void)state;
   rings rg;
   rings_open(&rg);
-  shm_ring *p = rg.p, *c = rg.c;
-  int *sv = rg.sv;
   pthread_t th;
-  pthread_create(&th, NULL, cancel_later, c);
-  producer pr = {.r = p, .sock = sv[0], .n = 100};
+  pthread_create(&th, NULL, cancel_later, rg.c);
+  producer pr = {.r = rg.p, .sock = rg.sv[0], .n = 100};
   alarm(10);
   produce(&pr);
   alarm(0);
