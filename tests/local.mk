@@ -1,4 +1,5 @@
-# tests/ — cmocka unit tests, the plugin fixtures, header checks.
+# tests/ — cmocka unit tests, the plugin fixtures, header checks; the
+# harness the query tests share is tests/harness/ (included below).
 #
 # Tests load plugins from the build tree only: DQ_PLUGIN_PATH points at it
 # and DQ_CONFIG/DQ_TRANSPORT are cleared, so an installed copy is never used.
@@ -11,6 +12,11 @@ AM_TESTS_ENVIRONMENT = \
 	unset DQ_CONFIG DQ_TRANSPORT;
 
 # One fixture module per loader rejection, from one source (fixture.c).
+# The stanzas are written out on purpose: automake builds only targets whose
+# per-target variables it sees spelled out (no loops, no patterns for
+# per-target flags, no default LIBADD for libraries), and a GNU make pattern
+# rule calling libtool by hand would lose automake's dependency tracking,
+# clean and dist rules and need -Wno-portability.
 FIXTURE_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -no-undefined \
 	-shared -rpath /nowhere
 EXTRA_DIST += tests/fixtures/fixture.c
