@@ -1,7 +1,9 @@
 # libdq/ — the core library.  Every source goes into the convenience library
 # libdqcore.la; libdq.la wraps it and exports only the DQ_EXPORT symbols
-# (-fvisibility=hidden), while unit tests link libdqcore.la directly so they
-# can reach internal functions too.
+# (-fvisibility=hidden) plus the few DQ_INTERNAL ones this tree's tests and
+# dq-transport-check need (libdq/base/internal_export.h, never installed).
+# A test that loads a plugin links libdq.la, as the plugins do, so that its
+# process holds one libdq; pure unit tests link libdqcore.la directly.
 noinst_LTLIBRARIES = libdq/libdqcore.la
 libdq_libdqcore_la_SOURCES =
 nodist_libdq_libdqcore_la_SOURCES = proto/worker.pb-c.c proto/worker.pb-c.h \

@@ -50,7 +50,6 @@
  * Every blocking step runs under a watchdog: a hang is a FAIL naming the
  * step, never a stuck test. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -67,22 +66,12 @@
 #include <dq/runtime.h>
 #include <dq/tpch.h>
 
-#include "result_text.h"
-#include "worker_procs.h"
+#include "harness.h"
 
 #define N_WORKERS 3
 #define KILL_BOUND_S 2.0 /* a killed worker's query fails within this */
 
-static const char *transport(void) {
-  const char *t = getenv("DQ_TEST_TRANSPORT");
-  return t && *t ? t : "grpc";
-}
-static int is_grpc(void) { return strcmp(transport(), "grpc") == 0; }
-
-static long env_long(const char *name, long dflt) {
-  const char *v = getenv(name);
-  return v && *v ? strtol(v, NULL, 0) : dflt;
-}
+static int is_grpc(void) { return strcmp(dqt_transport(), "grpc") == 0; }
 
 static int failures;
 
@@ -97,33 +86,6 @@ static void failf(const char *fmt, ...) {
   failures++;
 }
 
-static worker_procs *all_workers; /* for die(): no stopped orphan */
-static char cfg_path[256];        /* for die(): no file left behind */
-
-static void die(const char *fmt, ...) DQ_PRINTF(1, 2);
-static void die(const char *fmt, ...) {
-  /* Our children get SIGTERM when we exit (worker_procs sets
-   * PR_SET_PDEATHSIG), but a stopped one would never act on it. */
-  for (size_t i = 0; all_workers && i < worker_procs_count(all_workers); i++)
-    kill(worker_procs_pid(all_workers, i), SIGKILL);
-  if (cfg_path[0] != '\0')
-    unlink(cfg_path);
-  va_list ap;
-  va_start(ap, fmt);
-  printf("FAIL: ");
-  vprintf(fmt, ap);
-  printf("\nFAIL: fault test aborted\n");
-  fflush(stdout);
-  va_end(ap);
-  _exit(1);
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static uint64_t rng;
 static uint64_t rnd(void) {
   rng ^= rng >> 12;
@@ -132,181 +94,48 @@ static uint64_t rnd(void) {
   return rng * 2685821657736338717ULL;
 }
 
-/* --- the cluster: 3 active workers out of every child started ------------*/
+/* --- the cluster: 3 worker processes, each killed one replaced ---------*/
 
-typedef struct cluster {
-  dq_config *cfg;
-  dq_context *ctx;
-  worker_procs *wp;
-  char cfg_file[256];
-  char *argv[5];
-  char exe[1024];
-  size_t active[N_WORKERS]; /* worker_procs indices */
-  const char *urls[N_WORKERS];
-  int spawned;              /* children started after the baseline */
-} cluster;
-
-static void cluster_refresh(cluster *c) {
-  for (size_t i = 0; i < N_WORKERS; i++)
-    c->urls[i] = worker_procs_url(c->wp, c->active[i]);
-}
+typedef dqt_cluster cluster;
 
 static void cluster_start(cluster *c, const char *extra) {
-  memset(c, 0, sizeof *c);
-  char text[512];
-  snprintf(text, sizeof text, "[dq]\ntransport = %s\n%s", transport(),
-           extra ? extra : "");
-  dq_error err;
-  if (dq_config_parse(text, "fault", &c->cfg, &err) < 0 ||
-      dq_context_new(c->cfg, &c->ctx, &err) < 0)
-    die("context: %s", err.message);
-  const char *top = getenv("abs_top_builddir");
-  if (top == NULL)
-    die("abs_top_builddir is not set: run through make check");
-  const char *tmp = getenv("TMPDIR");
-  snprintf(c->cfg_file, sizeof c->cfg_file, "%s/dq-fault.XXXXXX",
-           tmp && *tmp ? tmp : "/tmp");
-  int fd = mkstemp(c->cfg_file);
-  FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
-  if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
-    die("cannot write %s", c->cfg_file);
-  snprintf(c->exe, sizeof c->exe, "%s/tools/dq", top);
-  c->argv[0] = c->exe;
-  c->argv[1] = (char *)"--config";
-  c->argv[2] = c->cfg_file;
-  c->argv[3] = (char *)"worker";
-  c->argv[4] = NULL;
-  if (worker_procs_new(&c->wp, &err) < 0 ||
-      worker_procs_spawn(c->wp, c->argv, N_WORKERS, 30000, &err) < 0)
-    die("worker processes: %s", err.message);
-  all_workers = c->wp;
-  snprintf(cfg_path, sizeof cfg_path, "%s", c->cfg_file);
-  for (size_t i = 0; i < N_WORKERS; i++)
-    c->active[i] = i;
-  cluster_refresh(c);
+  dqt_cluster_up(c, N_WORKERS, DQT_WORKERS_PROCESSES, extra);
 }
 
-/* Replaces active worker v (dead) with a fresh process. */
+/* Replaces worker v (dead) with a fresh process. */
 static void cluster_replace(cluster *c, size_t v) {
   dq_error err;
-  if (worker_procs_spawn(c->wp, c->argv, 1, 30000, &err) < 0)
-    die("replacement worker: %s", err.message);
-  c->active[v] = worker_procs_count(c->wp) - 1;
-  c->spawned++;
-  cluster_refresh(c);
+  if (dqt_cluster_replace(c, v, &err) < 0)
+    dqt_fail("replacement worker: %s", err.message);
 }
 
 static void cluster_stop(cluster *c) {
-  all_workers = NULL;
-  cfg_path[0] = '\0';
-  int bad = worker_procs_stop(c->wp, 10000, "fault_kill");
-  unlink(c->cfg_file);
+  int bad = dqt_cluster_stop(c, "fault_kill");
   if (bad != 0)
     failf("%d worker process(es) did not exit 0 on SIGTERM", bad);
-  dq_context_free(c->ctx);
-  dq_config_free(c->cfg);
 }
 
-static long tasks_of(cluster *c, size_t i) {
-  dq_error err;
-  long n = worker_procs_task_count(c->wp, c->active[i], 5000, &err);
-  if (n < 0)
-    die("task count of %s: %s", c->urls[i], err.message);
-  return n;
-}
-
-/* Waits until no active worker (but `skip`, if >= 0) holds a task. */
+/* Waits until no worker (but `skip`, if >= 0) holds a task. */
 static long wait_no_tasks(cluster *c, long skip, double secs) {
-  double end = now_s() + secs;
-  long left;
-  do {
-    left = 0;
-    for (size_t i = 0; i < N_WORKERS; i++)
-      if ((long)i != skip)
-        left += tasks_of(c, i);
-    if (left == 0)
-      return 0;
-    usleep(10000);
-  } while (now_s() < end);
-  return left;
+  return dqt_cluster_wait_idle(c, skip, (int)(secs * 1000));
 }
 
-/* --- plans ----------------------------------------------------------------*/
+/* --- plans: the standard ones (tests/harness/plans.h); a scan of lineitem
+ * over many tasks (delivery takes a while) is dqt_limit_plan ------------*/
 
-static const char *lineitem_cols[] = {"l_orderkey", "l_quantity"};
-
-static dq_plan *finish(dq_plan_builder *b) {
-  dq_plan *p;
-  dq_error err;
-  if (dq_plan_builder_finish(b, &p, &err) < 0)
-    die("plan: %s", err.message);
-  dq_plan_builder_free(b);
-  return p;
-}
-
-/* lineitem over n tasks (many per worker: delivery takes a while) into the
- * head, which keeps `limit` rows. */
-static dq_plan *scan_plan(double scale, uint32_t n, int64_t limit) {
-  dq_plan_builder *b;
-  dq_error err;
-  dq_plan_builder_new(&b, &err);
-  dq_node *scan = dq_node_scan_tpch(b, "lineitem", scale, 7, lineitem_cols, 2);
-  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
-  uint32_t s1 = dq_plan_stage(b, scan, n, 1, &coalesce);
-  dq_plan_stage(b, dq_node_limit(b, dq_node_read(b, s1), limit, 0), 1, 1,
-                NULL);
-  return finish(b);
-}
-
-/* scan --shuffle--> count per order key --coalesce--> totals: workers read
+/* scan --shuffle--> per-order groups --coalesce--> totals: workers read
  * each other, so a kill is seen by surviving tasks first. */
 static dq_plan *shuffle_plan(double scale) {
-  dq_plan_builder *b;
-  dq_error err;
-  dq_plan_builder_new(&b, &err);
-  dq_node *scan = dq_node_scan_tpch(b, "lineitem", scale, 7, lineitem_cols, 2);
-  dq_expr *key = dq_expr_column(b, "l_orderkey");
-  const char *gname = "l_orderkey";
-  dq_agg per[] = {{DQ_AGG_COUNT_STAR, NULL, "n"}};
-  dq_agg tot[] = {{DQ_AGG_COUNT_STAR, NULL, "g"},
-                  {DQ_AGG_SUM, dq_expr_column(b, "n"), "rows"}};
-  const char *keys[] = {"l_orderkey"};
-  dq_boundary shuffle = {DQ_BOUNDARY_SHUFFLE, 1, keys};
-  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
-  uint32_t s1 = dq_plan_stage(b, scan, N_WORKERS, 2, &shuffle);
-  dq_node *g = dq_node_aggregate(b, dq_node_read(b, s1), DQ_AGG_SINGLE, 1,
-                                 &key, &gname, 1, per);
-  uint32_t s2 = dq_plan_stage(b, g, N_WORKERS, 2, &coalesce);
-  dq_plan_stage(b,
-                dq_node_aggregate(b, dq_node_read(b, s2), DQ_AGG_SINGLE, 0,
-                                  NULL, NULL, 2, tot),
-                1, 1, NULL);
-  return finish(b);
-}
-
-static int collect(void *ctx, const dq_batch *b, dq_error *err) {
-  (void)err;
-  result_text_add(ctx, b);
-  return 0;
-}
-
-static int count_rows(void *ctx, const dq_batch *b, dq_error *err) {
-  (void)err;
-  *(int64_t *)ctx += dq_batch_n_rows(b);
-  return 0;
+  return dqt_shuffle_plan(scale, N_WORKERS, 2, 0);
 }
 
 /* Rows of lineitem at the scale, counted in this process. */
 static int64_t lineitem_rows(double scale) {
-  dq_plan_builder *b;
-  dq_error err;
-  dq_plan_builder_new(&b, &err);
-  dq_plan_stage(b, dq_node_scan_tpch(b, "lineitem", scale, 7, lineitem_cols, 1),
-                1, 1, NULL);
-  dq_plan *p = finish(b);
-  int64_t n = 0;
-  if (dq_plan_run_local(p, count_rows, &n, &err) < 0)
-    die("local scan: %s", err.message);
+  dq_plan *p = dqt_coalesce_plan(scale, 1, 1, 1); /* count(*) comes first */
+  result_text r = {0};
+  dqt_run_local(p, &r);
+  int64_t n = atoll(r.rows[0]);
+  result_text_free(&r);
   dq_plan_free(p);
   return n;
 }
@@ -318,18 +147,10 @@ static void check_next_query(cluster *c, const char *const *urls, size_t n,
   dq_error err;
   if (dq_tpch_query_plan("q6", 0.01, 3, 0, 0, &lp, &err) < 0 ||
       dq_tpch_query_plan("q6", 0.01, 3, (uint32_t)n, 0, &dp, &err) < 0)
-    die("q6: %s", err.message);
+    dqt_fail("q6: %s", err.message);
   result_text want = {0}, got = {0};
-  if (dq_plan_run_local(lp, collect, &want, &err) < 0)
-    die("local q6: %s", err.message);
-  dq_query *q = NULL;
-  int rc = dq_query_start(c->ctx, dp, urls, n, &q, &err);
-  dq_batch *b = NULL;
-  while (rc == 0 && (rc = dq_query_next(q, &b, &err)) == 0 && b != NULL) {
-    result_text_add(&got, b);
-    dq_batch_unref(b);
-  }
-  dq_query_close(q); /* NULL when start failed */
+  dqt_run_local(lp, &want);
+  int rc = dqt_run_query(c->ctx, dp, urls, n, &got, &err);
   char msg[1024];
   if (rc < 0)
     failf("%s: the next query on %zu workers failed: %s", when, n,
@@ -342,118 +163,46 @@ static void check_next_query(cluster *c, const char *const *urls, size_t n,
   dq_plan_free(dp);
 }
 
-/* --- /proc figures of this process ------------------------------------------*/
+/* --- /proc figures of this process ----------------------------------------*/
 
-/* gRPC 1.51's timer manager starts a "grpc_global_timer" thread whenever
- * all of its threads are busy firing timers, and keeps it until
- * grpc_shutdown (src/core/lib/iomgr/timer_manager.cc): a high-water mark,
- * not a per-query cost (tests/soak.c measures that it stays bounded).
- * Threads are therefore counted without those, which are reported apart. */
+/* Threads are counted without gRPC's timer threads, which are reported
+ * apart (usage.h). */
 static long grpc_timer_threads(void) {
-  char path[96], comm[32];
-  long n = 0;
-  DIR *d = opendir("/proc/self/task");
-  struct dirent *e;
-  while (d && (e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.')
-      continue;
-    snprintf(path, sizeof path, "/proc/self/task/%.20s/comm", e->d_name);
-    FILE *f = fopen(path, "r");
-    if (f && fgets(comm, sizeof comm, f) &&
-        strncmp(comm, "grpc_global_tim", 15) == 0)
-      n++;
-    if (f)
-      fclose(f);
-  }
-  if (d)
-    closedir(d);
-  return n;
+  return dqt_threads_named(0, DQT_GRPC_TIMER_PREFIX);
 }
 
 static long timers_at_baseline;
 
-static void self_usage(long *threads, long *fds) {
-  char line[256];
-  FILE *f = fopen("/proc/self/status", "r");
-  *threads = -1;
-  while (f && fgets(line, sizeof line, f))
-    sscanf(line, "Threads: %ld", threads);
-  if (f)
-    fclose(f);
-  *threads -= grpc_timer_threads();
-  *fds = 0;
-  DIR *d = opendir("/proc/self/fd");
-  struct dirent *e;
-  while (d && (e = readdir(d)) != NULL)
-    *fds += e->d_name[0] != '.';
-  if (d)
-    closedir(d);
-}
-
-/* This process's fds by kind: a leaked connection shows up as a socket
- * even while a new worker's pipe makes the total look expected. */
-static void self_fd_kinds(long *sockets, long *pipes) {
-  *sockets = *pipes = 0;
-  DIR *d = opendir("/proc/self/fd");
-  struct dirent *e;
-  char path[64], target[128];
-  while (d && (e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.')
-      continue;
-    snprintf(path, sizeof path, "/proc/self/fd/%.20s", e->d_name);
-    ssize_t n = readlink(path, target, sizeof target - 1);
-    if (n <= 0)
-      continue;
-    target[n] = '\0';
-    *sockets += strncmp(target, "socket:", 7) == 0;
-    *pipes += strncmp(target, "pipe:", 5) == 0;
-  }
-  if (d)
-    closedir(d);
-}
-
 static long base_threads, base_fds, base_sockets, base_pipes;
 
 static void take_baseline(void) {
-  long t, f;
   timers_at_baseline = grpc_timer_threads();
-  self_usage(&base_threads, &base_fds);
-  for (int same = 0, i = 0; same < 20 && i < 500; i++) {
-    usleep(10000);
-    self_usage(&t, &f);
-    same = t == base_threads && f == base_fds ? same + 1 : 0;
-    base_threads = t;
-    base_fds = f;
-  }
-  self_fd_kinds(&base_sockets, &base_pipes);
+  dqt_self_settle(1, &base_threads, &base_fds);
+  dqt_self_fd_kinds(&base_sockets, &base_pipes);
 }
 
 static void check_hygiene(cluster *c, const char *when) {
-  long t, f, want_fds = base_fds + c->spawned;
-  self_usage(&t, &f);
-  for (int i = 0; i < 500 && (t > base_threads || f > want_fds); i++) {
-    usleep(10000);
-    self_usage(&t, &f);
-  }
+  long t, f, want_fds = base_fds + c->replaced;
+  dqt_self_wait_down(1, base_threads, want_fds, 5000, &t, &f);
   long sockets, pipes;
-  self_fd_kinds(&sockets, &pipes);
+  dqt_self_fd_kinds(&sockets, &pipes);
   for (int i = 0; i < 200 && sockets > base_sockets; i++) {
     usleep(10000);
-    self_fd_kinds(&sockets, &pipes);
+    dqt_self_fd_kinds(&sockets, &pipes);
   }
   printf("  %s: coordinator sockets %ld (baseline %ld), pipes %ld (baseline "
          "%ld + %d)\n",
-         when, sockets, base_sockets, pipes, base_pipes, c->spawned);
-  if (sockets > base_sockets || pipes > base_pipes + c->spawned)
+         when, sockets, base_sockets, pipes, base_pipes, c->replaced);
+  if (sockets > base_sockets || pipes > base_pipes + c->replaced)
     failf("%s: the coordinator holds %ld sockets and %ld pipes (want <= "
           "%ld, <= %ld)",
-          when, sockets, pipes, base_sockets, base_pipes + c->spawned);
+          when, sockets, pipes, base_sockets, base_pipes + c->replaced);
   long timers = grpc_timer_threads();
   printf("  %s: coordinator threads %ld (baseline %ld) + %ld gRPC timer "
          "threads (%ld at baseline), fds %ld (baseline %ld + %d worker "
          "pipes)\n",
          when, t, base_threads, timers, timers_at_baseline, f, base_fds,
-         c->spawned);
+         c->replaced);
   if (timers > timers_at_baseline + 2)
     failf("%s: gRPC's timer threads went from %ld to %ld", when,
           timers_at_baseline, timers);
@@ -496,7 +245,7 @@ static void *qrun_main(void *arg) {
   r->rc = dq_query_start(r->c->ctx, r->plan, r->c->urls, N_WORKERS, &q,
                          &r->err);
   if (r->rc < 0) {
-    r->t_failed = now_s();
+    r->t_failed = dqt_now_s();
     atomic_store(&r->phase, P_CLOSED);
     return NULL;
   }
@@ -519,16 +268,16 @@ static void *qrun_main(void *arg) {
     }
   }
   if (r->rc < 0)
-    r->t_failed = now_s();
-  r->t_ended = now_s();
+    r->t_failed = dqt_now_s();
+  r->t_ended = dqt_now_s();
   atomic_store(&r->phase, P_ENDED);
   /* dq_query_cancel from another thread must have returned before the
    * query is freed: "any time" ends where dq_query_close begins. */
   while (r->hold_close && !atomic_load(&r->may_close))
     usleep(200);
-  r->t_close0 = now_s();
+  r->t_close0 = dqt_now_s();
   dq_query_close(q);
-  r->t_closed = now_s();
+  r->t_closed = dqt_now_s();
   atomic_store(&r->q, NULL);
   atomic_store(&r->phase, P_CLOSED);
   return NULL;
@@ -539,15 +288,15 @@ static void qrun_start(qrun *r, cluster *c, const dq_plan *p) {
   r->plan = p;
   dq_error_clear(&r->err);
   if (pthread_create(&r->th, NULL, qrun_main, r) != 0)
-    die("pthread_create");
+    dqt_fail("pthread_create");
 }
 
 /* Waits for the phase (or a later one); dies on a hang. */
 static void qrun_wait(qrun *r, int phase, double secs, const char *what) {
-  double end = now_s() + secs;
+  double end = dqt_now_s() + secs;
   while (atomic_load(&r->phase) < phase) {
-    if (now_s() > end)
-      die("%s: the query is stuck (phase %d, waited %.1f s for %d)", what,
+    if (dqt_now_s() > end)
+      dqt_fail("%s: the query is stuck (phase %d, waited %.1f s for %d)", what,
           atomic_load(&r->phase), secs, phase);
     usleep(500);
   }
@@ -599,14 +348,14 @@ static void kill_delivery(cluster *c, const dq_plan *many) {
   char url[256];
   snprintf(url, sizeof url, "%s", c->urls[v]);
   printf("kill during plan delivery: worker %zu %s\n", v, url);
-  worker_procs_kill(c->wp, c->active[v], SIGSTOP);
+  dqt_cluster_kill(c, v, SIGSTOP);
   qrun r = {0};
   qrun_start(&r, c, many);
   qrun_wait(&r, P_STARTING, 5, "delivery");
   usleep(100000 + (useconds_t)(rnd() % 200000)); /* delivery waits on v */
   int phase = atomic_load(&r.phase);
-  double t0 = now_s();
-  worker_procs_kill(c->wp, c->active[v], SIGKILL);
+  double t0 = dqt_now_s();
+  dqt_cluster_kill(c, v, SIGKILL);
   qrun_wait(&r, P_CLOSED, 10, "delivery");
   if (phase != P_STARTING)
     failf("delivery: dq_query_start returned while a worker was stopped");
@@ -642,7 +391,7 @@ static void kill_stream(cluster *c, const dq_plan *scan,
         break;
       qrun_join(&r, "stream");
       if (attempt == 4)
-        die("stream: the shuffle ended before the kill 5 times");
+        dqt_fail("stream: the shuffle ended before the kill 5 times");
       printf("  the shuffle ended before the kill; again, sooner\n");
       frac /= 2;
     }
@@ -653,8 +402,8 @@ static void kill_stream(cluster *c, const dq_plan *scan,
     qrun_start(&r, c, scan);
     qrun_wait(&r, P_BATCHES, 10, "stream");
   }
-  t0 = now_s();
-  worker_procs_kill(c->wp, c->active[v], SIGKILL);
+  t0 = dqt_now_s();
+  dqt_cluster_kill(c, v, SIGKILL);
   qrun_wait(&r, P_ENDED, 10, "stream");
   if (use_shuffle && r.rc == 0) {
     /* The victim's tasks had delivered all they had to deliver (under load
@@ -689,9 +438,9 @@ static void kill_finish(cluster *c, const dq_plan *agg,
   r.hold_after_answer = 1;
   qrun_start(&r, c, agg);
   qrun_wait(&r, P_ANSWER, 10, "finish");
-  worker_procs_kill(c->wp, c->active[v], SIGKILL);
+  dqt_cluster_kill(c, v, SIGKILL);
   usleep((useconds_t)(rnd() % 2000));
-  double t0 = now_s();
+  double t0 = dqt_now_s();
   atomic_store(&r.go, 1);
   qrun_wait(&r, P_CLOSED, 10, "finish");
   printf("  finish: end of stream %s after %.3f s, close %.3f s\n",
@@ -719,7 +468,7 @@ static void kill_drop(cluster *c, const dq_plan *scan) {
   qrun_wait(&r, P_ANSWER, 10, "drop");
   atomic_store(&r.go, 1);
   usleep(us);
-  worker_procs_kill(c->wp, c->active[v], SIGKILL);
+  dqt_cluster_kill(c, v, SIGKILL);
   qrun_wait(&r, P_CLOSED, 10, "drop");
   printf("  drop: close took %.3f s\n", r.t_closed - r.t_close0);
   if (r.t_closed - r.t_close0 > KILL_BOUND_S)
@@ -729,11 +478,11 @@ static void kill_drop(cluster *c, const dq_plan *scan) {
 }
 
 static int run_kill(void) {
-  long rounds = env_long("DQ_FAULT_ROUNDS", 1);
+  long rounds = dqt_env_long("DQ_FAULT_ROUNDS", 1);
   cluster c;
   cluster_start(&c, NULL);
-  dq_plan *many = scan_plan(0.001, 36, INT64_MAX);   /* 12 tasks a worker */
-  dq_plan *scan = scan_plan(1.0, N_WORKERS, INT64_MAX); /* seconds long */
+  dq_plan *many = dqt_limit_plan(0.001, 36, INT64_MAX);   /* 12 tasks a worker */
+  dq_plan *scan = dqt_limit_plan(1.0, N_WORKERS, INT64_MAX); /* seconds long */
   dq_plan *shuffle = shuffle_plan(0.5);
   dq_plan *agg = shuffle_plan(0.002);
   /* The answer of agg, and a warm-up so that every channel exists before
@@ -744,18 +493,18 @@ static int run_kill(void) {
     qrun_start(&r, &c, agg);
     qrun_wait(&r, P_CLOSED, 30, "warm-up");
     if (r.rc < 0)
-      die("warm-up: %s", r.err.message);
+      dqt_fail("warm-up: %s", r.err.message);
     pthread_join(r.th, NULL);
     want = r.got; /* owned now by want */
   }
   {
     qrun r = {0};
-    double t0 = now_s();
+    double t0 = dqt_now_s();
     qrun_start(&r, &c, shuffle);
     qrun_wait(&r, P_CLOSED, 60, "warm-up");
-    shuffle_s = now_s() - t0;
+    shuffle_s = dqt_now_s() - t0;
     if (r.rc < 0 || r.got.n != 1)
-      die("warm-up: %s", r.err.message);
+      dqt_fail("warm-up: %s", r.err.message);
     pthread_join(r.th, NULL);
     shuffle_answer = r.got; /* owned now by shuffle_answer */
   }
@@ -786,7 +535,7 @@ static int run_kill(void) {
 #define KEEPALIVE_MS 500
 
 static void after_stop(cluster *c, size_t v, const char *what) {
-  worker_procs_kill(c->wp, c->active[v], SIGCONT);
+  dqt_cluster_kill(c, v, SIGCONT);
   if (wait_no_tasks(c, -1, 3.0) != 0)
     failf("%s: tasks are still held 3 s after SIGCONT", what);
   check_next_query(c, c->urls, N_WORKERS, what);
@@ -797,8 +546,8 @@ static void stop_delivery(cluster *c, const dq_plan *many, int64_t rows) {
   char url[256];
   snprintf(url, sizeof url, "%s", c->urls[v]);
   printf("stop during plan delivery: worker %zu %s\n", v, url);
-  worker_procs_kill(c->wp, c->active[v], SIGSTOP);
-  double t0 = now_s();
+  dqt_cluster_kill(c, v, SIGSTOP);
+  double t0 = dqt_now_s();
   qrun r = {0};
   qrun_start(&r, c, many);
   /* grpc: the keepalive (a ping unanswered for KEEPALIVE_MS after at most
@@ -808,17 +557,17 @@ static void stop_delivery(cluster *c, const dq_plan *many, int64_t rows) {
                                    : DEADLINE_MS)
                             : DEADLINE_MS) / 1000.0 + 1.0;
   double end = t0 + bound + 1.0;
-  while (atomic_load(&r.phase) < P_STARTED && now_s() < end)
+  while (atomic_load(&r.phase) < P_STARTED && dqt_now_s() < end)
     usleep(1000);
   if (atomic_load(&r.phase) == P_STARTING) {
-    double waited = now_s() - t0;
+    double waited = dqt_now_s() - t0;
     failf("%s: plan delivery to a stopped worker did not fail within "
           "%.1f s (deadline_ms = %d, keepalive_ms = %d; %.1f s so far)",
-          transport(), bound, DEADLINE_MS, KEEPALIVE_MS, waited);
+          dqt_transport(), bound, DEADLINE_MS, KEEPALIVE_MS, waited);
     /* Let the worker go on: delivery must then complete, and the query
      * give its whole answer. */
-    worker_procs_kill(c->wp, c->active[v], SIGCONT);
-    double tc = now_s();
+    dqt_cluster_kill(c, v, SIGCONT);
+    double tc = dqt_now_s();
     qrun_wait(&r, P_CLOSED, 10, "stop delivery");
     printf("  after SIGCONT: %s in %.3f s, %lld rows\n", dq_strerror(r.rc),
            r.t_closed - tc, (long long)r.rows);
@@ -851,35 +600,35 @@ static void stop_stream(cluster *c, const dq_plan *scan) {
   r.hold_close = 1;
   qrun_start(&r, c, scan);
   qrun_wait(&r, P_BATCHES, 10, "stop stream");
-  double t0 = now_s();
-  worker_procs_kill(c->wp, c->active[v], SIGSTOP);
+  double t0 = dqt_now_s();
+  dqt_cluster_kill(c, v, SIGSTOP);
   /* keepalive: a ping every KEEPALIVE_MS, declared dead when unanswered
    * for min(KEEPALIVE_MS, 20 s) more. */
   double bound = (KEEPALIVE_MS + KEEPALIVE_MS) / 1000.0 + 1.0;
   double end = t0 + bound + 2.0;
-  while (atomic_load(&r.phase) < P_ENDED && now_s() < end)
+  while (atomic_load(&r.phase) < P_ENDED && dqt_now_s() < end)
     usleep(1000);
   if (atomic_load(&r.phase) >= P_ENDED) {
     check_failed(&r, url, t0, bound, "stop stream");
   } else {
-    double waited = now_s() - t0;
+    double waited = dqt_now_s() - t0;
     failf("%s: a worker stopped mid-stream (SIGSTOP) did not turn the "
           "query into an error within %.1f s (keepalive_ms = %d, "
           "deadline_ms = %d); still waiting after %.1f s",
-          transport(), bound, KEEPALIVE_MS, DEADLINE_MS, waited);
+          dqt_transport(), bound, KEEPALIVE_MS, DEADLINE_MS, waited);
     /* A client can always give up: cancel must unblock the query. */
-    double tc = now_s();
+    double tc = dqt_now_s();
     dq_query *q = atomic_load(&r.q);
     if (q != NULL)
       dq_query_cancel(q);
-    while (atomic_load(&r.phase) < P_ENDED && now_s() < tc + 1.0)
+    while (atomic_load(&r.phase) < P_ENDED && dqt_now_s() < tc + 1.0)
       usleep(1000);
     if (atomic_load(&r.phase) < P_ENDED) {
       failf("stop stream: dq_query_cancel did not unblock the query within "
             "1 s");
-      worker_procs_kill(c->wp, c->active[v], SIGCONT);
+      dqt_cluster_kill(c, v, SIGCONT);
     } else {
-      printf("  cancel unblocked it after %.3f s: %s\n", now_s() - tc,
+      printf("  cancel unblocked it after %.3f s: %s\n", dqt_now_s() - tc,
              dq_strerror(r.rc));
       if (r.rc != DQ_ECANCELED)
         failf("stop stream: %s after the cancel, DQ_ECANCELED expected",
@@ -909,15 +658,15 @@ static void stop_delivery_deadline(cluster *c, const dq_plan *many) {
   dq_error err;
   if (dq_config_parse(text, "fault", &cfg, &err) < 0 ||
       dq_context_new(cfg, &ctx, &err) < 0)
-    die("context: %s", err.message);
+    dqt_fail("context: %s", err.message);
   size_t v = rnd() % N_WORKERS;
   char url[256];
   snprintf(url, sizeof url, "%s", c->urls[v]);
   printf("stop during plan delivery, keepalive off: worker %zu %s\n", v,
          url);
-  worker_procs_kill(c->wp, c->active[v], SIGSTOP);
+  dqt_cluster_kill(c, v, SIGSTOP);
   c->ctx = ctx;
-  double t0 = now_s();
+  double t0 = dqt_now_s();
   qrun r = {0};
   qrun_start(&r, c, many);
   double bound = DEADLINE_MS / 1000.0 + 1.0;
@@ -940,8 +689,8 @@ static int run_stop(void) {
            is_grpc() ? "grpc" : "shm", DEADLINE_MS, KEEPALIVE_MS);
   cluster c;
   cluster_start(&c, extra);
-  dq_plan *many = scan_plan(0.001, 36, INT64_MAX);
-  dq_plan *scan = scan_plan(1.0, N_WORKERS, INT64_MAX);
+  dq_plan *many = dqt_limit_plan(0.001, 36, INT64_MAX);
+  dq_plan *scan = dqt_limit_plan(1.0, N_WORKERS, INT64_MAX);
   check_next_query(&c, c.urls, N_WORKERS, "warm-up");
   take_baseline();
   stop_delivery(&c, many, lineitem_rows(0.001));
@@ -958,12 +707,10 @@ static int run_stop(void) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const char *mode = argc > 1 ? argv[1] : "kill";
-  if (strcmp(transport(), "inmem") == 0) {
-    printf("SKIP: inmem workers are threads, there is no process to kill\n");
+  if (dqt_process_transport() != 0)
     return 77;
-  }
-  rng = (uint64_t)env_long("DQ_FAULT_SEED", (long)time(NULL));
-  printf("fault_kill %s over %s, DQ_FAULT_SEED=%llu\n", mode, transport(),
+  rng = (uint64_t)dqt_env_long("DQ_FAULT_SEED", (long)time(NULL));
+  printf("fault_kill %s over %s, DQ_FAULT_SEED=%llu\n", mode, dqt_transport(),
          (unsigned long long)rng);
   rng = rng * 0x9E3779B97F4A7C15ULL + 1;
   if (strcmp(mode, "kill") == 0)
@@ -971,12 +718,12 @@ int main(int argc, char **argv) {
   else if (strcmp(mode, "stop") == 0)
     run_stop();
   else
-    die("usage: fault_kill kill|stop");
+    dqt_fail("usage: fault_kill kill|stop");
   if (failures) {
     printf("FAIL: fault_kill %s over %s: %d failure(s)\n", mode,
-           transport(), failures);
+           dqt_transport(), failures);
     return 1;
   }
-  printf("PASS: fault_kill %s over %s\n", mode, transport());
+  printf("PASS: fault_kill %s over %s\n", mode, dqt_transport());
   return 0;
 }

@@ -1,4 +1,5 @@
-# tests/ — cmocka unit tests, the plugin fixtures, header checks.
+# tests/ — cmocka unit tests, the plugin fixtures, header checks; the
+# harness the query tests share is tests/harness/ (included below).
 #
 # Tests load plugins from the build tree only: DQ_PLUGIN_PATH points at it
 # and DQ_CONFIG/DQ_TRANSPORT are cleared, so an installed copy is never used.
@@ -11,6 +12,11 @@ AM_TESTS_ENVIRONMENT = \
 	unset DQ_CONFIG DQ_TRANSPORT;
 
 # One fixture module per loader rejection, from one source (fixture.c).
+# The stanzas are written out on purpose: automake builds only targets whose
+# per-target variables it sees spelled out (no loops, no patterns for
+# per-target flags, no default LIBADD for libraries), and a GNU make pattern
+# rule calling libtool by hand would lose automake's dependency tracking,
+# clean and dist rules and need -Wno-portability.
 FIXTURE_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -no-undefined \
 	-shared -rpath /nowhere
 EXTRA_DIST += tests/fixtures/fixture.c
@@ -57,33 +63,49 @@ tests_fixtures_fx_undef_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_NAME=fx_undef -DFX_UND
 tests_fixtures_fx_undef_la_LDFLAGS = $(FIXTURE_LDFLAGS) -Wl,--allow-shlib-undefined
 tests_fixtures_fx_undef_la_LIBADD = libdq/libdq.la
 
+include tests/harness/local.mk
+
 TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+TEST_CPPFLAGS = $(AM_CPPFLAGS) $(HARNESS_CPPFLAGS)
+# Pure unit tests of libdq internals: no plugin, the static core.
 TEST_LIBS = libdq/libdqcore.la $(CMOCKA_LIBS)
 
 check_PROGRAMS += tests/test_config tests/test_loader tests/test_abi \
-	tests/test_routing tests/test_runtime
+	tests/test_routing tests/test_runtime tests/test_one_libdq \
+	tests/test_tpch_kept_queries
 TESTS += tests/test_config tests/test_loader tests/test_abi tests/test_routing \
-	tests/test_runtime tests/run.test tests/gen.test tests/headers.test \
-	tests/linkage.test
+	tests/test_runtime tests/test_one_libdq tests/test_tpch_kept_queries \
+	tests/run.test tests/gen.test tests/headers.test tests/linkage.test
+# Public API only: the shared libdq (test_loader loads the fixtures, which
+# link it too).
 tests_test_config_SOURCES = tests/test_config.c
 tests_test_config_CFLAGS = $(TEST_CFLAGS)
-tests_test_config_LDADD = $(TEST_LIBS)
+tests_test_config_LDADD = $(SHARED_TEST_LIBS)
 tests_test_loader_SOURCES = tests/test_loader.c
 tests_test_loader_CFLAGS = $(TEST_CFLAGS)
-tests_test_loader_LDADD = $(TEST_LIBS)
+tests_test_loader_LDADD = $(SHARED_TEST_LIBS)
+tests_test_abi_SOURCES = tests/test_abi.c
+tests_test_abi_CFLAGS = $(TEST_CFLAGS)
+tests_test_abi_LDADD = $(SHARED_TEST_LIBS)
 tests_test_routing_SOURCES = tests/test_routing.c
 tests_test_routing_CFLAGS = $(TEST_CFLAGS)
 tests_test_routing_LDADD = $(TEST_LIBS)
 # The runtime suite takes its transport from DQ_TEST_TRANSPORT (default
-# inmem), so every transport runs it unchanged.
-tests_test_runtime_SOURCES = tests/test_runtime.c tests/result_text.c \
-	tests/result_text.h
-tests_test_runtime_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+# inmem), so every transport runs it unchanged; with DQ_TEST_WORKERS=process
+# its workers are `dq worker` processes (tests/procs.mk).
+tests_test_runtime_SOURCES = tests/test_runtime.c
+tests_test_runtime_CPPFLAGS = $(TEST_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_test_runtime_CFLAGS = $(TEST_CFLAGS)
-tests_test_runtime_LDADD = $(TEST_LIBS)
-tests_test_abi_SOURCES = tests/test_abi.c
-tests_test_abi_CFLAGS = $(TEST_CFLAGS)
-tests_test_abi_LDADD = $(TEST_LIBS)
+tests_test_runtime_LDADD = $(SHARED_TEST_LIBS)
+# Built-in queries over TPC-H tables kept in memory, on inmem workers.
+tests_test_tpch_kept_queries_SOURCES = tests/test_tpch_kept_queries.c
+tests_test_tpch_kept_queries_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_tpch_kept_queries_CFLAGS = $(TEST_CFLAGS)
+tests_test_tpch_kept_queries_LDADD = $(SHARED_TEST_LIBS)
+# The proof of one libdq: the test and a loaded plugin resolve the same one.
+tests_test_one_libdq_SOURCES = tests/test_one_libdq.c
+tests_test_one_libdq_CFLAGS = $(TEST_CFLAGS)
+tests_test_one_libdq_LDADD = $(SHARED_TEST_LIBS)
 EXTRA_DIST += tests/headers.test tests/linkage.test tests/run.test tests/gen.test \
 	tests/layering.test
 

@@ -4,33 +4,26 @@
 # network namespaces, and a Python gRPC client.  Included at the end of
 # tests/local.mk.  The scripts source tests/procs_lib.sh.
 
-# The runtime suite can start its workers as processes (DQ_TEST_WORKERS).
-tests_test_runtime_SOURCES += tools/worker_procs.c tools/worker_procs.h
-tests_test_runtime_CPPFLAGS += -I$(top_srcdir)/tools
-
 check_PROGRAMS += tests/test_worker_procs
 TESTS += tests/test_worker_procs
-tests_test_worker_procs_SOURCES = tests/test_worker_procs.c \
-	tools/worker_procs.c tools/worker_procs.h
-tests_test_worker_procs_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools
+tests_test_worker_procs_SOURCES = tests/test_worker_procs.c
+tests_test_worker_procs_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_worker_procs_CFLAGS = $(TEST_CFLAGS)
-tests_test_worker_procs_LDADD = $(TEST_LIBS)
+tests_test_worker_procs_LDADD = $(SHARED_TEST_LIBS)
 
 # A worker process killed mid-stream (tests/worker-kill.test runs it).
 check_PROGRAMS += tests/test_worker_kill
-tests_test_worker_kill_SOURCES = tests/test_worker_kill.c tests/result_text.c \
-	tests/result_text.h tools/worker_procs.c tools/worker_procs.h
-tests_test_worker_kill_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools
+tests_test_worker_kill_SOURCES = tests/test_worker_kill.c
+tests_test_worker_kill_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_worker_kill_CFLAGS = $(TEST_CFLAGS)
-tests_test_worker_kill_LDADD = $(TEST_LIBS)
+tests_test_worker_kill_LDADD = $(SHARED_TEST_LIBS)
 
 # The C half of the Python interop test: encodes a task plan, decodes what
-# the Python client received.
+# the Python client received.  No plugin: the static core.
 check_PROGRAMS += tests/interop_stage
-tests_interop_stage_SOURCES = tests/interop_stage.c tests/result_text.c \
-	tests/result_text.h
-tests_interop_stage_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
-tests_interop_stage_LDADD = libdq/libdqcore.la
+tests_interop_stage_SOURCES = tests/interop_stage.c
+tests_interop_stage_CPPFLAGS = $(TEST_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+tests_interop_stage_LDADD = $(HARNESS) libdq/libdqcore.la
 
 # Each script skips (77) only when its prerequisite is missing: grpc.so not
 # built, no Debian python3-grpcio, no permission to create namespaces.

@@ -29,8 +29,6 @@
  * Environment: DQ_TEST_TRANSPORT (inmem), DQ_TEST_WORKERS=process,
  * DQ_SOAK_QUERIES, DQ_SOAK_SEED, DQ_SOAK_THREADS, DQ_SOAK_TIMEOUT (s). */
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,10 +44,7 @@
 #include <dq/plan.h>
 #include <dq/runtime.h>
 
-#include "arrow/batch_internal.h"
-#include "result_text.h"
-#include "runtime/worker_internal.h"
-#include "worker_procs.h"
+#include "harness.h"
 
 #define N_WORKERS 3
 #define MAX_THREADS 16
@@ -99,23 +94,6 @@ enum kind { K_COMPLETE, K_DROP, K_CANCEL, K_ERROR, K_N };
 static const char *const kind_names[K_N] = {"complete", "drop", "cancel",
                                             "error"};
 
-/* --- the cluster ------------------------------------------------------------*/
-
-static const char *transport(void) {
-  const char *t = getenv("DQ_TEST_TRANSPORT");
-  return t && *t ? t : "inmem";
-}
-
-static int process_mode(void) {
-  const char *m = getenv("DQ_TEST_WORKERS");
-  return m != NULL && strcmp(m, "process") == 0;
-}
-
-static long env_long(const char *name, long dflt) {
-  const char *v = getenv(name);
-  return v && *v ? strtol(v, NULL, 0) : dflt;
-}
-
 static int failures;
 
 static void failf(const char *fmt, ...) DQ_PRINTF(1, 2);
@@ -130,358 +108,19 @@ static void failf(const char *fmt, ...) {
   __atomic_add_fetch(&failures, 1, __ATOMIC_SEQ_CST);
 }
 
-static char cfg_path[256]; /* for die(): no file left behind */
+typedef dqt_cluster cluster;
+typedef dqt_usage usage;
 
-static void die(const char *fmt, ...) DQ_PRINTF(1, 2);
-static void die(const char *fmt, ...) {
-  if (cfg_path[0] != '\0')
-    unlink(cfg_path);
-  va_list ap;
-  va_start(ap, fmt);
-  printf("FAIL: ");
-  vprintf(fmt, ap);
-  printf("\nFAIL: soak aborted\n");
-  fflush(stdout);
-  va_end(ap);
-  _exit(1);
-}
-
-typedef struct cluster {
-  dq_config *cfg;
-  dq_context *ctx;
-  dq_worker *w[N_WORKERS];
-  worker_procs *procs;
-  char cfg_file[256];
-  const char *urls[N_WORKERS];
-} cluster;
-
-static void cluster_start(cluster *c) {
-  memset(c, 0, sizeof *c);
-  char text[512];
-  snprintf(text, sizeof text, "[dq]\ntransport = %s\n", transport());
-  dq_error err;
-  if (dq_config_parse(text, "soak", &c->cfg, &err) < 0 ||
-      dq_context_new(c->cfg, &c->ctx, &err) < 0)
-    die("context: %s", err.message);
-  if (!process_mode()) {
-    char listen[64];
-    snprintf(listen, sizeof listen, "%s://%s", transport(),
-             strcmp(transport(), "grpc") == 0 ? "127.0.0.1:0" : "");
-    for (size_t i = 0; i < N_WORKERS; i++) {
-      if (dq_worker_start(c->ctx, listen, &c->w[i], &err) < 0)
-        die("worker: %s", err.message);
-      c->urls[i] = dq_worker_url(c->w[i]);
-    }
-    return;
-  }
-  const char *top = getenv("abs_top_builddir");
-  if (top == NULL)
-    die("DQ_TEST_WORKERS=process needs abs_top_builddir (run through make)");
-  const char *tmp = getenv("TMPDIR");
-  snprintf(c->cfg_file, sizeof c->cfg_file, "%s/dq-soak.XXXXXX",
-           tmp && *tmp ? tmp : "/tmp");
-  int fd = mkstemp(c->cfg_file);
-  FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
-  if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
-    die("cannot write %s", c->cfg_file);
-  snprintf(cfg_path, sizeof cfg_path, "%s", c->cfg_file);
-  char exe[1024];
-  snprintf(exe, sizeof exe, "%s/tools/dq", top);
-  char *argv[] = {exe, (char *)"--config", c->cfg_file, (char *)"worker",
-                  NULL};
-  if (worker_procs_new(&c->procs, &err) < 0 ||
-      worker_procs_spawn(c->procs, argv, N_WORKERS, 30000, &err) < 0)
-    die("worker processes: %s", err.message);
-  for (size_t i = 0; i < N_WORKERS; i++)
-    c->urls[i] = worker_procs_url(c->procs, i);
-}
-
-static void cluster_stop(cluster *c) {
-  if (c->procs != NULL) {
-    int bad = worker_procs_stop(c->procs, 10000, "soak");
-    unlink(c->cfg_file);
-    cfg_path[0] = '\0';
-    if (bad != 0)
-      failf("%d worker process(es) did not exit 0 on SIGTERM", bad);
-  } else {
-    for (size_t i = 0; i < N_WORKERS; i++)
-      dq_worker_stop(c->w[i]);
-  }
-  dq_context_free(c->ctx);
-  dq_config_free(c->cfg);
-}
-
-/* Tasks left on worker i: its table and, in-process, task objects still
- * finishing. */
-static long tasks_left(cluster *c, size_t i) {
-  if (c->procs == NULL)
-    return dq_worker_task_count(c->w[i]) + dq_worker_live_tasks(c->w[i]);
-  dq_error err;
-  long n = worker_procs_task_count(c->procs, i, 10000, &err);
-  if (n < 0)
-    die("task count of %s: %s", c->urls[i], err.message);
-  return n;
-}
-
-/* --- /proc figures ----------------------------------------------------------*/
-
-typedef struct usage {
-  long threads, fds, rss_kb;
-  long grpc_timers;   /* gRPC's timer threads (see GRPC_TIMER_GROWTH) */
-  long anon_kb;       /* RssAnon: the private part of VmRSS */
-  long shmem_kb;      /* RssShmem: mapped shared memory (shm's rings) */
-  long memfd_maps;    /* mappings of memfds (rings, segments) */
-} usage;
-
-static long threads_named(pid_t pid, const char *prefix);
-
-static usage proc_usage(pid_t pid) {
-  usage u = {-1, 0, -1, 0, -1, -1, 0};
-  u.grpc_timers = threads_named(pid, "grpc_global_tim");
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "r");
-  while (f && fgets(line, sizeof line, f)) {
-    sscanf(line, "Threads: %ld", &u.threads);
-    sscanf(line, "VmRSS: %ld", &u.rss_kb);
-    sscanf(line, "RssAnon: %ld", &u.anon_kb);
-    sscanf(line, "RssShmem: %ld", &u.shmem_kb);
-  }
-  if (f)
-    fclose(f);
-  snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
-  f = fopen(path, "r");
-  while (f && fgets(line, sizeof line, f))
-    u.memfd_maps += strstr(line, "/memfd:") != NULL;
-  if (f)
-    fclose(f);
-  snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-  DIR *d = opendir(path);
-  struct dirent *e;
-  while (d && (e = readdir(d)) != NULL)
-    u.fds += e->d_name[0] != '.';
-  if (d)
-    closedir(d);
-  return u;
-}
-
-/* The names of pid's threads, "name x count" each, for a report on what
- * grew. */
-static void thread_names(pid_t pid, char *buf, size_t len) {
-  char names[64][16];
-  int counts[64], n = 0;
-  char path[96];
-  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-  DIR *d = opendir(path);
-  struct dirent *e;
-  while (d && (e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.')
-      continue;
-    char comm[16] = "?";
-    snprintf(path, sizeof path, "/proc/%d/task/%.20s/comm", (int)pid,
-             e->d_name);
-    FILE *f = fopen(path, "r");
-    if (f && fgets(comm, sizeof comm, f))
-      comm[strcspn(comm, "\n")] = '\0';
-    if (f)
-      fclose(f);
-    int i = 0;
-    while (i < n && strcmp(names[i], comm) != 0)
-      i++;
-    if (i == n && n < 64) {
-      snprintf(names[n], sizeof names[n], "%s", comm);
-      counts[n++] = 0;
-    }
-    if (i < n)
-      counts[i]++;
-  }
-  if (d)
-    closedir(d);
-  size_t off = 0;
-  buf[0] = '\0';
-  for (int i = 0; i < n && off < len; i++)
-    off += (size_t)snprintf(buf + off, len - off, "%s%s x%d", i ? ", " : "",
-                            names[i], counts[i]);
-}
-
-/* Threads of pid whose name starts with prefix. */
-static long threads_named(pid_t pid, const char *prefix) {
-  char path[96], comm[32];
-  long n = 0;
-  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-  DIR *d = opendir(path);
-  struct dirent *e;
-  while (d && (e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.')
-      continue;
-    snprintf(path, sizeof path, "/proc/%d/task/%.20s/comm", (int)pid,
-             e->d_name);
-    FILE *f = fopen(path, "r");
-    if (f && fgets(comm, sizeof comm, f) &&
-        strncmp(comm, prefix, strlen(prefix)) == 0)
-      n++;
-    if (f)
-      fclose(f);
-  }
-  if (d)
-    closedir(d);
-  return n;
-}
-
-static long dev_shm_entries(void) {
-  DIR *d = opendir("/dev/shm");
-  long n = 0;
-  struct dirent *e;
-  while (d && (e = readdir(d)) != NULL)
-    n += e->d_name[0] != '.';
-  if (d)
-    closedir(d);
-  return n;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+/* Tasks left on the workers within secs; the harness's task counts cover
+ * a worker's table and, in-process, task objects still finishing. */
+static long wait_tasks(cluster *c, double secs) {
+  return dqt_cluster_wait_idle(c, -1, (int)(secs * 1000));
 }
 
 /* --- plans and answers ------------------------------------------------------*/
 
-static const char *lineitem_cols[] = {"l_orderkey", "l_quantity"};
-
-static dq_plan *finish(dq_plan_builder *b) {
-  dq_plan *p;
-  dq_error err;
-  if (dq_plan_builder_finish(b, &p, &err) < 0)
-    die("plan: %s", err.message);
-  dq_plan_builder_free(b);
-  return p;
-}
-
-/* scan --shuffle(l_orderkey)--> per-order groups --coalesce--> totals; with
- * local, the same aggregates in one stage (the single-process answer). */
-static dq_plan *shuffle_plan(double scale, int local) {
-  dq_plan_builder *b;
-  dq_error err;
-  dq_plan_builder_new(&b, &err);
-  dq_node *scan = dq_node_scan_tpch(b, "lineitem", scale, 7, lineitem_cols, 2);
-  dq_expr *key = dq_expr_column(b, "l_orderkey");
-  const char *gname = "l_orderkey";
-  dq_agg per_order[] = {{DQ_AGG_COUNT_STAR, NULL, "n"},
-                        {DQ_AGG_SUM, dq_expr_column(b, "l_quantity"), "q"}};
-  dq_agg totals[] = {{DQ_AGG_COUNT_STAR, NULL, "groups"},
-                     {DQ_AGG_SUM, dq_expr_column(b, "n"), "rows"},
-                     {DQ_AGG_SUM, dq_expr_column(b, "q"), "qty"}};
-  if (local) {
-    dq_node *g = dq_node_aggregate(b, scan, DQ_AGG_SINGLE, 1, &key, &gname, 2,
-                                   per_order);
-    dq_plan_stage(b,
-                  dq_node_aggregate(b, g, DQ_AGG_SINGLE, 0, NULL, NULL, 3,
-                                    totals),
-                  1, 1, NULL);
-    return finish(b);
-  }
-  const char *keys[] = {"l_orderkey"};
-  dq_boundary shuffle = {DQ_BOUNDARY_SHUFFLE, 1, keys};
-  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
-  uint32_t s1 = dq_plan_stage(b, scan, N_WORKERS, 2, &shuffle);
-  dq_node *g = dq_node_aggregate(b, dq_node_read(b, s1), DQ_AGG_SINGLE, 1,
-                                 &key, &gname, 2, per_order);
-  uint32_t s2 = dq_plan_stage(b, g, N_WORKERS, 2, &coalesce);
-  dq_plan_stage(b,
-                dq_node_aggregate(b, dq_node_read(b, s2), DQ_AGG_SINGLE, 0,
-                                  NULL, NULL, 3, totals),
-                1, 1, NULL);
-  return finish(b);
-}
-
-/* Partial aggregates on 3 tasks coalesced into 2, then final. */
-static dq_plan *coalesce_plan(double scale, int local) {
-  dq_plan_builder *b;
-  dq_error err;
-  dq_plan_builder_new(&b, &err);
-  dq_node *scan = dq_node_scan_tpch(b, "lineitem", scale, 7, lineitem_cols, 2);
-  dq_agg aggs[] = {{DQ_AGG_COUNT_STAR, NULL, "n"},
-                   {DQ_AGG_SUM, dq_expr_column(b, "l_quantity"), "q"},
-                   {DQ_AGG_MAX, dq_expr_column(b, "l_orderkey"), "k"}};
-  if (local) {
-    dq_plan_stage(b,
-                  dq_node_aggregate(b, scan, DQ_AGG_SINGLE, 0, NULL, NULL, 3,
-                                    aggs),
-                  1, 1, NULL);
-    return finish(b);
-  }
-  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
-  uint32_t s1 = dq_plan_stage(b, scan, 3, 2, &coalesce);
-  dq_node *partial = dq_node_aggregate(b, dq_node_read(b, s1), DQ_AGG_PARTIAL,
-                                       0, NULL, NULL, 3, aggs);
-  uint32_t s2 = dq_plan_stage(b, partial, 2, 1, &coalesce);
-  dq_plan_stage(b, dq_node_aggregate_final(b, dq_node_read(b, s2), partial),
-                1, 1, NULL);
-  return finish(b);
-}
-
-/* nation broadcast to 3 tasks of 2 partitions: count and key sum are
- * 25*6 and 300*6. */
-static dq_plan *broadcast_plan(void) {
-  dq_plan_builder *b;
-  dq_error err;
-  dq_plan_builder_new(&b, &err);
-  const char *cols[] = {"n_nationkey"};
-  dq_node *scan = dq_node_scan_tpch(b, "nation", 1, 7, cols, 1);
-  dq_boundary broadcast = {DQ_BOUNDARY_BROADCAST, 0, NULL};
-  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
-  uint32_t s1 = dq_plan_stage(b, scan, 2, 1, &broadcast);
-  uint32_t s2 = dq_plan_stage(b, dq_node_read(b, s1), N_WORKERS, 2, &coalesce);
-  dq_agg aggs[] = {{DQ_AGG_COUNT_STAR, NULL, "n"},
-                   {DQ_AGG_SUM, dq_expr_column(b, "n_nationkey"), "s"}};
-  dq_plan_stage(b,
-                dq_node_aggregate(b, dq_node_read(b, s2), DQ_AGG_SINGLE, 0,
-                                  NULL, NULL, 2, aggs),
-                1, 1, NULL);
-  return finish(b);
-}
-
-/* lineitem on 3 tasks coalesced into the head, which keeps `limit` rows. */
-static dq_plan *scan_plan(double scale, int64_t limit) {
-  dq_plan_builder *b;
-  dq_error err;
-  dq_plan_builder_new(&b, &err);
-  dq_node *scan = dq_node_scan_tpch(b, "lineitem", scale, 7, lineitem_cols, 2);
-  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
-  uint32_t s1 = dq_plan_stage(b, scan, N_WORKERS, 1, &coalesce);
-  dq_plan_stage(b, dq_node_limit(b, dq_node_read(b, s1), limit, 0), 1, 1,
-                NULL);
-  return finish(b);
-}
-
-/* l_orderkey * 10^18 overflows int64 on stage 1's tasks (as in
- * test_runtime's test_error_propagation). */
-static dq_plan *overflow_plan(void) {
-  dq_plan_builder *b;
-  dq_error err;
-  dq_plan_builder_new(&b, &err);
-  dq_node *scan = dq_node_scan_tpch(b, "lineitem", 0.002, 7, lineitem_cols, 2);
-  dq_expr *big = dq_expr_mul(b, dq_expr_column(b, "l_orderkey"),
-                             dq_expr_int64(b, 1000000000000000000LL));
-  const char *name = "boom";
-  dq_node *proj = dq_node_project(b, scan, 1, &big, &name);
-  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
-  uint32_t s1 = dq_plan_stage(b, proj, N_WORKERS, 1, &coalesce);
-  dq_plan_stage(b, dq_node_read(b, s1), 1, 1, NULL);
-  return finish(b);
-}
-
-static int collect(void *ctx, const dq_batch *b, dq_error *err) {
-  (void)err;
-  result_text_add(ctx, b);
-  return 0;
-}
-
 static void local_answer(dq_plan *p, result_text *out) {
-  dq_error err;
-  if (dq_plan_run_local(p, collect, out, &err) < 0)
-    die("local run: %s", err.message);
+  dqt_run_local(p, out);
   dq_plan_free(p);
 }
 
@@ -499,26 +138,30 @@ static struct {
 } plans;
 
 static void plans_build(void) {
-  plans.complete[0] = shuffle_plan(0.002, 0);
-  local_answer(shuffle_plan(0.002, 1), &plans.want[0]);
-  plans.complete[1] = coalesce_plan(0.002, 0);
-  local_answer(coalesce_plan(0.002, 1), &plans.want[1]);
-  plans.complete[2] = broadcast_plan();
+  /* The standard boundary plans (tests/harness/plans.h) on 3 tasks: a
+   * shuffle into 3 tasks of 2 partitions, partials on 3 tasks coalesced
+   * into 2, nation broadcast to 3 tasks of 2 partitions (25*6 rows, key
+   * sum 300*6). */
+  plans.complete[0] = dqt_shuffle_plan(0.002, N_WORKERS, 2, 0);
+  local_answer(dqt_shuffle_plan(0.002, N_WORKERS, 2, 1), &plans.want[0]);
+  plans.complete[1] = dqt_coalesce_plan(0.002, 3, 2, 0);
+  local_answer(dqt_coalesce_plan(0.002, 3, 2, 1), &plans.want[1]);
+  plans.complete[2] = dqt_broadcast_plan(N_WORKERS);
   plans.want[2].rows = malloc(sizeof(char *));
   plans.want[2].rows[0] = strdup("150|1800");
   plans.want[2].n = plans.want[2].cap = 1;
   /* Drops and cancels read a scan big enough (600k rows) that they land
    * while the workers are still producing. */
-  plans.drop = scan_plan(CANCEL_SCALE, INT64_MAX);
-  plans.cancel = scan_plan(CANCEL_SCALE, INT64_MAX);
-  plans.error = overflow_plan();
+  plans.drop = dqt_limit_plan(CANCEL_SCALE, N_WORKERS, INT64_MAX);
+  plans.cancel = dqt_limit_plan(CANCEL_SCALE, N_WORKERS, INT64_MAX);
+  plans.error = dqt_overflow_plan(0.002, N_WORKERS);
   result_text n = {0};
-  local_answer(coalesce_plan(CANCEL_SCALE, 1), &n);
+  local_answer(dqt_coalesce_plan(CANCEL_SCALE, 3, 2, 1), &n);
   plans.cancel_rows = atoll(n.rows[0]);
   result_text_free(&n);
   for (int i = 0; i < N_COMPLETE; i++)
     if (plans.want[i].n != 1)
-      die("local answer %d has %zu rows", i, plans.want[i].n);
+      dqt_fail("local answer %d has %zu rows", i, plans.want[i].n);
 }
 
 static void plans_free(void) {
@@ -623,7 +266,7 @@ static void run_one(runner *r, long qi, enum kind k, uint64_t pick) {
     canceller k2 = {q, (unsigned)(pick % 1000)};
     pthread_t th;
     if (pthread_create(&th, NULL, cancel_thread, &k2) != 0)
-      die("pthread_create");
+      dqt_fail("pthread_create");
     int64_t rows = 0;
     while ((rc = dq_query_next(q, &b, &err)) == 0 && b != NULL) {
       rows += dq_batch_n_rows(b);
@@ -672,11 +315,11 @@ static void *runner_main(void *arg) {
                                                                : K_ERROR;
     uint64_t pick = rnd(&r->rng);
     atomic_store(&r->current_kind, (int)k);
-    atomic_store(&r->started, now_s());
+    atomic_store(&r->started, dqt_now_s());
     atomic_store(&r->current, qi);
-    double t0 = now_s();
+    double t0 = dqt_now_s();
     run_one(r, qi, k, pick);
-    double took = now_s() - t0;
+    double took = dqt_now_s() - t0;
     if (took > r->max_s[k])
       r->max_s[k] = took;
     r->counts[k]++;
@@ -691,7 +334,7 @@ static void run_round(cluster *c, const char *name, long n, int threads,
                       uint64_t seed, double hang_s, double timeout_s) {
   runner r[MAX_THREADS];
   pthread_t th[MAX_THREADS];
-  double t0 = now_s();
+  double t0 = dqt_now_s();
   for (int i = 0; i < threads; i++) {
     memset(&r[i], 0, sizeof r[i]);
     r[i].c = c;
@@ -701,7 +344,7 @@ static void run_round(cluster *c, const char *name, long n, int threads,
     atomic_store(&r[i].current, 0);
     atomic_store(&r[i].started, t0);
     if (pthread_create(&th[i], NULL, runner_main, &r[i]) != 0)
-      die("pthread_create");
+      dqt_fail("pthread_create");
   }
   for (;;) {
     int running = 0;
@@ -710,12 +353,12 @@ static void run_round(cluster *c, const char *name, long n, int threads,
       if (cur < 0)
         continue;
       running++;
-      double since = now_s() - atomic_load(&r[i].started);
-      if (since > hang_s || now_s() - t0 > timeout_s)
-        die("%s: thread %d is stuck in query %ld (%s) for %.1f s (round "
+      double since = dqt_now_s() - atomic_load(&r[i].started);
+      if (since > hang_s || dqt_now_s() - t0 > timeout_s)
+        dqt_fail("%s: thread %d is stuck in query %ld (%s) for %.1f s (round "
             "at %.1f s)",
             name, i, cur, kind_names[atomic_load(&r[i].current_kind)], since,
-            now_s() - t0);
+            dqt_now_s() - t0);
     }
     if (running == 0)
       break;
@@ -732,7 +375,7 @@ static void run_round(cluster *c, const char *name, long n, int threads,
     }
     won += r[i].cancel_won;
   }
-  double took = now_s() - t0;
+  double took = dqt_now_s() - t0;
   printf("%s: %ld queries in %.2f s (%.0f/s) on %d threads: complete %ld "
          "(slowest %.3f s), drop %ld (%.3f s), cancel %ld (%.3f s; %ld "
          "finished first), error %ld (%.3f s)\n",
@@ -746,7 +389,7 @@ static void run_round(cluster *c, const char *name, long n, int threads,
 
 typedef struct snapshot {
   usage self;
-  size_t heap;                 /* mallinfo2 in-use bytes */
+  size_t heap;                 /* mallinfo2 in use (dqt_heap_in_use) */
   usage worker[N_WORKERS];     /* process mode */
   long dev_shm;
 } snapshot;
@@ -754,17 +397,11 @@ typedef struct snapshot {
 static snapshot snap(cluster *c) {
   snapshot s;
   memset(&s, 0, sizeof s);
-  s.self = proc_usage(getpid());
-  struct mallinfo2 mi = mallinfo2();
-  /* Blocks threads keep for reuse (libdq/arrow/buffer.c: bounded, freed when
-   * their thread exits) are allocator state, not something a query left.
-   * Under ASan glibc's mallinfo counts nothing (ASan's allocator serves
-   * every malloc), so the subtraction must not wrap below zero. */
-  size_t heap = mi.uordblks + mi.hblkhd, cached = dq_buffer_cached_bytes();
-  s.heap = heap > cached ? heap - cached : 0;
+  s.self = dqt_usage_of(getpid());
+  s.heap = dqt_heap_in_use();
   for (size_t i = 0; c->procs != NULL && i < N_WORKERS; i++)
-    s.worker[i] = proc_usage(worker_procs_pid(c->procs, i));
-  s.dev_shm = dev_shm_entries();
+    s.worker[i] = dqt_usage_of(dqt_cluster_pid(c, i));
+  s.dev_shm = dqt_dev_shm_entries();
   return s;
 }
 
@@ -800,20 +437,6 @@ static snapshot settle(cluster *c, int procs) {
     s = t;
   }
   return s;
-}
-
-static long wait_tasks(cluster *c, double secs) {
-  double end = now_s() + secs;
-  long left;
-  do {
-    left = 0;
-    for (size_t i = 0; i < N_WORKERS; i++)
-      left += tasks_left(c, i);
-    if (left == 0)
-      return 0;
-    usleep(5000);
-  } while (now_s() < end);
-  return left;
 }
 
 static void check_no_tasks(cluster *c, const char *when) {
@@ -861,7 +484,7 @@ static void check_usage(const char *who, pid_t pid, const char *names_before,
   }
   if (a->threads > b->threads) {
     char names[1024];
-    thread_names(pid, names, sizeof names);
+    dqt_thread_names(pid, names, sizeof names);
     failf("%s: %ld threads after, %ld before (now: %s; before: %s)", who,
           a->threads, b->threads, names, names_before);
   }
@@ -883,36 +506,36 @@ static void check_usage(const char *who, pid_t pid, const char *names_before,
 
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  if (process_mode() && strcmp(transport(), "inmem") == 0) {
+  if (dqt_process_mode() && strcmp(dqt_transport(), "inmem") == 0) {
     printf("SKIP: DQ_TEST_WORKERS=process needs a transport that crosses "
            "processes (DQ_TEST_TRANSPORT is inmem)\n");
     return 77;
   }
-  long n = env_long("DQ_SOAK_QUERIES", 1000);
-  int threads = (int)env_long("DQ_SOAK_THREADS", 4);
-  uint64_t seed = (uint64_t)env_long("DQ_SOAK_SEED", (long)time(NULL));
-  double timeout = (double)env_long("DQ_SOAK_TIMEOUT", 600);
+  long n = dqt_env_long("DQ_SOAK_QUERIES", 1000);
+  int threads = (int)dqt_env_long("DQ_SOAK_THREADS", 4);
+  uint64_t seed = (uint64_t)dqt_env_long("DQ_SOAK_SEED", (long)time(NULL));
+  double timeout = (double)dqt_env_long("DQ_SOAK_TIMEOUT", 600);
   if (n < 1 || threads < 1 || threads > MAX_THREADS)
-    die("DQ_SOAK_QUERIES must be >= 1 and DQ_SOAK_THREADS 1..%d",
+    dqt_fail("DQ_SOAK_QUERIES must be >= 1 and DQ_SOAK_THREADS 1..%d",
         MAX_THREADS);
-  int procs = process_mode() ? N_WORKERS : 0;
+  int procs = dqt_process_mode() ? N_WORKERS : 0;
   printf("soak: transport %s, %s workers, %ld queries on %d threads, "
          "DQ_SOAK_SEED=%llu\n",
-         transport(), procs ? "process" : "in-process", n, threads,
+         dqt_transport(), procs ? "process" : "in-process", n, threads,
          (unsigned long long)seed);
 
   plans_build();
   cluster c;
-  cluster_start(&c);
+  dqt_cluster_up(&c, N_WORKERS, DQT_WORKERS_FROM_ENV, NULL);
   /* Warm-up: the same mix, so caches and pools reach their working size. */
   long warm = n / 10 < 40 ? 40 : n / 10;
   run_round(&c, "warm-up", warm, threads, seed ^ 0xabcdef, 30, timeout);
   check_no_tasks(&c, "after warm-up");
   snapshot before = settle(&c, procs);
   char names_before[N_WORKERS + 1][1024];
-  thread_names(getpid(), names_before[N_WORKERS], sizeof names_before[0]);
+  dqt_thread_names(getpid(), names_before[N_WORKERS], sizeof names_before[0]);
   for (int i = 0; i < procs; i++)
-    thread_names(worker_procs_pid(c.procs, (size_t)i), names_before[i],
+    dqt_thread_names(dqt_cluster_pid(&c, (size_t)i), names_before[i],
                  sizeof names_before[0]);
 
   run_round(&c, "soak", n, threads, seed, 30, timeout);
@@ -927,7 +550,7 @@ int main(void) {
   printf("figures (after warm-up -> after soak):\n");
   print_usage("coordinator", &before.self, &after.self);
   long dheap = (long)after.heap - (long)before.heap;
-  long heap_tolerance = strcmp(transport(), "grpc") == 0
+  long heap_tolerance = strcmp(dqt_transport(), "grpc") == 0
                             ? MALLOC_TOLERANCE_GRPC
                             : MALLOC_TOLERANCE;
   printf("  %-22s malloc in use %zu -> %zu bytes (%+ld, tolerance %ld)\n",
@@ -935,7 +558,7 @@ int main(void) {
   for (int i = 0; i < procs; i++) {
     char who[64];
     snprintf(who, sizeof who, "worker %d (pid %d)", i,
-             (int)worker_procs_pid(c.procs, i));
+             (int)dqt_cluster_pid(&c, (size_t)i));
     print_usage(who, &before.worker[i], &after.worker[i]);
   }
   printf("  %-22s /dev/shm entries %ld -> %ld\n", "host", before.dev_shm,
@@ -949,23 +572,25 @@ int main(void) {
   for (int i = 0; i < procs; i++) {
     char who[64];
     snprintf(who, sizeof who, "worker %d", i);
-    check_usage(who, worker_procs_pid(c.procs, (size_t)i), names_before[i],
+    check_usage(who, dqt_cluster_pid(&c, (size_t)i), names_before[i],
                 &before.worker[i], &after.worker[i]);
   }
   if (after.dev_shm > before.dev_shm)
     failf("/dev/shm: %ld entries after, %ld before", after.dev_shm,
           before.dev_shm);
 
-  cluster_stop(&c);
+  int bad = dqt_cluster_stop(&c, "soak");
+  if (bad != 0)
+    failf("%d worker process(es) did not exit 0 on SIGTERM", bad);
   plans_free();
   if (failures) {
     printf("FAIL: soak over %s (%s workers, seed %llu): %d failure(s)\n",
-           transport(), procs ? "process" : "in-process",
+           dqt_transport(), procs ? "process" : "in-process",
            (unsigned long long)seed, failures);
     return 1;
   }
   printf("PASS: soak over %s (%s workers, seed %llu): %ld queries\n",
-         transport(), procs ? "process" : "in-process",
+         dqt_transport(), procs ? "process" : "in-process",
          (unsigned long long)seed, n);
   return 0;
 }

@@ -11,17 +11,15 @@
 # cores.  Both print their seeds (DQ_SOAK_SEED, DQ_FAULT_SEED replay one).
 
 check_PROGRAMS += tests/soak tests/fault_kill
-tests_soak_SOURCES = tests/soak.c tests/result_text.c tests/result_text.h \
-	tools/worker_procs.c tools/worker_procs.h
-tests_soak_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools
-tests_soak_CFLAGS = $(TEST_CFLAGS)
-tests_soak_LDADD = libdq/libdqcore.la
+tests_soak_SOURCES = tests/soak.c
+tests_soak_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_soak_CFLAGS = $(AM_CFLAGS)
+tests_soak_LDADD = $(HARNESS) libdq/libdq.la $(PTHREAD_LIBS)
 
-tests_fault_kill_SOURCES = tests/fault_kill.c tests/result_text.c \
-	tests/result_text.h tools/worker_procs.c tools/worker_procs.h
-tests_fault_kill_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools
-tests_fault_kill_CFLAGS = $(TEST_CFLAGS)
-tests_fault_kill_LDADD = libdq/libdqcore.la
+tests_fault_kill_SOURCES = tests/fault_kill.c
+tests_fault_kill_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_fault_kill_CFLAGS = $(AM_CFLAGS)
+tests_fault_kill_LDADD = $(HARNESS) libdq/libdq.la $(PTHREAD_LIBS)
 
 TESTS += tests/soak.test tests/fault-kill.test
 EXTRA_DIST += tests/soak.test tests/fault-kill.test

@@ -21,122 +21,34 @@
 #include <dq/plan.h>
 #include <dq/runtime.h>
 
-#include "base/clock.h"
+#include "harness.h"
 #include "join_plan.h"
-#include "result_text.h"
-#include "runtime/worker_internal.h"
 
 #define MAX_WORKERS 3
-
-typedef struct cluster {
-  dq_config *cfg;
-  dq_context *ctx;
-  dq_worker *w[MAX_WORKERS];
-  const char *urls[MAX_WORKERS];
-  size_t n;
-} cluster;
-
-static void cluster_start(cluster *c, size_t n) {
-  memset(c, 0, sizeof *c);
-  dq_error err;
-  const char *t = getenv("DQ_TEST_TRANSPORT");
-  const char *more = getenv("DQ_TEST_EXTRA_CONFIG");
-  if (t == NULL || *t == '\0')
-    t = "inmem";
-  char text[512], listen[128];
-  snprintf(text, sizeof text, "[dq]\ntransport = %s\n%s", t,
-           more ? more : "");
-  /* Named transports pick a fresh name; network ones an ephemeral port. */
-  snprintf(listen, sizeof listen, "%s://%s", t,
-           strcmp(t, "inmem") == 0 || strcmp(t, "shm") == 0 ? ""
-                                                             : "127.0.0.1:0");
-  if (dq_config_parse(text, "test", &c->cfg, &err) < 0)
-    fail_msg("config: %s", err.message);
-  if (dq_context_new(c->cfg, &c->ctx, &err) < 0)
-    fail_msg("context: %s", err.message);
-  for (size_t i = 0; i < n; i++) {
-    if (dq_worker_start(c->ctx, listen, &c->w[i], &err) < 0)
-      fail_msg("worker: %s", err.message);
-    c->urls[i] = dq_worker_url(c->w[i]);
-  }
-  c->n = n;
-}
-
-static void cluster_stop(cluster *c) {
-  for (size_t i = 0; i < c->n; i++)
-    dq_worker_stop(c->w[i]);
-  dq_context_free(c->ctx);
-  dq_config_free(c->cfg);
-}
-
-/* Waits (at most ms) until no worker holds a task object. */
-static long wait_no_tasks(cluster *c, int ms) {
-  uint64_t deadline = dq_now_ns() + (uint64_t)ms * 1000000u;
-  long left;
-  do {
-    left = 0;
-    for (size_t i = 0; i < c->n; i++)
-      left += dq_worker_task_count(c->w[i]) + dq_worker_live_tasks(c->w[i]);
-    if (left == 0)
-      return 0;
-    usleep(2000);
-  } while (dq_now_ns() < deadline);
-  return left;
-}
-
-static int run_distributed(cluster *c, const dq_plan *p, result_text *out,
-                           dq_error *err) {
-  dq_query *q;
-  int rc = dq_query_start(c->ctx, p, c->urls, c->n, &q, err);
-  if (rc < 0)
-    return rc;
-  for (;;) {
-    dq_batch *b;
-    rc = dq_query_next(q, &b, err);
-    if (rc < 0 || b == NULL)
-      break;
-    result_text_add(out, b);
-    dq_batch_unref(b);
-  }
-  dq_query_close(q);
-  return rc;
-}
-
-static int collect_local(void *ctx, const dq_batch *b, dq_error *err) {
-  (void)err;
-  result_text_add(ctx, b);
-  return 0;
-}
 
 /* Hash join plans in three shapes: tests/join_plan.h. */
 
 static void check_kind(dq_join_kind kind) {
   dq_plan *lp = join_plan(kind, 0, 1, 1);
   result_text want = {0};
-  dq_error err;
-  if (dq_plan_run_local(lp, collect_local, &want, &err) < 0)
-    fail_msg("local run: %s", err.message);
+  dqt_run_local(lp, &want);
   assert_int_equal(want.n, 25); /* one row per nation */
   if (getenv("DQ_TEST_VERBOSE"))
     for (size_t i = 0; i < want.n; i++)
       printf("kind %d: %s\n", (int)kind, want.rows[i]);
   for (size_t w = 1; w <= MAX_WORKERS; w++) {
-    cluster c;
-    cluster_start(&c, w);
+    dqt_cluster c;
+    dqt_cluster_up(&c, w, DQT_WORKERS_IN_PROCESS, NULL);
     for (int mode = 1; mode <= 2; mode++) {
       dq_plan *p = join_plan(kind, mode, (uint32_t)w, mode == 1 ? 2 : 1);
-      result_text got = {0};
-      if (run_distributed(&c, p, &got, &err) < 0)
-        fail_msg("join kind %d, %s, %zu workers: %s", (int)kind,
-                 mode == 1 ? "broadcast" : "shuffle", w, err.message);
-      if (!result_text_equal(&want, &got))
-        fail_msg("join kind %d, %s, %zu workers: the answer differs",
-                 (int)kind, mode == 1 ? "broadcast" : "shuffle", w);
-      result_text_free(&got);
+      char what[64];
+      snprintf(what, sizeof what, "join kind %d, %s", (int)kind,
+               mode == 1 ? "broadcast" : "shuffle");
+      dqt_expect_rows(&c, w, p, &want, what);
       dq_plan_free(p);
     }
-    assert_int_equal(wait_no_tasks(&c, 1000), 0);
-    cluster_stop(&c);
+    assert_int_equal(dqt_cluster_wait_idle(&c, -1, 1000), 0);
+    dqt_cluster_stop(&c, "test_join_dist");
   }
   result_text_free(&want);
   dq_plan_free(lp);
@@ -196,26 +108,27 @@ static dq_plan *empty_build_plan(dq_join_kind kind, int mode, uint32_t n) {
 
 static void test_empty_build(void **state) {
   (void)state;
-  cluster c;
-  cluster_start(&c, 2);
+  dqt_cluster c;
+  dqt_cluster_up(&c, 2, DQT_WORKERS_IN_PROCESS, NULL);
   for (int kind = DQ_JOIN_INNER; kind <= DQ_JOIN_LEFT_ANTI; kind++)
     for (int mode = 1; mode <= 2; mode++) {
       dq_plan *p = empty_build_plan((dq_join_kind)kind, mode, 2);
       result_text got = {0};
       dq_error err;
-      if (run_distributed(&c, p, &got, &err) < 0)
+      if (dqt_run_cluster(&c, c.n, p, &got, &err) < 0)
         fail_msg("kind %d mode %d: %s", kind, mode, err.message);
       assert_int_equal(got.n, 1);
       bool all = kind == DQ_JOIN_LEFT || kind == DQ_JOIN_LEFT_ANTI;
       assert_string_equal(got.rows[0], all ? "15000" : "0");
       result_text_free(&got);
       dq_plan_free(p);
-      assert_int_equal(wait_no_tasks(&c, 2000), 0);
+      assert_int_equal(dqt_cluster_wait_idle(&c, -1, 2000), 0);
     }
-  cluster_stop(&c);
+  dqt_cluster_stop(&c, "test_join_dist");
 }
 
 int main(void) {
+  dqt_use_cmocka();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_inner),
       cmocka_unit_test(test_left),

@@ -28,99 +28,24 @@
 #include <dq/runtime.h>
 #include <dq/tpch.h>
 
-#include "base/clock.h"
-#include "result_text.h"
-#include "runtime/worker_internal.h"
+#include "harness.h"
 
 #define MAX_WORKERS 4
 #ifndef SCALE
 #define SCALE 0.01 /* a -DSCALE=0.1 build checks bigger shapes */
 #endif
 
-/* --- Cluster of in-process workers (as in test_join_dist.c) --------------- */
+/* The cluster, on leaving, must hold no task (within 2 s). */
+static void cluster_stop(dqt_cluster *c) {
+  assert_int_equal(dqt_cluster_wait_idle(c, -1, 2000), 0);
+  dqt_cluster_stop(c, "test_planner");
+}
 
-typedef struct cluster {
-  dq_config *cfg;
-  dq_context *ctx;
-  dq_worker *w[MAX_WORKERS];
-  const char *urls[MAX_WORKERS];
-  size_t n;
-} cluster;
-
-static void cluster_start(cluster *c, size_t n) {
-  memset(c, 0, sizeof *c);
+static void run_distributed(dqt_cluster *c, const dq_plan *p,
+                            result_text *out) {
   dq_error err;
-  const char *t = getenv("DQ_TEST_TRANSPORT");
-  if (t == NULL || *t == '\0')
-    t = "inmem";
-  char text[256], listen[128];
-  snprintf(text, sizeof text, "[dq]\ntransport = %s\n", t);
-  snprintf(listen, sizeof listen, "%s://%s", t,
-           strcmp(t, "inmem") == 0 || strcmp(t, "shm") == 0 ? ""
-                                                             : "127.0.0.1:0");
-  if (dq_config_parse(text, "test", &c->cfg, &err) < 0)
-    fail_msg("config: %s", err.message);
-  if (dq_context_new(c->cfg, &c->ctx, &err) < 0)
-    fail_msg("context: %s", err.message);
-  for (size_t i = 0; i < n; i++) {
-    if (dq_worker_start(c->ctx, listen, &c->w[i], &err) < 0)
-      fail_msg("worker: %s", err.message);
-    c->urls[i] = dq_worker_url(c->w[i]);
-  }
-  c->n = n;
-}
-
-static long wait_no_tasks(cluster *c, int ms) {
-  uint64_t deadline = dq_now_ns() + (uint64_t)ms * 1000000u;
-  long left;
-  do {
-    left = 0;
-    for (size_t i = 0; i < c->n; i++)
-      left += dq_worker_task_count(c->w[i]) + dq_worker_live_tasks(c->w[i]);
-    if (left == 0)
-      return 0;
-    usleep(2000);
-  } while (dq_now_ns() < deadline);
-  return left;
-}
-
-static void cluster_stop(cluster *c) {
-  assert_int_equal(wait_no_tasks(c, 2000), 0);
-  for (size_t i = 0; i < c->n; i++)
-    dq_worker_stop(c->w[i]);
-  dq_context_free(c->ctx);
-  dq_config_free(c->cfg);
-}
-
-static void run_distributed(cluster *c, const dq_plan *p, result_text *out) {
-  dq_query *q;
-  dq_error err;
-  if (dq_query_start(c->ctx, p, c->urls, c->n, &q, &err) < 0)
-    fail_msg("query start: %s", err.message);
-  int rc;
-  for (;;) {
-    dq_batch *b;
-    rc = dq_query_next(q, &b, &err);
-    if (rc < 0 || b == NULL)
-      break;
-    result_text_add(out, b);
-    dq_batch_unref(b);
-  }
-  dq_query_close(q);
-  if (rc < 0)
+  if (dqt_run_cluster(c, c->n, p, out, &err) < 0)
     fail_msg("query: %s", err.message);
-}
-
-static int collect_local(void *ctx, const dq_batch *b, dq_error *err) {
-  (void)err;
-  result_text_add(ctx, b);
-  return 0;
-}
-
-static void run_local(const dq_plan *p, result_text *out) {
-  dq_error err;
-  if (dq_plan_run_local(p, collect_local, out, &err) < 0)
-    fail_msg("local run: %s", err.message);
 }
 
 /* --- Helpers --------------------------------------------------------------- */
@@ -848,14 +773,14 @@ static void check_answers(const char *what, const dq_plan *single,
                           bool ordered, size_t max_workers, uint32_t parts,
                           const int64_t *thresholds, size_t n_thresholds) {
   result_text want = {0};
-  run_local(single, &want);
+  dqt_run_local(single, &want);
   if (!ordered)
     result_text_sort(&want);
   if (getenv("DQ_TEST_VERBOSE"))
     printf("%s: %zu rows\n", what, want.n);
   for (size_t w = 1; w <= max_workers; w++) {
-    cluster c;
-    cluster_start(&c, w);
+    dqt_cluster c;
+    dqt_cluster_up(&c, w, DQT_WORKERS_IN_PROCESS, NULL);
     for (size_t t = 0; t < n_thresholds; t++) {
       dq_plan *p = distribute(single, (uint32_t)w, parts, thresholds[t]);
       result_text got = {0};
@@ -881,7 +806,7 @@ static void test_q1_q6(void **state) {
   (void)state;
   dq_plan *q1 = query_plan("q1"), *q6 = query_plan("q6");
   result_text a = {0};
-  run_local(q1, &a);
+  dqt_run_local(q1, &a);
   assert_int_equal(a.n, 4); /* A|F, N|F, N|O, R|F */
   result_text_free(&a);
   check_answers("q1", q1, true, MAX_WORKERS, 2, both_ways, 1);
@@ -928,8 +853,8 @@ static void test_ordered(void **state) {
   }
   /* LIMIT without order: which rows is open, how many is not. */
   dq_plan *s = ordered_plan(4);
-  cluster c;
-  cluster_start(&c, 3);
+  dqt_cluster c;
+  dqt_cluster_up(&c, 3, DQT_WORKERS_IN_PROCESS, NULL);
   dq_plan *p = distribute(s, 3, 2, 0);
   result_text got = {0};
   run_distributed(&c, p, &got);
@@ -1051,6 +976,7 @@ static void test_other_queries(void **state) {
 }
 
 int main(void) {
+  dqt_use_cmocka();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_shape_q1),
       cmocka_unit_test(test_shape_q6),

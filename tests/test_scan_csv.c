@@ -24,7 +24,7 @@
 #include "exec/exec.h"
 #include "plan.pb-c.h"
 #include "plan/plan_internal.h"
-#include "result_text.h"
+#include "harness.h"
 
 #define SEED 5
 #define N_FILES 3
@@ -98,35 +98,9 @@ static int remove_files(void **state) {
   return 0;
 }
 
-/* group by returnflag: count, sum(quantity), sum(extendedprice) */
-static dq_node *agg(dq_plan_builder *b, dq_node *in, dq_agg_mode mode) {
-  dq_expr *g = dq_expr_column(b, "l_returnflag");
-  const char *gn = "l_returnflag";
-  dq_agg aggs[] = {{DQ_AGG_COUNT_STAR, NULL, "n"},
-                   {DQ_AGG_SUM, dq_expr_column(b, "l_quantity"), "q"},
-                   {DQ_AGG_SUM, dq_expr_column(b, "l_extendedprice"), "p"}};
-  return dq_node_aggregate(b, in, mode, 1, &g, &gn, 3, aggs);
-}
-
-static dq_plan *finish(dq_plan_builder *b) {
-  dq_plan *p;
-  dq_error err;
-  if (dq_plan_builder_finish(b, &p, &err) < 0)
-    fail_msg("plan: %s", err.message);
-  dq_plan_builder_free(b);
-  return p;
-}
-
-static int collect(void *ctx, const dq_batch *b, dq_error *err) {
-  (void)err;
-  result_text_add(ctx, b);
-  return 0;
-}
-
+/* The rows of p run in this process, sorted. */
 static void run_local(const dq_plan *p, result_text *out) {
-  dq_error err;
-  if (dq_plan_run_local(p, collect, out, &err) < 0)
-    fail_msg("%s", err.message);
+  dqt_run_local(p, out);
   result_text_sort(out);
 }
 
@@ -136,9 +110,9 @@ static void want_answer(result_text *want, bool aggregate) {
   dq_error err;
   dq_plan_builder_new(&b, &err);
   dq_node *scan = dq_node_scan_tpch(b, "lineitem", 0.01, SEED, NULL, 0);
-  dq_plan_stage(b, aggregate ? agg(b, scan, DQ_AGG_SINGLE) : scan, 1, 1,
+  dq_plan_stage(b, aggregate ? dqt_returnflag_agg(b, scan, DQ_AGG_SINGLE) : scan, 1, 1,
                 NULL);
-  dq_plan *p = finish(b);
+  dq_plan *p = dqt_plan_finish(b);
   run_local(p, want);
   dq_plan_free(p);
 }
@@ -163,7 +137,7 @@ static void test_local_equals_generator(void **state) {
     dq_error err;
     dq_plan_builder_new(&b, &err);
     dq_plan_stage(b, csv_scan(b, splits[i]), 1, 1, NULL);
-    dq_plan *p = finish(b);
+    dq_plan *p = dqt_plan_finish(b);
     run_local(p, &got);
     if (!result_text_equal(&want, &got))
       fail_msg("split %lld: rows differ", (long long)splits[i]);
@@ -178,24 +152,18 @@ static void test_codec_and_explain(void **state) {
   dq_plan_builder *b;
   dq_error err;
   dq_plan_builder_new(&b, &err);
-  dq_plan_stage(b, agg(b, csv_scan(b, 100000), DQ_AGG_SINGLE), 1, 1, NULL);
-  dq_plan *p = finish(b);
-  uint8_t *buf;
-  size_t len;
-  assert_int_equal(dq_plan_encode(p, &buf, &len, &err), 0);
-  dq_plan *q;
-  assert_int_equal(dq_plan_decode(buf, len, &q, &err), 0);
-  char e1[4096], e2[4096];
-  dq_plan_explain(p, e1, sizeof e1);
-  dq_plan_explain(q, e2, sizeof e2);
-  assert_string_equal(e1, e2);
+  dq_plan_stage(b,
+                dqt_returnflag_agg(b, csv_scan(b, 100000), DQ_AGG_SINGLE), 1,
+                1, NULL);
+  dq_plan *p = dqt_plan_finish(b);
+  char e1[4096];
+  dq_plan *q = dqt_plan_through_codec(p, e1, sizeof e1);
   assert_non_null(strstr(e1, "ScanCsv 3 files"));
   assert_non_null(strstr(e1, " header split=100000 [l_orderkey int64, "));
   assert_non_null(strstr(e1, "l_quantity decimal(15,2)"));
   const dq_stage *s = dq_plan_head(q);
   assert_true(dq_schema_equal(dq_stage_schema(s), dq_stage_schema(
                                                       dq_plan_head(p))));
-  free(buf);
   dq_plan_free(q);
   dq_plan_free(p);
   /* Bad arguments fail at the node. */
@@ -230,31 +198,22 @@ static bool use_two_scans;
 static void run_distributed(size_t n_workers, uint32_t tasks, int64_t split,
                             result_text *got, size_t *busy_tasks,
                             dq_error *err_out) {
-  dq_config *cfg;
-  dq_context *ctx;
+  dqt_cluster c;
+  dqt_cluster_up(&c, n_workers, DQT_WORKERS_IN_PROCESS, NULL);
   dq_error err;
-  assert_int_equal(dq_config_parse("[dq]\ntransport = inmem\n", "t", &cfg,
-                                   &err), 0);
-  if (dq_context_new(cfg, &ctx, &err) < 0)
-    fail_msg("%s", err.message);
-  dq_worker *w[3];
-  const char *urls[3];
-  for (size_t i = 0; i < n_workers; i++) {
-    assert_int_equal(dq_worker_start(ctx, "inmem://", &w[i], &err), 0);
-    urls[i] = dq_worker_url(w[i]);
-  }
   dq_plan_builder *b;
   dq_plan_builder_new(&b, &err);
-  dq_node *partial = agg(b, use_two_scans ? two_scans(b, split)
-                                         : csv_scan(b, split),
+  dq_node *partial =
+      dqt_returnflag_agg(b, use_two_scans ? two_scans(b, split)
+                                          : csv_scan(b, split),
                          DQ_AGG_PARTIAL);
   dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
   uint32_t s1 = dq_plan_stage(b, partial, tasks, 2, &coalesce);
   dq_plan_stage(b, dq_node_aggregate_final(b, dq_node_read(b, s1), partial),
                 1, 1, NULL);
-  dq_plan *p = finish(b);
+  dq_plan *p = dqt_plan_finish(b);
   dq_query *q;
-  int rc = dq_query_start(ctx, p, urls, n_workers, &q, &err);
+  int rc = dq_query_start(c.ctx, p, c.urls, n_workers, &q, &err);
   if (rc == 0) {
     dq_batch *batch;
     while ((rc = dq_query_next(q, &batch, &err)) == 0 && batch != NULL) {
@@ -274,10 +233,7 @@ static void run_distributed(size_t n_workers, uint32_t tasks, int64_t split,
   if (err_out != NULL)
     *err_out = err;
   result_text_sort(got);
-  for (size_t i = 0; i < n_workers; i++)
-    dq_worker_stop(w[i]);
-  dq_context_free(ctx);
-  dq_config_free(cfg);
+  dqt_cluster_stop(&c, "test_scan_csv");
   dq_plan_free(p);
 }
 
@@ -364,7 +320,7 @@ static void test_work_units(void **state) {
   dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
   uint32_t s1 = dq_plan_stage(b, csv_scan(b, 100003), 3, 2, &coalesce);
   dq_plan_stage(b, dq_node_read(b, s1), 1, 1, NULL);
-  dq_plan *p = finish(b);
+  dq_plan *p = dqt_plan_finish(b);
   const dq_stage *st = dq_plan_stage_by_id(p, s1);
   dq_work_unit *u;
   uint32_t *task_of;
@@ -492,9 +448,9 @@ static int scan_text(const char *path, const char *text, dq_csv_options o,
   dq_plan_builder_new(&b, err);
   dq_plan_stage(b, dq_node_scan_csv_with(b, 1, &path, schema, &o), 1, 1,
                 NULL);
-  dq_plan *p = finish(b);
+  dq_plan *p = dqt_plan_finish(b);
   result_text tmp = {0};
-  int rc = dq_plan_run_local(p, collect, rows ? rows : &tmp, err);
+  int rc = dq_plan_run_local(p, dqt_collect, rows ? rows : &tmp, err);
   result_text_free(&tmp);
   dq_plan_free(p);
   return rc;
@@ -660,7 +616,7 @@ static void test_quoting(void **state) {
   const char *ps[1] = {path};
   dq_csv_options o = {true, 0, 0};
   dq_plan_stage(b, dq_node_scan_csv_with(b, 1, ps, s, &o), 1, 1, NULL);
-  dq_plan *p = finish(b);
+  dq_plan *p = dqt_plan_finish(b);
   dq_exec_env env;
   memset(&env, 0, sizeof env);
   env.task_count = 1;
@@ -789,37 +745,27 @@ static void test_head_scan(void **state) {
   (void)state;
   result_text want = {0}, got = {0};
   want_answer(&want, true);
-  dq_config *cfg;
-  dq_context *ctx;
+  dqt_cluster c; /* no worker: the coordinator alone */
+  dqt_cluster_up(&c, 0, DQT_WORKERS_IN_PROCESS, NULL);
   dq_error err;
-  assert_int_equal(dq_config_parse("[dq]\ntransport = inmem\n", "t", &cfg,
-                                   &err), 0);
-  assert_int_equal(dq_context_new(cfg, &ctx, &err), 0);
   dq_plan_builder *b;
   dq_plan_builder_new(&b, &err);
-  dq_plan_stage(b, agg(b, csv_scan(b, 70001), DQ_AGG_SINGLE), 1, 1, NULL);
-  dq_plan *p = finish(b);
-  dq_query *q;
-  if (dq_query_start(ctx, p, NULL, 0, &q, &err) < 0)
+  dq_plan_stage(b,
+                dqt_returnflag_agg(b, csv_scan(b, 70001), DQ_AGG_SINGLE), 1,
+                1, NULL);
+  dq_plan *p = dqt_plan_finish(b);
+  if (dqt_run_query(c.ctx, p, NULL, 0, &got, &err) < 0)
     fail_msg("%s", err.message);
-  dq_batch *batch;
-  int rc;
-  while ((rc = dq_query_next(q, &batch, &err)) == 0 && batch != NULL) {
-    result_text_add(&got, batch);
-    dq_batch_unref(batch);
-  }
-  assert_int_equal(rc, 0);
-  dq_query_close(q);
   result_text_sort(&got);
   assert_true(result_text_equal(&want, &got));
-  dq_context_free(ctx);
-  dq_config_free(cfg);
+  dqt_cluster_stop(&c, "test_scan_csv");
   dq_plan_free(p);
   result_text_free(&want);
   result_text_free(&got);
 }
 
 int main(void) {
+  dqt_use_cmocka();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_local_equals_generator),
       cmocka_unit_test(test_codec_and_explain),

@@ -20,7 +20,7 @@
 #include <dq/tpch.h>
 
 #include "plan/plan_internal.h"
-#include "result_text.h"
+#include "harness.h"
 
 #define N_FILES 3
 static char dir[64];
@@ -70,35 +70,9 @@ static int remove_files(void **state) {
 
 static const char *cols[] = {"l_returnflag", "l_quantity", "l_extendedprice"};
 
-/* group by returnflag: count, sum(quantity), sum(extendedprice) */
-static dq_node *agg(dq_plan_builder *b, dq_node *in, dq_agg_mode mode) {
-  dq_expr *g = dq_expr_column(b, "l_returnflag");
-  const char *gn = "l_returnflag";
-  dq_agg aggs[] = {{DQ_AGG_COUNT_STAR, NULL, "n"},
-                   {DQ_AGG_SUM, dq_expr_column(b, "l_quantity"), "q"},
-                   {DQ_AGG_SUM, dq_expr_column(b, "l_extendedprice"), "p"}};
-  return dq_node_aggregate(b, in, mode, 1, &g, &gn, 3, aggs);
-}
-
-static dq_plan *finish(dq_plan_builder *b) {
-  dq_plan *p;
-  dq_error err;
-  if (dq_plan_builder_finish(b, &p, &err) < 0)
-    fail_msg("plan: %s", err.message);
-  dq_plan_builder_free(b);
-  return p;
-}
-
-static int collect(void *ctx, const dq_batch *b, dq_error *err) {
-  (void)err;
-  result_text_add(ctx, b);
-  return 0;
-}
-
+/* The rows of p run in this process, sorted. */
 static void run_local(const dq_plan *p, result_text *out) {
-  dq_error err;
-  if (dq_plan_run_local(p, collect, out, &err) < 0)
-    fail_msg("%s", err.message);
+  dqt_run_local(p, out);
   result_text_sort(out);
 }
 
@@ -107,8 +81,8 @@ static void want_answer(result_text *want) {
   dq_error err;
   dq_plan_builder_new(&b, &err);
   dq_node *scan = dq_node_scan_tpch(b, "lineitem", 0.01, 5, cols, 3);
-  dq_plan_stage(b, agg(b, scan, DQ_AGG_SINGLE), 1, 1, NULL);
-  dq_plan *p = finish(b);
+  dq_plan_stage(b, dqt_returnflag_agg(b, scan, DQ_AGG_SINGLE), 1, 1, NULL);
+  dq_plan *p = dqt_plan_finish(b);
   run_local(p, want);
   dq_plan_free(p);
 }
@@ -122,23 +96,15 @@ static void test_local_equals_generator(void **state) {
   dq_error err;
   dq_plan_builder_new(&b, &err);
   dq_node *scan = dq_node_scan_ipc(b, N_FILES, ps, cols, 3);
-  dq_plan_stage(b, agg(b, scan, DQ_AGG_SINGLE), 1, 1, NULL);
-  dq_plan *p = finish(b);
+  dq_plan_stage(b, dqt_returnflag_agg(b, scan, DQ_AGG_SINGLE), 1, 1, NULL);
+  dq_plan *p = dqt_plan_finish(b);
   run_local(p, &got);
   assert_true(want.n >= 3);
   assert_true(result_text_equal(&want, &got));
   /* The plan survives the codec: the scan is rebuilt from its files. */
-  uint8_t *buf;
-  size_t len;
-  assert_int_equal(dq_plan_encode(p, &buf, &len, &err), 0);
-  dq_plan *q;
-  assert_int_equal(dq_plan_decode(buf, len, &q, &err), 0);
-  char e1[2048], e2[2048];
-  dq_plan_explain(p, e1, sizeof e1);
-  dq_plan_explain(q, e2, sizeof e2);
-  assert_string_equal(e1, e2);
+  char e1[2048];
+  dq_plan *q = dqt_plan_through_codec(p, e1, sizeof e1);
   assert_non_null(strstr(e1, "ScanIpc 3 files"));
-  free(buf);
   dq_plan_free(q);
   dq_plan_free(p);
   result_text_free(&want);
@@ -150,47 +116,24 @@ static void test_distributed(void **state) {
   (void)state;
   result_text want = {0}, got = {0};
   want_answer(&want);
-  dq_config *cfg;
-  dq_context *ctx;
-  dq_error err;
-  assert_int_equal(dq_config_parse("[dq]\ntransport = inmem\n", "t", &cfg,
-                                   &err), 0);
-  if (dq_context_new(cfg, &ctx, &err) < 0)
-    fail_msg("%s", err.message);
-  dq_worker *w[2];
-  const char *urls[2];
-  for (int i = 0; i < 2; i++) {
-    assert_int_equal(dq_worker_start(ctx, "inmem://", &w[i], &err), 0);
-    urls[i] = dq_worker_url(w[i]);
-  }
+  dqt_cluster c;
+  dqt_cluster_up(&c, 2, DQT_WORKERS_IN_PROCESS, NULL);
   const char *ps[N_FILES] = {paths[0], paths[1], paths[2]};
+  dq_error err;
   dq_plan_builder *b;
   dq_plan_builder_new(&b, &err);
-  dq_node *partial = agg(b, dq_node_scan_ipc(b, N_FILES, ps, cols, 3),
-                         DQ_AGG_PARTIAL);
+  dq_node *partial = dqt_returnflag_agg(
+      b, dq_node_scan_ipc(b, N_FILES, ps, cols, 3), DQ_AGG_PARTIAL);
   dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
   uint32_t s1 = dq_plan_stage(b, partial, 2, 2, &coalesce);
   dq_plan_stage(b, dq_node_aggregate_final(b, dq_node_read(b, s1), partial),
                 1, 1, NULL);
-  dq_plan *p = finish(b);
-  dq_query *q;
-  if (dq_query_start(ctx, p, urls, 2, &q, &err) < 0)
+  dq_plan *p = dqt_plan_finish(b);
+  if (dqt_run_cluster(&c, 2, p, &got, &err) < 0)
     fail_msg("%s", err.message);
-  dq_batch *batch;
-  int rc;
-  while ((rc = dq_query_next(q, &batch, &err)) == 0 && batch != NULL) {
-    result_text_add(&got, batch);
-    dq_batch_unref(batch);
-  }
-  if (rc < 0)
-    fail_msg("%s", err.message);
-  dq_query_close(q);
   result_text_sort(&got);
   assert_true(result_text_equal(&want, &got));
-  for (int i = 0; i < 2; i++)
-    dq_worker_stop(w[i]);
-  dq_context_free(ctx);
-  dq_config_free(cfg);
+  dqt_cluster_stop(&c, "test_scan_ipc");
   dq_plan_free(p);
   result_text_free(&want);
   result_text_free(&got);
@@ -214,9 +157,9 @@ static int run_error(size_t n, const char *const *ps, dq_error *err) {
   dq_plan_builder *b;
   dq_plan_builder_new(&b, err);
   dq_plan_stage(b, dq_node_scan_ipc(b, n, ps, cols, 3), 1, 1, NULL);
-  dq_plan *p = finish(b);
+  dq_plan *p = dqt_plan_finish(b);
   result_text got = {0};
-  int rc = dq_plan_run_local(p, collect, &got, err);
+  int rc = dq_plan_run_local(p, dqt_collect, &got, err);
   result_text_free(&got);
   dq_plan_free(p);
   return rc;
@@ -259,6 +202,7 @@ static void test_errors(void **state) {
 }
 
 int main(void) {
+  dqt_use_cmocka();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_local_equals_generator),
       cmocka_unit_test(test_distributed),

@@ -3,9 +3,9 @@
  * independent answers.
  *
  * Each reference below is the query's SQL computed the plainest way: the
- * tables come from the generator (libdq/tpch/tpch.h) in one batch each, are read
- * with the batch accessors into arrays indexed by key, and the lineitems
- * are walked once.  Decimals are compared exactly, as 128-bit unscaled
+ * tables come from the generator (dq_tpch_table_generate) in one batch
+ * each, are read with the batch accessors into arrays indexed by key, and
+ * the lineitems are walked once.  Decimals are compared exactly, as 128-bit unscaled
  * integers; Q14's float64 ratio is compared bit for bit with the same
  * conversions the plan makes.  Sorted answers are compared row for row;
  * each reference first checks that its order keys have no ties, so the
@@ -30,21 +30,21 @@
 #include <dq/tpch.h>
 
 #include "arrow/batch_internal.h"
-#include "result_text.h"
-#include "tpch/tpch.h"
+#include "harness.h"
 
 #define SF 0.01
 #define SEED 0
 
 /* --- Generated tables ------------------------------------------------------*/
 
-static dq_batch *gen_all(dq_tpch_table t, double scale) {
+static dq_batch *gen_all(const char *table, double scale) {
   dq_batch *out = NULL;
   dq_error err;
   dq_error_clear(&err);
-  if (dq_tpch_generate(t, scale, SEED, 0, dq_tpch_unit_count(t, scale), &out,
-                       &err) != 0)
-    fail_msg("generating %s: %s", dq_tpch_table_name(t), err.message);
+  if (dq_tpch_table_generate(table, scale, SEED, 0,
+                             dq_tpch_table_units(table, scale), &out,
+                             &err) != 0)
+    fail_msg("generating %s: %s", table, err.message);
   return out;
 }
 
@@ -226,9 +226,9 @@ static int q3_cmp(const void *a, const void *b) {
 
 static void test_q3(void **state) {
   (void)state;
-  dq_batch *cust = gen_all(DQ_TPCH_CUSTOMER, SF);
-  dq_batch *ord = gen_all(DQ_TPCH_ORDERS, SF);
-  dq_batch *li = gen_all(DQ_TPCH_LINEITEM, SF);
+  dq_batch *cust = gen_all("customer", SF);
+  dq_batch *ord = gen_all("orders", SF);
+  dq_batch *li = gen_all("lineitem", SF);
   int64_t nc = dq_batch_n_rows(cust), maxok = max_orderkey(ord);
   bool *building = calloc((size_t)nc + 1, sizeof *building);
   for (int64_t r = 0; r < nc; r++)
@@ -307,12 +307,12 @@ static int q5_cmp(const void *a, const void *b) {
 
 static void test_q5(void **state) {
   (void)state;
-  dq_batch *reg = gen_all(DQ_TPCH_REGION, SF);
-  dq_batch *nat = gen_all(DQ_TPCH_NATION, SF);
-  dq_batch *supp = gen_all(DQ_TPCH_SUPPLIER, SF);
-  dq_batch *cust = gen_all(DQ_TPCH_CUSTOMER, SF);
-  dq_batch *ord = gen_all(DQ_TPCH_ORDERS, SF);
-  dq_batch *li = gen_all(DQ_TPCH_LINEITEM, SF);
+  dq_batch *reg = gen_all("region", SF);
+  dq_batch *nat = gen_all("nation", SF);
+  dq_batch *supp = gen_all("supplier", SF);
+  dq_batch *cust = gen_all("customer", SF);
+  dq_batch *ord = gen_all("orders", SF);
+  dq_batch *li = gen_all("lineitem", SF);
   int64_t asia = -1;
   for (int64_t r = 0; r < dq_batch_n_rows(reg); r++)
     if (str_is(col(reg, "r_name"), r, "ASIA"))
@@ -402,10 +402,10 @@ static int q10_cmp(const void *a, const void *b) {
 
 static void test_q10(void **state) {
   (void)state;
-  dq_batch *nat = gen_all(DQ_TPCH_NATION, SF);
-  dq_batch *cust = gen_all(DQ_TPCH_CUSTOMER, SF);
-  dq_batch *ord = gen_all(DQ_TPCH_ORDERS, SF);
-  dq_batch *li = gen_all(DQ_TPCH_LINEITEM, SF);
+  dq_batch *nat = gen_all("nation", SF);
+  dq_batch *cust = gen_all("customer", SF);
+  dq_batch *ord = gen_all("orders", SF);
+  dq_batch *li = gen_all("lineitem", SF);
   int64_t nc = dq_batch_n_rows(cust), maxok = max_orderkey(ord);
   int64_t *order_cust = calloc((size_t)maxok + 1, sizeof *order_cust);
   const int32_t lo = days(1993, 10, 1), hi = days(1994, 1, 1);
@@ -481,8 +481,8 @@ static void test_q10(void **state) {
 
 static void test_q12(void **state) {
   (void)state;
-  dq_batch *ord = gen_all(DQ_TPCH_ORDERS, SF);
-  dq_batch *li = gen_all(DQ_TPCH_LINEITEM, SF);
+  dq_batch *ord = gen_all("orders", SF);
+  dq_batch *li = gen_all("lineitem", SF);
   int64_t maxok = max_orderkey(ord);
   bool *high = calloc((size_t)maxok + 1, sizeof *high);
   for (int64_t r = 0; r < dq_batch_n_rows(ord); r++)
@@ -533,8 +533,8 @@ static void test_q12(void **state) {
 
 static void test_q14(void **state) {
   (void)state;
-  dq_batch *part = gen_all(DQ_TPCH_PART, SF);
-  dq_batch *li = gen_all(DQ_TPCH_LINEITEM, SF);
+  dq_batch *part = gen_all("part", SF);
+  dq_batch *li = gen_all("lineitem", SF);
   int64_t np = dq_batch_n_rows(part);
   bool *promo = calloc((size_t)np + 1, sizeof *promo);
   for (int64_t r = 0; r < np; r++) {
@@ -595,9 +595,9 @@ static int q18_cmp(const void *a, const void *b) {
  * seven lines averaging over 43 of at most 50), so this query is also
  * checked at SF 0.1, where a few orders do. */
 static void check_q18(double scale) {
-  dq_batch *cust = gen_all(DQ_TPCH_CUSTOMER, scale);
-  dq_batch *ord = gen_all(DQ_TPCH_ORDERS, scale);
-  dq_batch *li = gen_all(DQ_TPCH_LINEITEM, scale);
+  dq_batch *cust = gen_all("customer", scale);
+  dq_batch *ord = gen_all("orders", scale);
+  dq_batch *li = gen_all("lineitem", scale);
   int64_t maxok = max_orderkey(ord);
   dq_i128 *qty = calloc((size_t)maxok + 1, sizeof *qty);
   for (int64_t r = 0; r < dq_batch_n_rows(li); r++)
@@ -695,8 +695,8 @@ static bool q19_match(const dq_batch *li, int64_t lr, const dq_batch *part,
 /* Returns the number of qualifying lines; *near counts the lines whose
  * part qualifies but that the join's residual must still reject. */
 static int64_t check_q19(double scale, int64_t *near) {
-  dq_batch *part = gen_all(DQ_TPCH_PART, scale);
-  dq_batch *li = gen_all(DQ_TPCH_LINEITEM, scale);
+  dq_batch *part = gen_all("part", scale);
+  dq_batch *li = gen_all("lineitem", scale);
   dq_i128 want = 0;
   int64_t lines = 0;
   *near = 0;
@@ -781,29 +781,12 @@ static void test_names(void **state) {
  * two exact sums), so a distributed run must give the same rows in the
  * same order whatever the tasks and pipelines. */
 
-static int collect_text(void *ctx, const dq_batch *b, dq_error *err) {
-  (void)err;
-  result_text_add(ctx, b);
-  return 0;
-}
-
 static void test_distributed(void **state) {
   (void)state;
   enum { N_WORKERS = 3 };
   dq_error err;
-  dq_config *cfg;
-  dq_context *ctx;
-  if (dq_config_parse("[dq]\ntransport = inmem\n", "test", &cfg, &err) < 0)
-    fail_msg("config: %s", err.message);
-  if (dq_context_new(cfg, &ctx, &err) < 0)
-    fail_msg("context: %s", err.message);
-  dq_worker *w[N_WORKERS];
-  const char *urls[N_WORKERS];
-  for (size_t i = 0; i < N_WORKERS; i++) {
-    if (dq_worker_start(ctx, "inmem://", &w[i], &err) < 0)
-      fail_msg("worker: %s", err.message);
-    urls[i] = dq_worker_url(w[i]);
-  }
+  dqt_cluster c;
+  dqt_cluster_up(&c, N_WORKERS, DQT_WORKERS_IN_PROCESS, NULL);
   static const char *const queries[] = {"q3",  "q5",  "q10", "q12",
                                         "q14", "q18", "q19"};
   for (size_t qi = 0; qi < sizeof queries / sizeof queries[0]; qi++) {
@@ -811,8 +794,7 @@ static void test_distributed(void **state) {
     if (dq_tpch_query_plan(queries[qi], SF, SEED, 0, 0, &lp, &err) != 0)
       fail_msg("%s: %s", queries[qi], err.message);
     result_text want = {0};
-    if (dq_plan_run_local(lp, collect_text, &want, &err) != 0)
-      fail_msg("%s: %s", queries[qi], err.message);
+    dqt_run_local(lp, &want);
     assert_true(want.n >= 1);
     for (uint32_t nw = 1; nw <= N_WORKERS; nw++)
       for (uint32_t parts = 1; parts <= 2; parts++) {
@@ -820,38 +802,20 @@ static void test_distributed(void **state) {
         if (dq_tpch_query_plan(queries[qi], SF, SEED, nw, parts, &dp,
                                &err) != 0)
           fail_msg("%s on %u tasks: %s", queries[qi], nw, err.message);
-        dq_query *q;
-        result_text got = {0};
-        int rc = dq_query_start(ctx, dp, urls, nw, &q, &err);
-        if (rc == 0) {
-          for (;;) {
-            dq_batch *b;
-            if ((rc = dq_query_next(q, &b, &err)) < 0 || b == NULL)
-              break;
-            result_text_add(&got, b);
-            dq_batch_unref(b);
-          }
-          dq_query_close(q);
-        }
-        if (rc < 0)
-          fail_msg("%s on %u tasks x %u: %s", queries[qi], nw, parts,
-                   err.message);
-        if (!result_text_equal(&want, &got))
-          fail_msg("%s on %u tasks x %u differs from the single-node answer",
-                   queries[qi], nw, parts);
-        result_text_free(&got);
+        char what[64];
+        snprintf(what, sizeof what, "%s (%u partitions a task)", queries[qi],
+                 parts);
+        dqt_expect_rows(&c, nw, dp, &want, what);
         dq_plan_free(dp);
       }
     result_text_free(&want);
     dq_plan_free(lp);
   }
-  for (size_t i = 0; i < N_WORKERS; i++)
-    dq_worker_stop(w[i]);
-  dq_context_free(ctx);
-  dq_config_free(cfg);
+  dqt_cluster_stop(&c, "test_tpch_queries");
 }
 
 int main(void) {
+  dqt_use_cmocka();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names), cmocka_unit_test(test_q3),
       cmocka_unit_test(test_q5),    cmocka_unit_test(test_q10),

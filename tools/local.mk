@@ -6,8 +6,12 @@ tools_dq_SOURCES = tools/dq.c tools/commands.h tools/cmd_plugins.c \
 tools_dq_LDADD = libdq/libdq.la $(PTHREAD_LIBS)
 
 # dq-transport-check: the conformance checker for transport plugins.  It
-# links libdq's internals (libdqcore.la) to drive the ops one by one.
+# links the shared libdq like the plugin it checks (one libdq in the
+# process); the few internals it drives the ops with are DQ_INTERNAL
+# (libdq/base/internal_export.h).
 bin_PROGRAMS += tools/dq-transport-check
-tools_dq_transport_check_SOURCES = tools/transport_check.c
-tools_dq_transport_check_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
-tools_dq_transport_check_LDADD = libdq/libdqcore.la $(PTHREAD_LIBS)
+tools_dq_transport_check_SOURCES = tools/transport_check.c \
+	tests/harness/usage.c tests/harness/usage.h
+tools_dq_transport_check_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS) \
+	-I$(top_srcdir)/tests/harness
+tools_dq_transport_check_LDADD = libdq/libdq.la $(PTHREAD_LIBS)

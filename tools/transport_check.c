@@ -11,10 +11,13 @@
  * left behind.  One line per check, `PASS name` or `FAIL name: reason`,
  * then a summary; exit status 0 only when every check passed.
  *
- * It links libdq's internals (libdqcore) on purpose: building task plans
- * and producer heads by hand is what lets it exercise the ops one by one,
- * below the query runtime, exactly as a worker and a coordinator would. */
-#include <dirent.h>
+ * It drives libdq's internals on purpose: building task plans and
+ * producer heads by hand is what lets it exercise the ops one by one, below
+ * the query runtime, exactly as a worker and a coordinator would.  It
+ * links the shared libdq like the plugin it loads (one libdq in the
+ * process), which exports those few functions as DQ_INTERNAL
+ * (libdq/base/internal_export.h); its thread and descriptor counts are the
+ * test harness's (tests/harness/usage.c). */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +37,7 @@
 #include "host/plugin.h"
 #include "runtime/task_plan.h"
 #include "runtime/worker_internal.h"
+#include "usage.h"
 
 #define N_WORKERS 2
 #define PLAN_WAIT_MS 300
@@ -77,30 +81,6 @@ static const char *why(const dq_error *err) {
   snprintf(buf, sizeof buf, "%s: %s", dq_strerror(err->code),
            dq_error_format(err, b, sizeof b));
   return buf;
-}
-
-/* --- process hygiene ------------------------------------------------------*/
-
-static long count_threads(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long n = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (sscanf(line, "Threads: %ld", &n) == 1)
-      break;
-  if (f)
-    fclose(f);
-  return n;
-}
-
-static long count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  long n = 0;
-  while (d && readdir(d))
-    n++;
-  if (d)
-    closedir(d);
-  return n;
 }
 
 /* --- the cluster under test ------------------------------------------------*/
@@ -947,7 +927,8 @@ int main(int argc, char **argv) {
   else
     snprintf(c.listen, sizeof c.listen, "%s://127.0.0.1:0", c.name);
 
-  long threads0 = count_threads(), fds0 = count_fds();
+  long threads0, fds0;
+  dqt_self_counts(0, &threads0, &fds0);
   char text[256];
   snprintf(text, sizeof text,
            "[dq]\ntransport = %s\n[executor]\nplan_wait_ms = %d\n", c.name,
@@ -981,9 +962,8 @@ int main(int argc, char **argv) {
   c.ctx = NULL;
   pass("fini", NULL);
   /* Threads may still be on their way out of a joined pthread_exit. */
-  for (int i = 0; i < 500 && count_threads() != threads0; i++)
-    usleep(10000);
-  long threads = count_threads(), fds = count_fds();
+  long threads, fds;
+  dqt_self_wait_down(0, threads0, fds0, 5000, &threads, &fds);
   if (threads != threads0 || fds != fds0)
     fail("nothing-left", "%ld threads and %ld descriptors before the "
          "checks, %ld and %ld after stop and fini",

@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 
 #include <dq/batch.h>
+#include "base/internal_export.h"
 
 typedef __int128 dq_i128;
 
@@ -55,6 +56,7 @@ int dq_buffer_reserve(dq_buffer *b, size_t size);
 dq_buffer *dq_buffer_ref(dq_buffer *b);
 /* Bytes of freed buffer blocks that threads keep for reuse (buffer.c):
  * bounded per thread and freed at thread exit, but counted by mallinfo. */
+DQ_INTERNAL
 size_t dq_buffer_cached_bytes(void);
 /* Frees the calling thread's cached blocks now.  A detached thread calls
  * it before it tells a waiter it is done: the waiter may end the process

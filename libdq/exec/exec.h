@@ -18,6 +18,7 @@
 #include <dq/plan.h>
 
 #include "plan/plan_internal.h"
+#include "base/internal_export.h"
 
 /* One work unit as the coordinator sent it (opaque bytes, owned by the
  * runtime; a CSV scan's are CsvSplit messages, see csv.h). */
@@ -69,12 +70,15 @@ typedef struct dq_exec dq_exec; /* one pipeline */
 /* Opens partition `partition` (< the stage's P) of the stage for task
  * env->task_number.  The env is copied; the stage must outlive the exec.
  * Nothing is read until the first dq_exec_next(). */
+DQ_INTERNAL
 int dq_exec_open(const dq_stage *stage, const dq_exec_env *env,
                  uint32_t partition, dq_exec **out, dq_error *err);
 /* 0 with *out = a batch (the caller owns the reference), or 0 with
  * *out = NULL at the end.  After an error, only dq_exec_close(). */
+DQ_INTERNAL
 int dq_exec_next(dq_exec *e, dq_batch **out, dq_error *err);
 /* Closes the pipeline (and its readers); safe at any point. */
+DQ_INTERNAL
 void dq_exec_close(dq_exec *e);
 /* The schema of the pipeline's output (the stage root's). */
 const dq_schema *dq_exec_schema(const dq_exec *e);
@@ -89,6 +93,7 @@ int dq_hash_partition(const dq_batch *b, const uint32_t *key_cols,
                       size_t n_keys, uint32_t n, dq_batch **outs,
                       dq_error *err);
 /* The partition of each row (< n), as dq_hash_partition routes it. */
+DQ_INTERNAL
 int dq_hash_partition_ids(const dq_batch *b, const uint32_t *key_cols,
                           size_t n_keys, uint32_t n, uint32_t *ids,
                           dq_error *err);

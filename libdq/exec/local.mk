@@ -24,7 +24,8 @@ tests_test_ops_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
 # DQ_PLUGIN_PATH comes from AM_TESTS_ENVIRONMENT).
 check_PROGRAMS += tests/test_join_dist
 TESTS += tests/test_join_dist
-tests_test_join_dist_SOURCES = tests/test_join_dist.c tests/result_text.c \
-	tests/result_text.h tests/join_plan.c tests/join_plan.h
+tests_test_join_dist_SOURCES = tests/test_join_dist.c tests/join_plan.c \
+	tests/join_plan.h
+tests_test_join_dist_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_join_dist_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_test_join_dist_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
+tests_test_join_dist_LDADD = $(SHARED_TEST_LIBS)

@@ -9,6 +9,7 @@
 
 #include <dq/dq.h>
 #include <dq/transport.h>
+#include "base/internal_export.h"
 
 typedef struct dq_plugin dq_plugin;
 
@@ -16,11 +17,15 @@ typedef struct dq_plugin dq_plugin;
  * symbol, ABI major, ABI minor, descriptor and ops sizes, mandatory ops,
  * name).  An unknown name lists the available ones and the directories
  * searched. */
+DQ_INTERNAL
 int dq_plugin_acquire(const dq_config *cfg, const char *name,
                       dq_plugin **out, dq_error *err);
+DQ_INTERNAL
 void dq_plugin_release(dq_plugin *p);
 
+DQ_INTERNAL
 const dq_transport_plugin *dq_plugin_descriptor(const dq_plugin *p);
+DQ_INTERNAL
 const char *dq_plugin_path(const dq_plugin *p);
 
 #endif /* DQ_PLUGIN_H */

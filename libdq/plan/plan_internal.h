@@ -18,6 +18,7 @@
 #include <dq/plan.h>
 
 #include "expr/expr.h"
+#include "base/internal_export.h"
 
 /* Values match dq.v1.Node's oneof cases in plan.proto. */
 typedef enum dq_node_kind {
@@ -232,12 +233,14 @@ typedef struct dq_producer_head {
 } dq_producer_head;
 
 /* The head a stage's output boundary needs (keys point into the stage). */
+DQ_INTERNAL
 int dq_stage_producer_head(const dq_stage *s, dq_producer_head *out,
                            dq_error *err);
 void dq_producer_head_clear(dq_producer_head *h);
 
 /* --- Codec (plan_codec.c) --------------------------------------------------
  * Encoded bytes are malloc'd; free them with free(). */
+DQ_INTERNAL
 int dq_plan_encode(const dq_plan *p, uint8_t **buf, size_t *len,
                    dq_error *err);
 /* What one task receives: a dq.v1.Plan holding only this stage. */
@@ -246,11 +249,14 @@ int dq_stage_encode(const dq_stage *s, uint8_t **buf, size_t *len,
 /* Decodes and checks a plan (whole, or any subset of stages such as the
  * one a task receives).  DQ_EPROTO for bytes that are not a plan, DQ_EINVAL
  * for a plan that does not check; never crashes on any input. */
+DQ_INTERNAL
 int dq_plan_decode(const uint8_t *buf, size_t len, dq_plan **out,
                    dq_error *err);
+DQ_INTERNAL
 int dq_producer_head_encode(const dq_producer_head *h, uint8_t **buf,
                             size_t *len, dq_error *err);
 /* out's keys are malloc'd: free with dq_producer_head_clear(). */
+DQ_INTERNAL
 int dq_producer_head_decode(const uint8_t *buf, size_t len,
                             dq_producer_head *out, dq_error *err);
 

@@ -8,7 +8,7 @@ libdq_libdqcore_la_SOURCES += libdq/planner/planner.c
 # equal to the single-node ones.
 check_PROGRAMS += tests/test_planner
 TESTS += tests/test_planner
-tests_test_planner_SOURCES = tests/test_planner.c tests/result_text.c \
-	tests/result_text.h
+tests_test_planner_SOURCES = tests/test_planner.c
+tests_test_planner_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_planner_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_test_planner_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
+tests_test_planner_LDADD = $(SHARED_TEST_LIBS)

@@ -5,7 +5,7 @@ libdq_libdqcore_la_SOURCES += libdq/queries/tpch_queries.c \
 
 check_PROGRAMS += tests/test_tpch_queries
 TESTS += tests/test_tpch_queries
-tests_test_tpch_queries_SOURCES = tests/test_tpch_queries.c \
-	tests/result_text.c tests/result_text.h
+tests_test_tpch_queries_SOURCES = tests/test_tpch_queries.c
+tests_test_tpch_queries_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_tpch_queries_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_test_tpch_queries_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
+tests_test_tpch_queries_LDADD = $(SHARED_TEST_LIBS)

@@ -12,6 +12,7 @@
 #include <dq/plan.h>
 
 #include "plan/plan_internal.h"
+#include "base/internal_export.h"
 
 typedef struct dq_input_boundary {
   uint32_t producer_stage_id;
@@ -39,16 +40,19 @@ uint32_t dq_head_partitions(const dq_producer_head *h,
                             uint32_t producer_partitions);
 
 /* Encodes stage + inputs (urls: inputs[i].producer_task_count each). */
+DQ_INTERNAL
 int dq_task_plan_encode(const dq_stage *stage, const dq_input_boundary *inputs,
                         size_t n_inputs, uint8_t **buf, size_t *len,
                         dq_error *err);
 /* Decodes and checks: one stage; one input per READ of the stage, no more;
  * a URL per producer task; a valid producer head.  Untrusted input: any
  * inconsistency is DQ_EPROTO or DQ_EINVAL with a sentence. */
+DQ_INTERNAL
 int dq_task_plan_decode(const uint8_t *buf, size_t len, dq_task_plan **out,
                         dq_error *err);
 dq_task_plan *dq_task_plan_ref(dq_task_plan *tp);
 /* Drops a reference; the last one frees the plan. */
+DQ_INTERNAL
 void dq_task_plan_free(dq_task_plan *tp);
 /* The input reading producer_stage_id, or NULL. */
 const dq_input_boundary *dq_task_plan_input(const dq_task_plan *tp,
@@ -58,6 +62,7 @@ const dq_input_boundary *dq_task_plan_input(const dq_task_plan *tp,
 const dq_schema *dq_stage_read_schema(const dq_stage *s,
                                       uint32_t producer_stage_id);
 /* Frees what one input owns (not the struct). */
+DQ_INTERNAL
 void dq_input_boundary_clear(dq_input_boundary *in);
 
 #endif /* DQ_TASK_PLAN_H */

@@ -15,6 +15,7 @@
 
 #include "exec/exec.h"
 #include "plan/plan_internal.h"
+#include "base/internal_export.h"
 
 /* Most CSV scans one stage may hold (a unit names its scan by number). */
 #define DQ_CSV_MAX_SCANS 64
@@ -40,8 +41,10 @@ int dq_csv_split_files(const dq_node *n, dq_csv_range **out, size_t *n_out,
  * so every task sees the same sizes.  A task whose share is empty gets
  * one empty unit (length 0) so that it reads nothing instead of cutting
  * the files itself.  Free with dq_work_units_free and free(task_of). */
+DQ_INTERNAL
 int dq_csv_stage_units(const dq_stage *s, dq_work_unit **out,
                        uint32_t **task_of, size_t *n_out, dq_error *err);
+DQ_INTERNAL
 void dq_work_units_free(dq_work_unit *u, size_t n);
 
 /* The ranges pipeline `partition` of this task reads for scan node n:

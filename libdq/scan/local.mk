@@ -12,17 +12,16 @@ libdq_libdqcore_la_SOURCES += \
 # AM_TESTS_ENVIRONMENT); the data is written by tools/dq gen.
 check_PROGRAMS += tests/test_scan_csv
 TESTS += tests/test_scan_csv
-tests_test_scan_csv_SOURCES = tests/test_scan_csv.c tests/result_text.c \
-	tests/result_text.h
-tests_test_scan_csv_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS) \
+tests_test_scan_csv_SOURCES = tests/test_scan_csv.c
+nodist_tests_test_scan_csv_SOURCES = proto/plan.pb-c.c proto/plan.pb-c.h
+tests_test_scan_csv_CPPFLAGS = $(TEST_CPPFLAGS) $(PROTOBUF_C_CFLAGS) \
 	-DDQ_TOOL=\"$(abs_top_builddir)/tools/dq\"
 tests_test_scan_csv_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_test_scan_csv_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
+tests_test_scan_csv_LDADD = $(SHARED_TEST_LIBS) $(PROTOBUF_C_LIBS)
 
 check_PROGRAMS += tests/test_scan_ipc
 TESTS += tests/test_scan_ipc
-tests_test_scan_ipc_SOURCES = tests/test_scan_ipc.c tests/result_text.c \
-	tests/result_text.h
-tests_test_scan_ipc_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+tests_test_scan_ipc_SOURCES = tests/test_scan_ipc.c
+tests_test_scan_ipc_CPPFLAGS = $(TEST_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_test_scan_ipc_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_test_scan_ipc_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
+tests_test_scan_ipc_LDADD = $(SHARED_TEST_LIBS)

@@ -14,7 +14,7 @@ tests_test_tpch_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
 # Tables kept in memory: scans read the same rows as generation gives.
 check_PROGRAMS += tests/test_tpch_kept
 TESTS += tests/test_tpch_kept
-tests_test_tpch_kept_SOURCES = tests/test_tpch_kept.c \
-	tests/result_text.c tests/result_text.h
+tests_test_tpch_kept_SOURCES = tests/test_tpch_kept.c
+tests_test_tpch_kept_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_tpch_kept_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_test_tpch_kept_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
+tests_test_tpch_kept_LDADD = $(CORE_TEST_LIBS)

@@ -18,7 +18,8 @@ plugins_grpc_grpc_la_LIBADD = libdq/libdq.la $(GRPC_LIBS) $(PROTOBUF_C_LIBS) \
 TESTS += plugins/grpc/runtime-grpc.test plugins/grpc/test_grpc
 check_PROGRAMS += plugins/grpc/test_grpc
 plugins_grpc_test_grpc_SOURCES = plugins/grpc/test_grpc.c
+plugins_grpc_test_grpc_CPPFLAGS = $(TEST_CPPFLAGS)
 plugins_grpc_test_grpc_CFLAGS = $(TEST_CFLAGS)
-plugins_grpc_test_grpc_LDADD = $(TEST_LIBS)
+plugins_grpc_test_grpc_LDADD = $(SHARED_TEST_LIBS)
 endif
 EXTRA_DIST += plugins/grpc/runtime-grpc.test plugins/grpc/README.md

@@ -26,32 +26,27 @@
 #include <dq/transport.h>
 
 #include "base/clock.h"
+#include "harness.h"
 #include "host/context.h"
 
 /* --- a transport instance from config text ---------------------------------*/
 
 typedef struct tp {
-  dq_config *cfg;
-  dq_context *ctx;
+  dqt_cluster c; /* no workers: the context and its transport */
   const dq_transport_ops *ops;
   dq_transport *t;
 } tp;
 
 static int tp_new(tp *p, const char *options, dq_error *err) {
   memset(p, 0, sizeof *p);
-  char text[2048];
-  snprintf(text, sizeof text, "[dq]\ntransport = grpc\n[transport.grpc]\n%s",
+  char extra[2048];
+  snprintf(extra, sizeof extra, "[transport.grpc]\n%s",
            options ? options : "");
-  int rc = dq_config_parse(text, "test", &p->cfg, err);
-  if (rc == 0)
-    rc = dq_context_new(p->cfg, &p->ctx, err);
-  if (rc < 0) {
-    dq_config_free(p->cfg);
-    p->cfg = NULL;
+  int rc = dqt_cluster_start(&p->c, 0, DQT_WORKERS_IN_PROCESS, extra, err);
+  if (rc < 0)
     return rc;
-  }
-  p->ops = dq_context_ops(p->ctx);
-  p->t = dq_context_transport(p->ctx);
+  p->ops = dq_context_ops(p->c.ctx);
+  p->t = dq_context_transport(p->c.ctx);
   return 0;
 }
 
@@ -61,10 +56,7 @@ static void tp_must(tp *p, const char *options) {
     fail_msg("transport: %s", err.message);
 }
 
-static void tp_free(tp *p) {
-  dq_context_free(p->ctx);
-  dq_config_free(p->cfg);
-}
+static void tp_free(tp *p) { dqt_cluster_stop(&p->c, "test_grpc"); }
 
 /* --- the fake worker service -------------------------------------------------*/
 
@@ -728,6 +720,9 @@ static void test_cancel_and_stop(void **state) {
 }
 
 int main(void) {
+  /* The grpc transport, whatever the suite runs over. */
+  setenv("DQ_TEST_TRANSPORT", "grpc", 1);
+  dqt_use_cmocka();
   const char *top = getenv("abs_top_builddir");
   if (top != NULL) {
     char path[4096];

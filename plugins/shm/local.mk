@@ -29,5 +29,6 @@ plugins_shm_test_shm_ring_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS) \
 check_PROGRAMS += plugins/shm/test_shm_uid
 TESTS += plugins/shm/test_shm_uid
 plugins_shm_test_shm_uid_SOURCES = plugins/shm/test_shm_uid.c
+plugins_shm_test_shm_uid_CPPFLAGS = $(TEST_CPPFLAGS)
 plugins_shm_test_shm_uid_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-plugins_shm_test_shm_uid_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
+plugins_shm_test_shm_uid_LDADD = $(SHARED_TEST_LIBS)

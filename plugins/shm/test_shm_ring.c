@@ -33,6 +33,30 @@ static shm_ring *attach_copy(int fds[3]) {
   return c;
 }
 
+/* A producer's ring, the consumer's view of it, and the socket pair the
+ * two sides wake each other through: what every test sets up first. */
+typedef struct rings {
+  shm_ring *p, *c;
+  int sv[2];
+} rings;
+
+static void rings_open(rings *r) {
+  int fds[3];
+  dq_error err;
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, r->sv), 0);
+  assert_int_equal(shm_ring_create(RING, &r->p, fds, &err), 0);
+  r->c = attach_copy(fds);
+}
+
+/* A socket a test closed itself is -1. */
+static void rings_close(rings *r) {
+  shm_ring_unref(r->c);
+  shm_ring_unref(r->p);
+  for (int i = 0; i < 2; i++)
+    if (r->sv[i] >= 0)
+      close(r->sv[i]);
+}
+
 static void fill(uint8_t *buf, size_t n, uint32_t seed) {
   for (size_t i = 0; i < n; i++)
     buf[i] = (uint8_t)(seed * 31 + i);
@@ -46,20 +70,18 @@ static void check(const uint8_t *buf, size_t n, uint32_t seed) {
 
 static void test_order_and_wrap(void **state) {
   (void)state;
-  shm_ring *p, *c;
-  int fds[3];
+  rings rg;
+  rings_open(&rg);
   dq_error err;
-  assert_int_equal(shm_ring_create(RING, &p, fds, &err), 0);
-  c = attach_copy(fds);
   uint8_t buf[9000];
   /* 2000 records of varying sizes: many times around the ring. */
   for (uint32_t i = 0; i < 2000; i++) {
     size_t n = (i * 977) % sizeof buf;
     fill(buf, n, i);
     shm_slice sl[2] = {{buf, n / 2}, {buf + n / 2, n - n / 2}};
-    assert_int_equal(shm_ring_put(p, -1, SHM_REC_BATCH, i, sl, 2, &err), 0);
+    assert_int_equal(shm_ring_put(rg.p, -1, SHM_REC_BATCH, i, sl, 2, &err), 0);
     shm_rec r;
-    assert_int_equal(shm_ring_get(c, &r, &err), 0);
+    assert_int_equal(shm_ring_get(rg.c, &r, &err), 0);
     assert_int_equal(r.kind, SHM_REC_BATCH);
     assert_int_equal(r.partition, i);
     assert_int_equal(r.seq, i);
@@ -67,12 +89,11 @@ static void test_order_and_wrap(void **state) {
     assert_true(r.capacity >= n);
     assert_int_equal((uintptr_t)r.payload % 64, 0); /* read in place */
     check(r.payload, n, i);
-    shm_ring_release(c, r.hdr);
+    shm_ring_release(rg.c, r.hdr);
     shm_rec none;
-    assert_int_equal(shm_ring_get(c, &none, &err), SHM_RING_EMPTY);
+    assert_int_equal(shm_ring_get(rg.c, &none, &err), SHM_RING_EMPTY);
   }
-  shm_ring_unref(c);
-  shm_ring_unref(p);
+  rings_close(&rg);
 }
 
 /* A reader that releases every record before the next is written keeps
@@ -80,26 +101,24 @@ static void test_order_and_wrap(void **state) {
  * keeps its place and its bytes. */
 static void test_drained_ring_restarts(void **state) {
   (void)state;
-  shm_ring *p, *c;
-  int fds[3];
+  rings rg;
+  rings_open(&rg);
   dq_error err;
-  assert_int_equal(shm_ring_create(RING, &p, fds, &err), 0);
-  c = attach_copy(fds);
   uint8_t buf[4000];
   const uint8_t *first = NULL;
   for (uint32_t i = 0; i < 200; i++) {
     fill(buf, sizeof buf, i);
     shm_slice sl = {buf, sizeof buf};
-    assert_int_equal(shm_ring_put(p, -1, SHM_REC_BATCH, i, &sl, 1, &err), 0);
+    assert_int_equal(shm_ring_put(rg.p, -1, SHM_REC_BATCH, i, &sl, 1, &err), 0);
     shm_rec r;
-    assert_int_equal(shm_ring_get(c, &r, &err), 0);
+    assert_int_equal(shm_ring_get(rg.c, &r, &err), 0);
     assert_int_equal(r.seq, i);
     check(r.payload, sizeof buf, i);
     if (first == NULL)
       first = r.payload;
     /* Never past the third record's slot (a record is 4096 + 64 bytes). */
     assert_true(r.payload >= first && r.payload < first + 3 * 4160);
-    shm_ring_release(c, r.hdr);
+    shm_ring_release(rg.c, r.hdr);
   }
   /* Held records pin their place: what follows goes after them, in
    * order, and nothing is overwritten. */
@@ -108,15 +127,14 @@ static void test_drained_ring_restarts(void **state) {
     fill(buf, sizeof buf, 1000 + i);
     shm_slice sl = {buf, sizeof buf};
     assert_int_equal(
-        shm_ring_put(p, -1, SHM_REC_BATCH, 1000 + i, &sl, 1, &err), 0);
-    assert_int_equal(shm_ring_get(c, &held[i], &err), 0);
+        shm_ring_put(rg.p, -1, SHM_REC_BATCH, 1000 + i, &sl, 1, &err), 0);
+    assert_int_equal(shm_ring_get(rg.c, &held[i], &err), 0);
   }
   for (uint32_t i = 0; i < 8; i++) {
     check(held[i].payload, sizeof buf, 1000 + i);
-    shm_ring_release(c, held[i].hdr);
+    shm_ring_release(rg.c, held[i].hdr);
   }
-  shm_ring_unref(c);
-  shm_ring_unref(p);
+  rings_close(&rg);
 }
 
 typedef struct producer {
@@ -145,13 +163,10 @@ static void *produce(void *arg) {
 /* A reader that stops: the producer waits, nothing is lost, it resumes. */
 static void test_backpressure(void **state) {
   (void)state;
-  shm_ring *p, *c;
-  int fds[3], sv[2];
+  rings rg;
+  rings_open(&rg);
   dq_error err;
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  assert_int_equal(shm_ring_create(RING, &p, fds, &err), 0);
-  c = attach_copy(fds);
-  producer pr = {.r = p, .sock = sv[0], .n = 100};
+  producer pr = {.r = rg.p, .sock = rg.sv[0], .n = 100};
   pthread_t th;
   pthread_create(&th, NULL, produce, &pr);
   usleep(200000);
@@ -162,20 +177,17 @@ static void test_backpressure(void **state) {
   for (uint32_t i = 0; i < 100; i++) {
     shm_rec r;
     int rc;
-    while ((rc = shm_ring_get(c, &r, &err)) == SHM_RING_EMPTY)
-      assert_int_equal(shm_ring_wait(c, sv[1], -1, &err), 0);
+    while ((rc = shm_ring_get(rg.c, &r, &err)) == SHM_RING_EMPTY)
+      assert_int_equal(shm_ring_wait(rg.c, rg.sv[1], -1, &err), 0);
     assert_int_equal(rc, 0);
     assert_int_equal(r.seq, i);
     check(r.payload, r.len, i);
-    shm_ring_release(c, r.hdr);
+    shm_ring_release(rg.c, r.hdr);
   }
   pthread_join(th, NULL);
   assert_int_equal(pr.rc, 0);
   assert_int_equal(pr.done, 100);
-  shm_ring_unref(c);
-  shm_ring_unref(p);
-  close(sv[0]);
-  close(sv[1]);
+  rings_close(&rg);
 }
 
 typedef struct holder {
@@ -205,13 +217,10 @@ static void *hold_all(void *arg) {
  * DQ_ETOOBIG and the record goes elsewhere. */
 static void test_pinned_reader(void **state) {
   (void)state;
-  shm_ring *p, *c;
-  int fds[3], sv[2];
+  rings rg;
+  rings_open(&rg);
   dq_error err;
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  assert_int_equal(shm_ring_create(RING, &p, fds, &err), 0);
-  c = attach_copy(fds);
-  holder h = {.r = c, .sock = sv[1]};
+  holder h = {.r = rg.c, .sock = rg.sv[1]};
   pthread_t th;
   pthread_create(&th, NULL, hold_all, &h);
   alarm(20); /* a hang here is the bug this test is about */
@@ -219,24 +228,21 @@ static void test_pinned_reader(void **state) {
   int rc = 0, puts = 0;
   for (int i = 0; i < 1000 && rc == 0; i++) {
     shm_slice sl = {buf, sizeof buf};
-    rc = shm_ring_put(p, sv[0], SHM_REC_BATCH, 0, &sl, 1, &err);
+    rc = shm_ring_put(rg.p, rg.sv[0], SHM_REC_BATCH, 0, &sl, 1, &err);
     puts += rc == 0;
   }
   alarm(0);
   assert_int_equal(rc, DQ_ETOOBIG);
   assert_true(puts >= 5 && puts <= 7); /* 64 KiB of 10 KB records */
-  shm_ring_cancel(c);
+  shm_ring_cancel(rg.c);
   pthread_join(th, NULL);
   for (int i = 0; i < h.n; i++)
-    shm_ring_release(c, h.held[i].hdr);
+    shm_ring_release(rg.c, h.held[i].hdr);
   /* Released: the ring takes records again. */
   shm_slice sl = {buf, sizeof buf};
-  assert_int_equal(shm_ring_put(p, sv[0], SHM_REC_BATCH, 0, &sl, 1, &err),
+  assert_int_equal(shm_ring_put(rg.p, rg.sv[0], SHM_REC_BATCH, 0, &sl, 1, &err),
                    DQ_ECANCELED); /* ...but this stream was cancelled */
-  shm_ring_unref(c);
-  shm_ring_unref(p);
-  close(sv[0]);
-  close(sv[1]);
+  rings_close(&rg);
 }
 
 static void test_oversize(void **state) {
@@ -269,20 +275,16 @@ static void test_oversize(void **state) {
 /* The producer's process dies: the reader's wait returns at once. */
 static void test_peer_death(void **state) {
   (void)state;
-  shm_ring *p, *c;
-  int fds[3], sv[2];
+  rings rg;
+  rings_open(&rg);
   dq_error err;
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  assert_int_equal(shm_ring_create(RING, &p, fds, &err), 0);
-  c = attach_copy(fds);
-  close(sv[0]); /* what the kernel does when the worker dies */
+  close(rg.sv[0]); /* what the kernel does when the worker dies */
+  rg.sv[0] = -1;
   alarm(10);
-  assert_int_equal(shm_ring_wait(c, sv[1], -1, &err), DQ_EUNAVAILABLE);
+  assert_int_equal(shm_ring_wait(rg.c, rg.sv[1], -1, &err), DQ_EUNAVAILABLE);
   alarm(0);
   assert_non_null(strstr(err.message, "closed the stream"));
-  close(sv[1]);
-  shm_ring_unref(c);
-  shm_ring_unref(p);
+  rings_close(&rg);
 }
 
 static void *cancel_later(void *arg) {
@@ -294,24 +296,17 @@ static void *cancel_later(void *arg) {
 /* A producer waiting for space sees the reader's cancel. */
 static void test_cancel_wakes_producer(void **state) {
   (void)state;
-  shm_ring *p, *c;
-  int fds[3], sv[2];
-  dq_error err;
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  assert_int_equal(shm_ring_create(RING, &p, fds, &err), 0);
-  c = attach_copy(fds);
+  rings rg;
+  rings_open(&rg);
   pthread_t th;
-  pthread_create(&th, NULL, cancel_later, c);
-  producer pr = {.r = p, .sock = sv[0], .n = 100};
+  pthread_create(&th, NULL, cancel_later, rg.c);
+  producer pr = {.r = rg.p, .sock = rg.sv[0], .n = 100};
   alarm(10);
   produce(&pr);
   alarm(0);
   assert_int_equal(pr.rc, DQ_ECANCELED);
   pthread_join(th, NULL);
-  shm_ring_unref(c);
-  shm_ring_unref(p);
-  close(sv[0]);
-  close(sv[1]);
+  rings_close(&rg);
 }
 
 static void test_malformed(void **state) {

@@ -19,6 +19,7 @@
 #include <dq/runtime.h>
 #include <dq/transport.h>
 
+#include "harness.h"
 #include "host/context.h"
 
 #define NOBODY 65534
@@ -55,42 +56,37 @@ static void test_other_uid_refused(void **state) {
   (void)state;
   if (geteuid() != 0)
     skip(); /* cannot switch uid */
-  dq_config *cfg;
-  dq_error err;
   /* The child's client side must accept the worker's uid (0). */
-  if (dq_config_parse("[dq]\ntransport = shm\n[transport.shm]\n"
-                      "allow_uids = 0\n",
-                      "test", &cfg, &err) < 0)
-    fail_msg("%s", err.message);
-  dq_context *ctx;
-  if (dq_context_new(cfg, &ctx, &err) < 0)
-    fail_msg("%s", err.message);
-  dq_worker *w;
-  assert_int_equal(dq_worker_start(ctx, "shm://", &w, &err), 0);
+  dqt_cluster c;
+  dqt_cluster_up(&c, 1, DQT_WORKERS_IN_PROCESS,
+                 "[transport.shm]\nallow_uids = 0\n");
+  dq_context *ctx = c.ctx;
+  dq_error err;
   /* Our own uid is served. */
   const dq_transport_ops *ops = dq_context_ops(ctx);
   dq_channel *ch;
   dq_worker_info info;
   assert_int_equal(ops->channel_open(dq_context_transport(ctx),
-                                     dq_worker_url(w), &ch, &err), 0);
+                                     c.urls[0], &ch, &err), 0);
   assert_int_equal(ops->get_worker_info(ch, &info, &err), 0);
-  assert_string_equal(info.url, dq_worker_url(w));
+  assert_string_equal(info.url, c.urls[0]);
   ops->channel_close(ch);
   fflush(NULL);
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0)
-    _exit(child(ctx, dq_worker_url(w)));
+    _exit(child(ctx, c.urls[0]));
   int status;
   assert_int_equal(waitpid(pid, &status, 0), pid);
   assert_true(WIFEXITED(status));
   assert_int_equal(WEXITSTATUS(status), 0);
-  dq_worker_stop(w);
-  dq_context_free(ctx);
-  dq_config_free(cfg);
+  dqt_cluster_stop(&c, "test_shm_uid");
 }
 
 int main(void) {
+  /* The shm transport, whatever the suite runs over. */
+  setenv("DQ_TEST_TRANSPORT", "shm", 1);
+  dqt_use_cmocka();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_other_uid_refused),
   };

@@ -11,7 +11,8 @@
 #       tests/fuzz/gen_corpus $(srcdir)/tests/fuzz/corpus
 #
 # The worker target loads inmem from the build tree (FUZZ_PLUGIN_DIR), so
-# it runs without DQ_PLUGIN_PATH.
+# it runs without DQ_PLUGIN_PATH; it links the shared libdq as inmem does
+# (one libdq per process), the other targets the static core.
 FUZZ_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS) \
 	-DFUZZ_PLUGIN_DIR=\"$(abs_top_builddir)/plugins/inmem\"
 FUZZ_LINK_FLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer $(FUZZ_CFLAGS)
@@ -50,7 +51,7 @@ tests_fuzz_replay_config_LDADD = libdq/libdqcore.la
 tests_fuzz_replay_worker_SOURCES = tests/fuzz/fuzz_worker.c \
 	tests/fuzz/fuzz.h tests/fuzz/standalone.c
 tests_fuzz_replay_worker_CPPFLAGS = $(REPLAY_CPPFLAGS)
-tests_fuzz_replay_worker_LDADD = libdq/libdqcore.la $(PTHREAD_LIBS)
+tests_fuzz_replay_worker_LDADD = libdq/libdq.la $(PTHREAD_LIBS)
 
 if ENABLE_FUZZING
 check_PROGRAMS += tests/fuzz/fuzz_ipc tests/fuzz/fuzz_plan \
@@ -82,7 +83,7 @@ tests_fuzz_fuzz_worker_SOURCES = tests/fuzz/fuzz_worker.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_worker_CPPFLAGS = $(FUZZ_CPPFLAGS)
 tests_fuzz_fuzz_worker_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_worker_LDFLAGS = $(FUZZ_LINK_FLAGS)
-tests_fuzz_fuzz_worker_LDADD = libdq/libdqcore.la $(PTHREAD_LIBS)
+tests_fuzz_fuzz_worker_LDADD = libdq/libdq.la $(PTHREAD_LIBS)
 
 # The bad-input battery's missing parts (issue 9, item 5): built and run in
 # every configuration, not only with --enable-fuzzing.
@@ -91,4 +92,4 @@ TESTS += tests/test_bad_input
 tests_test_bad_input_SOURCES = tests/test_bad_input.c
 tests_test_bad_input_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_test_bad_input_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_test_bad_input_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
+tests_test_bad_input_LDADD = $(SHARED_TEST_LIBS)

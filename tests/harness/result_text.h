@@ -1,8 +1,8 @@
 /* result_text.h — results as canonical text, for comparing a distributed
  * answer with the single-process one: one line per row, values separated by
  * '|', decimals exact, floats with 17 significant digits. */
-#ifndef DQ_TESTS_RESULT_TEXT_H
-#define DQ_TESTS_RESULT_TEXT_H
+#ifndef DQ_TESTS_HARNESS_RESULT_TEXT_H
+#define DQ_TESTS_HARNESS_RESULT_TEXT_H
 
 #include <stddef.h>
 
@@ -22,4 +22,4 @@ void result_text_sort(result_text *r);
 int result_text_equal(const result_text *a, const result_text *b);
 void result_text_free(result_text *r);
 
-#endif /* DQ_TESTS_RESULT_TEXT_H */
+#endif /* DQ_TESTS_HARNESS_RESULT_TEXT_H */
