@@ -36,11 +36,12 @@ make -j"$jobs" >make.log 2>&1 || { tail -n 40 make.log; exit 1; }
 
 TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1}
 DQ_SOAK_QUERIES=${DQ_SOAK_QUERIES:-200}
-export TSAN_OPTIONS DQ_SOAK_QUERIES
+DQ_SOAK_RUNS="inmem shm:process"
+export TSAN_OPTIONS DQ_SOAK_QUERIES DQ_SOAK_RUNS
 
 tests="tests/test_runtime tests/test_join_dist tests/test_planner
-  tests/test_bad_input tests/worker-kill.test tests/runtime-shm-procs.test
-  tests/soak.test plugins/shm/test_shm_ring plugins/shm/runtime-shm.test"
+  tests/test_bad_input tests/worker-kill.test tests/soak.test
+  plugins/shm/test_shm_ring"
 echo "== make check under ThreadSanitizer:" $tests
 status=0
 make -j"$jobs" check TESTS="$(echo $tests)" >check.log 2>&1 || status=$?

@@ -457,11 +457,14 @@ static void print_usage(const char *who, const usage *b, const usage *a) {
 }
 
 /* Whether this build runs under AddressSanitizer (gcc and clang). */
-static int under_asan(void) {
-#if defined(__SANITIZE_ADDRESS__)
+/* Under a sanitizer RSS says nothing: ASan keeps freed memory resident in
+ * its quarantine, TSan's shadow and history grow with the run.  The
+ * malloc in-use check (and LeakSanitizer itself) still catch leaks. */
+static int under_sanitizer(void) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   return 1;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
   return 1;
 #else
   return 0;
@@ -496,10 +499,7 @@ static void check_usage(const char *who, pid_t pid, const char *names_before,
   /* Shared pages belong to mappings, checked just above; a ring that
    * happens to be mapped at one sample and not the other would swing
    * VmRSS by its 16 MiB, so the tolerance is on the private part. */
-  /* Under AddressSanitizer freed memory stays resident in its quarantine,
-   * so RSS says nothing there; the malloc in-use check (and LeakSanitizer
-   * itself) still catch leaks. */
-  if (!under_asan() && a->anon_kb - b->anon_kb > RSS_TOLERANCE_KB)
+  if (!under_sanitizer() && a->anon_kb - b->anon_kb > RSS_TOLERANCE_KB)
     failf("%s: RssAnon grew by %ld KiB (tolerance %ld KiB)", who,
           a->anon_kb - b->anon_kb, RSS_TOLERANCE_KB);
 }
