@@ -5,7 +5,8 @@ dqinclude_HEADERS += include/dq/plan.h
 
 libdq_libdqcore_la_SOURCES += \
 	libdq/plan/plan.c libdq/plan/plan_internal.h \
-	libdq/plan/plan_codec.c
+	libdq/plan/plan_codec.c \
+	libdq/plan/plan_scan.c
 
 check_PROGRAMS += tests/test_plan
 TESTS += tests/test_plan

@@ -14,10 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <dq/ipc.h>
-
 #include "plan/plan_internal.h"
-#include "tpch/tpch.h"
 
 /* --- Nodes ---------------------------------------------------------------- */
 
@@ -41,8 +38,8 @@ void dq_node_unref(dq_node *n) {
          atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) == 1) {
     dq_node *input = n->input;
     dq_schema_unref(n->schema);
-    free(n->table);
-    free_strv(n->paths, n->n_paths);
+    if (n->source != NULL)
+      n->source->free(n->source_state);
     free_strv(n->columns, n->n_columns);
     free(n->column_idx);
     dq_expr_free(n->predicate);
@@ -75,7 +72,7 @@ void dq_node_unref(dq_node *n) {
   }
 }
 
-static dq_node *node_alloc(dq_node_kind kind, dq_node *input) {
+dq_node *dq_node_alloc(dq_node_kind kind, dq_node *input) {
   dq_node *n = calloc(1, sizeof *n);
   if (n == NULL)
     return NULL;
@@ -145,200 +142,13 @@ static int check_names(const char *const *names, size_t n, const char *what,
   return 0;
 }
 
-/* Projects `full` onto the named columns (all of them when columns is
- * NULL), filling n's n_columns, columns, column_idx and schema.  `what`
- * names the source in errors, e.g. "TPC-H table lineitem". */
-static int scan_projection(dq_node *n, const dq_schema *full,
-                           const char *const *columns, size_t n_columns,
-                           const char *what, dq_error *err) {
-  if (columns == NULL)
-    n_columns = dq_schema_n_fields(full);
-  const char **names = calloc(n_columns ? n_columns : 1, sizeof *names);
-  dq_type *types = calloc(n_columns ? n_columns : 1, sizeof *types);
-  bool *nullable = calloc(n_columns ? n_columns : 1, sizeof *nullable);
-  n->n_columns = n_columns;
-  n->columns = calloc(n_columns ? n_columns : 1, sizeof *n->columns);
-  n->column_idx = calloc(n_columns ? n_columns : 1, sizeof *n->column_idx);
-  int rc = 0;
-  if (names == NULL || types == NULL || nullable == NULL ||
-      n->columns == NULL || n->column_idx == NULL)
-    rc = nomem(err, "a scan");
-  for (size_t i = 0; rc == 0 && i < n_columns; i++) {
-    int idx = columns == NULL ? (int)i
-              : columns[i]   ? dq_schema_field_index(full, columns[i])
-                             : -1;
-    if (idx < 0) {
-      rc = dq_error_set(err, DQ_EINVAL, "%s has no column named \"%s\"",
-                        what, columns[i] ? columns[i] : "(null)");
-      break;
-    }
-    n->column_idx[i] = idx;
-    names[i] = dq_schema_field_name(full, (size_t)idx);
-    types[i] = dq_schema_field_type(full, (size_t)idx);
-    nullable[i] = dq_schema_field_nullable(full, (size_t)idx);
-    if ((n->columns[i] = strdup(names[i])) == NULL)
-      rc = nomem(err, "a scan");
-  }
-  if (rc == 0)
-    rc = dq_schema_new(n_columns, names, types, nullable, &n->schema, err);
-  free(names);
-  free(types);
-  free(nullable);
-  return rc;
-}
-
-/* Prefixes err's message with the file it is about (copied first: the
- * message is formatted into the same buffer). */
-static int prefix_path(dq_error *err, int rc, const char *path) {
-  if (err == NULL)
-    return rc;
-  char why[sizeof err->message];
-  snprintf(why, sizeof why, "%s", err->message);
-  return dq_error_set(err, rc, "%s: %s", path, why);
-}
-
-/* Reads the schema of an Arrow IPC stream file. */
-static int ipc_file_schema(const char *path, dq_schema **out, dq_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL)
-    return dq_error_set(err, DQ_ENOENT, "cannot open Arrow IPC file %s: %s",
-                        path, strerror(errno));
-  dq_ipc_reader *r = NULL;
-  int rc = dq_ipc_reader_open_file(f, &r, err);
-  if (rc == 0)
-    *out = dq_schema_ref(dq_ipc_reader_schema(r));
-  else
-    prefix_path(err, rc, path);
-  dq_ipc_reader_free(r);
-  fclose(f);
-  return rc;
-}
-
-int dq_node_new_scan_ipc(const char *const *paths, size_t n_paths,
-                         const char *const *columns, size_t n_columns,
-                         dq_node **out, dq_error *err) {
-  *out = NULL;
-  if (paths == NULL || n_paths == 0)
-    return dq_error_set(err, DQ_EINVAL, "an Arrow IPC scan needs at least "
-                        "one file");
-  for (size_t i = 0; i < n_paths; i++)
-    if (paths[i] == NULL || paths[i][0] == '\0')
-      return dq_error_set(err, DQ_EINVAL, "Arrow IPC scan: file %zu has no "
-                          "path", i);
-  dq_schema *full = NULL;
-  int rc = ipc_file_schema(paths[0], &full, err);
-  if (rc != 0)
-    return rc;
-  dq_node *n = node_alloc(DQ_NODE_SCAN_IPC, NULL);
-  if (n == NULL || (n->paths = calloc(n_paths, sizeof *n->paths)) == NULL)
-    rc = nomem(err, "a scan");
-  if (rc == 0)
-    n->n_paths = n_paths;
-  for (size_t i = 0; rc == 0 && i < n_paths; i++)
-    if ((n->paths[i] = strdup(paths[i])) == NULL)
-      rc = nomem(err, "a scan");
-  if (rc == 0) {
-    char what[300];
-    snprintf(what, sizeof what, "Arrow IPC file %s", paths[0]);
-    rc = scan_projection(n, full, columns, n_columns, what, err);
-  }
-  dq_schema_unref(full);
-  if (rc != 0) {
-    dq_node_unref(n);
-    return rc;
-  }
-  *out = n;
-  return 0;
-}
-
-/* The files are not opened here: the decoder on a worker goes through
- * this constructor too, and a missing file is reported where it is read
- * (or split), naming it. */
-int dq_node_new_scan_csv(const char *const *paths, size_t n_paths,
-                         const dq_schema *schema,
-                         const dq_csv_options *opts, dq_node **out,
-                         dq_error *err) {
-  *out = NULL;
-  if (paths == NULL || n_paths == 0)
-    return dq_error_set(err, DQ_EINVAL, "a CSV scan needs at least one "
-                        "file");
-  for (size_t i = 0; i < n_paths; i++)
-    if (paths[i] == NULL || paths[i][0] == '\0')
-      return dq_error_set(err, DQ_EINVAL, "CSV scan: file %zu has no path",
-                          i);
-  if (schema == NULL || dq_schema_n_fields(schema) == 0)
-    return dq_error_set(err, DQ_EINVAL, "a CSV scan needs a declared schema "
-                        "with at least one column");
-  dq_csv_options o = {false, 0, 0};
-  if (opts != NULL)
-    o = *opts;
-  /* A pipeline's read buffer holds the longest record: keep it sane. */
-  if (o.split_bytes < 0 || o.max_line_bytes < 0 ||
-      o.max_line_bytes > ((int64_t)1 << 30))
-    return dq_error_set(err, DQ_EINVAL, "CSV scan: split_bytes must not be "
-                        "negative and max_line_bytes must be in [0, 1 GiB]");
-  dq_node *n = node_alloc(DQ_NODE_SCAN_CSV, NULL);
-  if (n == NULL)
-    return nomem(err, "a scan");
-  n->schema = dq_schema_ref((dq_schema *)schema);
-  n->csv_header = o.header;
-  n->csv_split_bytes = o.split_bytes ? o.split_bytes : (int64_t)8 << 20;
-  n->csv_max_line = o.max_line_bytes ? o.max_line_bytes : (int64_t)1 << 20;
-  n->n_paths = n_paths;
-  n->paths = calloc(n_paths, sizeof *n->paths);
-  int rc = n->paths == NULL ? nomem(err, "a scan") : 0;
-  for (size_t i = 0; rc == 0 && i < n_paths; i++)
-    if ((n->paths[i] = strdup(paths[i])) == NULL)
-      rc = nomem(err, "a scan");
-  if (rc != 0) {
-    dq_node_unref(n);
-    return rc;
-  }
-  *out = n;
-  return 0;
-}
-
-int dq_node_new_scan_tpch(const char *table, double scale, uint64_t seed,
-                          const char *const *columns, size_t n_columns,
-                          dq_node **out, dq_error *err) {
-  *out = NULL;
-  dq_tpch_table t;
-  int rc = dq_tpch_table_from_name(table ? table : "(null)", &t, err);
-  if (rc != 0)
-    return rc;
-  if (!isfinite(scale) || dq_tpch_unit_count(t, scale) < 0)
-    return dq_error_set(err, DQ_EINVAL, "TPC-H scale factor %g is invalid "
-                        "(it must be in (0, 100000])", scale);
-  dq_schema *full;
-  if ((rc = dq_tpch_schema(t, &full, err)) != 0)
-    return rc;
-  dq_node *n = node_alloc(DQ_NODE_SCAN_TPCH, NULL);
-  if (n == NULL || (n->table = strdup(dq_tpch_table_name(t))) == NULL)
-    rc = nomem(err, "a scan");
-  if (rc == 0) {
-    n->table_id = (int)t;
-    n->scale = scale;
-    n->seed = seed;
-    char what[64];
-    snprintf(what, sizeof what, "TPC-H table %s", n->table);
-    rc = scan_projection(n, full, columns, n_columns, what, err);
-  }
-  dq_schema_unref(full);
-  if (rc != 0) {
-    dq_node_unref(n);
-    return rc;
-  }
-  *out = n;
-  return 0;
-}
-
 int dq_node_new_filter(dq_node *input, const dq_expr *predicate,
                        dq_node **out, dq_error *err) {
   *out = NULL;
   int rc = check_input(input, "filter", err);
   if (rc != 0)
     return rc;
-  dq_node *n = node_alloc(DQ_NODE_FILTER, input);
+  dq_node *n = dq_node_alloc(DQ_NODE_FILTER, input);
   if (n == NULL)
     return nomem(err, "a filter");
   if ((rc = dq_expr_resolve(predicate, input->schema, &n->predicate, err))) {
@@ -395,7 +205,7 @@ int dq_node_new_project(dq_node *input, size_t count,
   int rc = check_input(input, "project", err);
   if (rc != 0)
     return rc;
-  dq_node *n = node_alloc(DQ_NODE_PROJECT, input);
+  dq_node *n = dq_node_alloc(DQ_NODE_PROJECT, input);
   if (n == NULL)
     return nomem(err, "a project");
   if ((rc = resolve_list(n, input->schema, count, exprs, names, "project",
@@ -608,7 +418,7 @@ int dq_node_new_aggregate(dq_node *input, dq_agg_mode mode, size_t n_groups,
   if (n_aggs > 0 && funcs == NULL)
     return dq_error_set(err, DQ_EINVAL, "the aggregate node has no "
                         "functions");
-  dq_node *n = node_alloc(DQ_NODE_AGGREGATE, input);
+  dq_node *n = dq_node_alloc(DQ_NODE_AGGREGATE, input);
   dq_type *gt = calloc(n_groups ? n_groups : 1, sizeof *gt);
   if (n == NULL || gt == NULL) {
     free(gt);
@@ -702,7 +512,7 @@ int dq_node_new_aggregate_final(dq_node *input, size_t n_groups,
     return dq_error_set(err, DQ_EINVAL, "the final aggregate's input has %zu "
                         "columns, fewer than its %zu group keys", nf,
                         n_groups);
-  dq_node *n = node_alloc(DQ_NODE_AGGREGATE, input);
+  dq_node *n = dq_node_alloc(DQ_NODE_AGGREGATE, input);
   dq_type *gt = calloc(n_groups ? n_groups : 1, sizeof *gt);
   if (n == NULL || gt == NULL) {
     free(gt);
@@ -804,7 +614,7 @@ int dq_node_new_sort(dq_node *input, size_t count, const dq_expr *const *exprs,
     return rc;
   if (count == 0 || exprs == NULL)
     return dq_error_set(err, DQ_EINVAL, "a sort needs at least one key");
-  dq_node *n = node_alloc(DQ_NODE_SORT, input);
+  dq_node *n = dq_node_alloc(DQ_NODE_SORT, input);
   if (n == NULL || (n->keys = calloc(count, sizeof *n->keys)) == NULL) {
     dq_node_unref(n);
     return nomem(err, "a sort");
@@ -836,7 +646,7 @@ int dq_node_new_limit(dq_node *input, int64_t count, int64_t offset,
     return dq_error_set(err, DQ_EINVAL, "a limit needs a count and offset "
                         ">= 0 (got %" PRId64 " and %" PRId64 ")", count,
                         offset);
-  dq_node *n = node_alloc(DQ_NODE_LIMIT, input);
+  dq_node *n = dq_node_alloc(DQ_NODE_LIMIT, input);
   if (n == NULL)
     return nomem(err, "a limit");
   n->count = count;
@@ -872,7 +682,7 @@ int dq_node_new_hash_join(dq_join_kind kind, dq_node *probe, dq_node *build,
   size_t nb = dq_schema_n_fields(build->schema);
   if (names != NULL && (rc = check_names(names, np + nb, "hash join", err)))
     return rc;
-  dq_node *n = node_alloc(DQ_NODE_HASH_JOIN, probe);
+  dq_node *n = dq_node_alloc(DQ_NODE_HASH_JOIN, probe);
   fields f;
   memset(&f, 0, sizeof f);
   char *cand = NULL;
@@ -1041,7 +851,7 @@ int dq_node_new_union(size_t count, dq_node *const *inputs, dq_node **out,
                                            sizeof ta));
       }
   }
-  dq_node *n = node_alloc(DQ_NODE_UNION, inputs[0]);
+  dq_node *n = dq_node_alloc(DQ_NODE_UNION, inputs[0]);
   if (n == NULL || (n->more = calloc(count - 1, sizeof *n->more)) == NULL) {
     dq_node_unref(n);
     return nomem(err, "a union");
@@ -1082,7 +892,7 @@ int dq_node_new_read(uint32_t producer, dq_schema *schema, dq_node **out,
   if (schema == NULL)
     return dq_error_set(err, DQ_EINVAL, "a read of stage %" PRIu32 " has no "
                         "schema", producer);
-  dq_node *n = node_alloc(DQ_NODE_READ, NULL);
+  dq_node *n = dq_node_alloc(DQ_NODE_READ, NULL);
   if (n == NULL)
     return nomem(err, "a read");
   n->producer = producer;
@@ -2239,34 +2049,18 @@ static void explain_node(xbuf *x, const dq_node *n, int depth) {
       explain_keys(x, n, in);
       xput(x, "\n");
       break;
-    case DQ_NODE_SCAN_IPC:
-      xput(x, "ScanIpc %zu file%s (%s%s) [", n->n_paths,
-           n->n_paths == 1 ? "" : "s", n->paths[0],
-           n->n_paths > 1 ? ", ..." : "");
-      for (size_t i = 0; i < n->n_columns; i++)
-        xput(x, "%s%s", i ? ", " : "", n->columns[i]);
-      xput(x, "]\n");
-      break;
-    case DQ_NODE_SCAN_CSV:
-      xput(x, "ScanCsv %zu file%s (%s%s)%s split=%" PRId64 " [", n->n_paths,
-           n->n_paths == 1 ? "" : "s", n->paths[0],
-           n->n_paths > 1 ? ", ..." : "", n->csv_header ? " header" : "",
-           n->csv_split_bytes);
-      for (size_t i = 0; i < dq_schema_n_fields(n->schema); i++) {
-        char tb[32];
-        xput(x, "%s%s %s", i ? ", " : "", dq_schema_field_name(n->schema, i),
-             dq_type_format(dq_schema_field_type(n->schema, i), tb,
-                            sizeof tb));
+    case DQ_NODE_SCAN: {
+      /* The source's own line; xput copes with a full buffer the same. */
+      dq_source_projection p = dq_node_scan_projection(n);
+      size_t need = n->source->explain(n->source_state, &p, NULL, 0) + 1;
+      char *line = malloc(need);
+      if (line != NULL) {
+        n->source->explain(n->source_state, &p, line, need);
+        xput(x, "%s\n", line);
       }
-      xput(x, "]\n");
+      free(line);
       break;
-    case DQ_NODE_SCAN_TPCH:
-      xput(x, "ScanTpch %s scale=%g seed=%" PRIu64 " [", n->table, n->scale,
-           n->seed);
-      for (size_t i = 0; i < n->n_columns; i++)
-        xput(x, "%s%s", i ? ", " : "", n->columns[i]);
-      xput(x, "]\n");
-      break;
+    }
     case DQ_NODE_FILTER:
       xput(x, "Filter ");
       xexpr(x, n->predicate, in);

@@ -1,12 +1,16 @@
-# libdq/scan/ — the data sources: generated TPC-H tables, CSV files with a
+# libdq/scan/ — the data sources, each a table of callbacks (source.h)
+# registered in source_registry.c: generated TPC-H tables, CSV files with a
 # declared schema (the parser, and the byte ranges and work units that
 # spread files over tasks), Arrow IPC files.  Uses base, arrow, ipc, expr
-# and tpch; plans and the executor call it, never the reverse.
+# and tpch; plans, the planner, the coordinator and the executor call it,
+# never the reverse.
 libdq_libdqcore_la_SOURCES += \
-	libdq/scan/csv.c libdq/scan/csv.h \
-	libdq/scan/op_scan_csv.c \
-	libdq/scan/op_scan_ipc.c \
-	libdq/scan/op_scan_tpch.c
+	libdq/scan/source.c libdq/scan/source.h \
+	libdq/scan/source_registry.c \
+	libdq/scan/source_tpch.c libdq/scan/source_tpch.h \
+	libdq/scan/source_csv.c libdq/scan/source_csv.h \
+	libdq/scan/csv_parse.c libdq/scan/csv.h \
+	libdq/scan/source_ipc.c libdq/scan/source_ipc.h
 
 # Single-node and on in-process inmem workers (DQ_PLUGIN_PATH comes from
 # AM_TESTS_ENVIRONMENT); the data is written by tools/dq gen.

@@ -1,0 +1,28 @@
+/* source_registry.c — the one place a data source kind is registered.
+ * The plan decoder finds a scan's kind here by the name on the wire.
+ * A new kind is one line in SOURCES. */
+#include <string.h>
+
+#include "scan/source.h"
+
+#define SOURCES(X) \
+  X(tpch)          \
+  X(csv)           \
+  X(ipc)
+
+#define DECLARE(n) extern const dq_source_kind dq_source_##n;
+SOURCES(DECLARE)
+#undef DECLARE
+
+#define ENTRY(n) &dq_source_##n,
+static const dq_source_kind *const kinds[] = {SOURCES(ENTRY) NULL};
+#undef ENTRY
+
+const dq_source_kind *dq_source_find(const char *name) {
+  for (size_t i = 0; name != NULL && kinds[i] != NULL; i++)
+    if (strcmp(kinds[i]->name, name) == 0)
+      return kinds[i];
+  return NULL;
+}
+
+const dq_source_kind *const *dq_source_kinds(void) { return kinds; }
