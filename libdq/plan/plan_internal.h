@@ -1,6 +1,8 @@
 /* plan_internal.h — the representation of nodes, stages and plans inside
- * libdq, shared by the builder (plan.c), the codec (plan_codec.c), the
- * executor (exec.c, op_*.c) and the runtime.
+ * libdq, shared by the constructors (node*.c, plan_scan.c), stages and
+ * plans (stage.c), the builder (builder.c), explain (explain.c), the codec
+ * (plan_codec.c), the executor (exec.c, op_*.c), the planner and the
+ * runtime.
  *
  * Nodes are immutable once made and reference-counted: a node holds a
  * reference to its input, a builder to every node it made, a stage to its
