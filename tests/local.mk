@@ -64,7 +64,7 @@ check_PROGRAMS += tests/test_config tests/test_loader tests/test_abi \
 	tests/test_routing tests/test_runtime
 TESTS += tests/test_config tests/test_loader tests/test_abi tests/test_routing \
 	tests/test_runtime tests/run.test tests/gen.test tests/headers.test \
-	tests/linkage.test
+	tests/linkage.test tests/layering.test
 tests_test_config_SOURCES = tests/test_config.c
 tests_test_config_CFLAGS = $(TEST_CFLAGS)
 tests_test_config_LDADD = $(TEST_LIBS)
