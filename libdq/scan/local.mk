@@ -10,7 +10,8 @@ libdq_libdqcore_la_SOURCES += \
 	libdq/scan/source_tpch.c libdq/scan/source_tpch.h \
 	libdq/scan/source_csv.c libdq/scan/source_csv.h \
 	libdq/scan/csv_parse.c libdq/scan/csv.h \
-	libdq/scan/source_ipc.c libdq/scan/source_ipc.h
+	libdq/scan/source_ipc.c libdq/scan/source_ipc.h \
+	libdq/scan/source_range.c libdq/scan/source_range.h
 
 # Single-node and on in-process inmem workers (DQ_PLUGIN_PATH comes from
 # AM_TESTS_ENVIRONMENT); the data is written by tools/dq gen.
@@ -30,3 +31,11 @@ tests_test_scan_ipc_SOURCES = tests/test_scan_ipc.c tests/result_text.c \
 tests_test_scan_ipc_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_test_scan_ipc_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_scan_ipc_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
+
+# The registry and the range source, end to end.
+check_PROGRAMS += tests/test_source
+TESTS += tests/test_source
+tests_test_source_SOURCES = tests/test_source.c
+tests_test_source_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+tests_test_source_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_source_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)

@@ -1,6 +1,6 @@
 /* source_registry.c — the one place a data source kind is registered.
  * The plan decoder finds a scan's kind here by the name on the wire.
- * A new kind is one line in SOURCES. */
+ * A new kind is one line in SOURCES: X(name) for dq_source_name. */
 #include <string.h>
 
 #include "scan/source.h"
@@ -8,7 +8,9 @@
 #define SOURCES(X) \
   X(tpch)          \
   X(csv)           \
-  X(ipc)
+  X(ipc)           \
+  X(range)         \
+  /* one line per kind, above this one */
 
 #define DECLARE(n) extern const dq_source_kind dq_source_##n;
 SOURCES(DECLARE)
