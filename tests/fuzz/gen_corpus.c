@@ -2,8 +2,9 @@
  * encoders, so every seed is a valid input the fuzzer mutates from:
  *   corpus/ipc        schema messages, streams of record batches (every dq
  *                     type, nulls, an empty batch), an EOS marker
- *   corpus/plan       whole plans (TPC-H Q1/Q6, each boundary kind), each
- *                     stage alone, producer heads
+ *   corpus/plan       whole plans (TPC-H Q1/Q6, each boundary kind, CSV
+ *                     and Arrow IPC scans), each stage alone, producer
+ *                     heads
  *   corpus/task_plan  what SetPlan carries for every non-head stage
  *   corpus/config     dq.conf files
  *   corpus/worker     fuzz_worker programs: SetPlan + ExecuteTask + close,
