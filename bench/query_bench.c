@@ -339,7 +339,8 @@ typedef struct scan_list {
 static void find_scans(const dq_node *n, scan_list *l) {
   if (n == NULL)
     return;
-  if (n->kind == DQ_NODE_SCAN_TPCH && l->n < 16)
+  if (n->kind == DQ_NODE_SCAN && strcmp(n->source->name, "tpch") == 0 &&
+      l->n < 16)
     l->v[l->n++] = n;
   for (size_t i = 0; i < dq_node_n_inputs(n); i++)
     find_scans(dq_node_input_at(n, i), l);
@@ -358,18 +359,18 @@ static int scan_plans(const dq_plan *single, dq_plan **plans, size_t *n,
     int rc = dq_plan_builder_new(&b, err);
     if (rc < 0)
       return rc;
-    dq_node *scan =
-        dq_node_scan_tpch(b, s->table, s->scale, s->seed,
-                          (const char *const *)s->columns, s->n_columns);
-    dq_plan_stage(b, scan, 1, 1, NULL);
+    /* Nodes are immutable and shared: the scan itself is the stage. */
+    dq_plan_stage(b, (dq_node *)s, 1, 1, NULL);
     rc = dq_plan_builder_finish(b, &plans[*n], err);
     dq_plan_builder_free(b);
     if (rc < 0)
       return rc;
     (*n)++;
     size_t used = strlen(tables);
+    char what[128];
+    s->source->describe(s->source_state, what, sizeof what);
     snprintf(tables + used, tables_len - used, "%s%s(%zu cols)",
-             used ? " + " : "", s->table, s->n_columns);
+             used ? " + " : "", what, s->n_columns);
   }
   return 0;
 }

@@ -7,7 +7,8 @@
 noinst_LTLIBRARIES = libdq/libdqcore.la
 libdq_libdqcore_la_SOURCES =
 nodist_libdq_libdqcore_la_SOURCES = proto/worker.pb-c.c proto/worker.pb-c.h \
-	proto/task.pb-c.c proto/task.pb-c.h proto/plan.pb-c.c proto/plan.pb-c.h
+	proto/task.pb-c.c proto/task.pb-c.h proto/plan.pb-c.c proto/plan.pb-c.h \
+	proto/source.pb-c.c proto/source.pb-c.h
 libdq_libdqcore_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DDQ_PLUGIN_DIR=\"$(pkglibdir)\" $(INIH_CFLAGS) $(PROTOBUF_C_CFLAGS)
 libdq_libdqcore_la_LIBADD = $(INIH_LIBS) $(PROTOBUF_C_LIBS) $(LTDL_LIBS) \

@@ -75,7 +75,7 @@ check_PROGRAMS += tests/test_config tests/test_loader tests/test_abi \
 	tests/test_tpch_kept_queries
 TESTS += tests/test_config tests/test_loader tests/test_abi tests/test_routing \
 	tests/test_runtime tests/test_one_libdq tests/test_tpch_kept_queries \
-	tests/run.test tests/gen.test tests/headers.test tests/linkage.test
+	tests/run.test tests/gen.test tests/headers.test tests/linkage.test tests/layering.test
 # Public API only: the shared libdq (test_loader loads the fixtures, which
 # link it too).
 tests_test_config_SOURCES = tests/test_config.c

@@ -23,6 +23,7 @@
 #include "join_plan.h"
 #include "expr/expr.h"
 #include "plan.pb-c.h"
+#include "source.pb-c.h"
 #include "plan/plan_internal.h"
 #include "queries/tpch_queries.h"
 
@@ -944,15 +945,20 @@ static void test_codec_malformed(void **state) {
 
 /* Encodes a hand-made one-stage plan: scan lineitem, filter `pred`. */
 static int decode_with_predicate(Dq__V1__Expr *pred, dq_error *err) {
-  Dq__V1__ScanTpch scan_m = DQ__V1__SCAN_TPCH__INIT;
+  Dq__V1__ScanTpch tpch_m = DQ__V1__SCAN_TPCH__INIT;
+  tpch_m.table = "lineitem";
+  tpch_m.scale = 0.001;
+  uint8_t params[64];
+  Dq__V1__Scan scan_m = DQ__V1__SCAN__INIT;
   char *cols[] = {"l_quantity", "l_shipdate"};
-  scan_m.table = "lineitem";
-  scan_m.scale = 0.001;
+  scan_m.source = "tpch";
+  scan_m.params.len = dq__v1__scan_tpch__pack(&tpch_m, params);
+  scan_m.params.data = params;
   scan_m.n_columns = 2;
   scan_m.columns = cols;
   Dq__V1__Node scan_n = DQ__V1__NODE__INIT;
-  scan_n.kind_case = DQ__V1__NODE__KIND_SCAN_TPCH;
-  scan_n.scan_tpch = &scan_m;
+  scan_n.kind_case = DQ__V1__NODE__KIND_SCAN;
+  scan_n.scan = &scan_m;
   Dq__V1__Filter filt = DQ__V1__FILTER__INIT;
   filt.input = &scan_n;
   filt.predicate = pred;

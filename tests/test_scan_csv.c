@@ -22,7 +22,7 @@
 
 #include "scan/csv.h"
 #include "exec/exec.h"
-#include "plan.pb-c.h"
+#include "source.pb-c.h"
 #include "plan/plan_internal.h"
 #include "harness.h"
 
@@ -325,7 +325,7 @@ static void test_work_units(void **state) {
   dq_work_unit *u;
   uint32_t *task_of;
   size_t n;
-  assert_int_equal(dq_csv_stage_units(st, &u, &task_of, &n, &err), 0);
+  assert_int_equal(dq_stage_work_units(st, &u, &task_of, &n, &err), 0);
   assert_true(n > 60);
   static int64_t rng[N_FILES][512][2];
   size_t nrng[N_FILES] = {0};
@@ -335,10 +335,14 @@ static void test_work_units(void **state) {
     assert_true(i == 0 || task_of[i] >= task_of[i - 1]);
     if (i > 0 && task_of[i] != task_of[i - 1])
       first[task_of[i]] = i;
-    Dq__V1__CsvSplit *m = dq__v1__csv_split__unpack(NULL, u[i].len,
-                                                    u[i].data);
+    /* Each unit names its scan (number 0: the stage's only one), then
+     * carries a CsvSplit. */
+    const uint8_t *w = u[i].data;
+    assert_true(u[i].len > 4);
+    assert_int_equal(w[0] | w[1] << 8 | w[2] << 16 | w[3] << 24, 0);
+    Dq__V1__CsvSplit *m = dq__v1__csv_split__unpack(NULL, u[i].len - 4,
+                                                    w + 4);
     assert_non_null(m);
-    assert_int_equal(m->scan, 0);
     int f = -1;
     for (int k = 0; k < N_FILES; k++)
       if (strcmp(m->path, paths[k]) == 0)
@@ -384,27 +388,29 @@ static void test_work_units(void **state) {
   result_text_free(&got);
   /* An empty unit: nothing to read, and no cutting either. */
   dq_work_unit none;
-  {
-    Dq__V1__CsvSplit m = DQ__V1__CSV_SPLIT__INIT;
-    m.path = (char *)"";
-    none.len = dq__v1__csv_split__get_packed_size(&m);
-    none.data = malloc(none.len + 1);
-    dq__v1__csv_split__pack(&m, none.data);
-  }
+  assert_int_equal(dq_source_unit_wrap(0, NULL, 0, &none, &err), 0);
   assert_int_equal(read_task(st, 1, &none, 1, &got, &err), 0);
   assert_int_equal(got.n, 0);
   free(none.data);
   /* Units that are not CsvSplits, or name a file the scan lacks. */
   dq_work_unit junk = {(void *)"\xff\xff\xff", 3};
   assert_int_equal(read_task(st, 0, &junk, 1, &got, &err), DQ_EPROTO);
+  assert_non_null(strstr(err.message, "4-byte scan number"));
+  assert_int_equal(dq_source_unit_wrap(0, "\xff\xff\xff", 3, &junk, &err),
+                   0);
+  assert_int_equal(read_task(st, 0, &junk, 1, &got, &err), DQ_EPROTO);
+  assert_non_null(strstr(err.message, "not a CsvSplit"));
+  free(junk.data);
   {
     Dq__V1__CsvSplit m = DQ__V1__CSV_SPLIT__INIT;
     m.path = (char *)"/etc/passwd";
     m.length = 100;
+    size_t len = dq__v1__csv_split__get_packed_size(&m);
+    uint8_t *buf = malloc(len + 1);
+    dq__v1__csv_split__pack(&m, buf);
     dq_work_unit w;
-    w.len = dq__v1__csv_split__get_packed_size(&m);
-    w.data = malloc(w.len + 1);
-    dq__v1__csv_split__pack(&m, w.data);
+    assert_int_equal(dq_source_unit_wrap(0, buf, len, &w, &err), 0);
+    free(buf);
     assert_int_equal(read_task(st, 0, &w, 1, &got, &err), DQ_EINVAL);
     assert_non_null(strstr(err.message, "/etc/passwd"));
     free(w.data);

@@ -49,30 +49,11 @@ void dq_op_close(dq_op *op) {
     op->close(op);
 }
 
-void dq_scan_slice(int64_t units, uint32_t task, uint32_t n_tasks,
-                   uint32_t partition, uint32_t n_partitions, int64_t *start,
-                   int64_t *end) {
-  /* Slice k of S covers [floor(U*k/S), floor(U*(k+1)/S)): contiguous,
-   * sizes differing by at most one, computed in 128 bits. */
-  uint64_t s = (uint64_t)n_tasks * n_partitions;
-  uint64_t k = (uint64_t)task * n_partitions + partition;
-  if (s == 0 || k >= s || units <= 0) {
-    *start = *end = 0;
-    return;
-  }
-  *start = (int64_t)((unsigned __int128)units * k / s);
-  *end = (int64_t)((unsigned __int128)units * (k + 1) / s);
-}
-
 int dq_op_open(const dq_node *node, const dq_exec_env *env,
                uint32_t partition, dq_op **out, dq_error *err) {
   *out = NULL;
-  if (node->kind == DQ_NODE_SCAN_TPCH)
-    return dq_op_scan_tpch_open(node, env, partition, out, err);
-  if (node->kind == DQ_NODE_SCAN_IPC)
-    return dq_op_scan_ipc_open(node, env, partition, out, err);
-  if (node->kind == DQ_NODE_SCAN_CSV)
-    return dq_op_scan_csv_open(node, env, partition, out, err);
+  if (node->kind == DQ_NODE_SCAN)
+    return dq_op_scan_open(node, env, partition, out, err);
   if (node->kind == DQ_NODE_READ)
     return dq_op_read_open(node, env, partition, out, err);
   dq_op *input = NULL;

@@ -19,13 +19,7 @@
 
 #include "plan/plan_internal.h"
 #include "base/internal_export.h"
-
-/* One work unit as the coordinator sent it (opaque bytes, owned by the
- * runtime; a CSV scan's are CsvSplit messages, see csv.h). */
-typedef struct dq_work_unit {
-  void *data;
-  size_t len;
-} dq_work_unit;
+#include "scan/source.h"
 
 typedef struct dq_exec_env {
   uint32_t task_number, task_count; /* this task, in its stage */
@@ -40,14 +34,15 @@ typedef struct dq_exec_env {
   int (*read_next)(void *ctx, void *reader, dq_batch **out,
                    dq_error *err); /* *out = NULL at end */
   void (*read_close)(void *ctx, void *reader);
-  /* The task's work units, in the order they arrived (none: the scans
-   * that need them split their input themselves). */
+  /* The task's work units, in the order they arrived, each wrapped with
+   * its scan's number (none: the scans that need them split their input
+   * themselves). */
   const dq_work_unit *units;
   size_t n_units;
   /* Filled in by dq_exec_open (callers leave it NULL): the pipeline's
    * memory account, see dq_mem_add(). */
   struct dq_mem_account *mem;
-  /* Filled in by dq_exec_open: the stage's root (a CSV scan finds its
+  /* Filled in by dq_exec_open: the stage's root (a scan finds its
    * number among the stage's scans, which its work units name). */
   const dq_node *root;
 } dq_exec_env;
@@ -98,12 +93,6 @@ int dq_hash_partition_ids(const dq_batch *b, const uint32_t *key_cols,
                           size_t n_keys, uint32_t n, uint32_t *ids,
                           dq_error *err);
 
-/* The slice of generation units [start, end) that partition p of task t
- * covers when a stage of N tasks of P partitions scans `units` units. */
-void dq_scan_slice(int64_t units, uint32_t task, uint32_t n_tasks,
-                   uint32_t partition, uint32_t n_partitions, int64_t *start,
-                   int64_t *end);
-
 /* --- Operators (op_*.c) ----------------------------------------------------
  * An operator pulls from its input through dq_op_next(), which checks for
  * cancellation first.  close() frees the operator and its input (an
@@ -126,12 +115,9 @@ bool dq_exec_cancelled(const dq_exec_env *env);
 int dq_op_open(const dq_node *node, const dq_exec_env *env,
                uint32_t partition, dq_op **out, dq_error *err);
 
-int dq_op_scan_tpch_open(const dq_node *n, const dq_exec_env *env,
-                         uint32_t partition, dq_op **out, dq_error *err);
-int dq_op_scan_ipc_open(const dq_node *n, const dq_exec_env *env,
-                        uint32_t partition, dq_op **out, dq_error *err);
-int dq_op_scan_csv_open(const dq_node *n, const dq_exec_env *env,
-                        uint32_t partition, dq_op **out, dq_error *err);
+/* A SCAN: its source's reader of this pipeline's slice. */
+int dq_op_scan_open(const dq_node *n, const dq_exec_env *env,
+                    uint32_t partition, dq_op **out, dq_error *err);
 int dq_op_filter_open(const dq_node *n, dq_op *input, dq_op **out,
                       dq_error *err);
 int dq_op_project_open(const dq_node *n, dq_op *input, dq_op **out,

@@ -10,6 +10,7 @@ libdq_libdqcore_la_SOURCES += \
 	libdq/exec/op_limit.c \
 	libdq/exec/op_project.c \
 	libdq/exec/op_read.c \
+	libdq/exec/op_scan.c \
 	libdq/exec/op_sort.c \
 	libdq/exec/op_topn.c \
 	libdq/exec/op_union.c

@@ -189,46 +189,28 @@ static Dq__V1__Node *enc_node(arena *a, const dq_node *n) {
     return NULL;
   dq__v1__node__init(m);
   switch (n->kind) {
-  case DQ_NODE_SCAN_TPCH: {
-    Dq__V1__ScanTpch *s = anew(a, sizeof *s);
+  case DQ_NODE_SCAN: {
+    Dq__V1__Scan *s = anew(a, sizeof *s);
     if (s == NULL)
       return NULL;
-    dq__v1__scan_tpch__init(s);
-    s->table = n->table;
-    s->scale = n->scale;
-    s->seed = n->seed;
+    dq__v1__scan__init(s);
+    s->source = (char *)n->source->name;
     s->n_columns = n->n_columns;
     s->columns = n->columns;
-    m->kind_case = DQ__V1__NODE__KIND_SCAN_TPCH;
-    m->scan_tpch = s;
-    break;
-  }
-  case DQ_NODE_SCAN_IPC: {
-    Dq__V1__ScanIpc *s = anew(a, sizeof *s);
-    if (s == NULL)
+    /* The source's own bytes, moved into the arena. */
+    uint8_t *params = NULL;
+    size_t len = 0;
+    if (n->source->encode(n->source_state, &params, &len, NULL) != 0) {
+      a->failed = true;
       return NULL;
-    dq__v1__scan_ipc__init(s);
-    s->n_paths = n->n_paths;
-    s->paths = n->paths;
-    s->n_columns = n->n_columns;
-    s->columns = n->columns;
-    m->kind_case = DQ__V1__NODE__KIND_SCAN_IPC;
-    m->scan_ipc = s;
-    break;
-  }
-  case DQ_NODE_SCAN_CSV: {
-    Dq__V1__ScanCsv *s = anew(a, sizeof *s);
-    if (s == NULL)
-      return NULL;
-    dq__v1__scan_csv__init(s);
-    s->n_paths = n->n_paths;
-    s->paths = n->paths;
-    s->schema = enc_schema(a, n->schema);
-    s->header = n->csv_header;
-    s->split_bytes = (uint64_t)n->csv_split_bytes;
-    s->max_line_bytes = (uint64_t)n->csv_max_line;
-    m->kind_case = DQ__V1__NODE__KIND_SCAN_CSV;
-    m->scan_csv = s;
+    }
+    s->params.data = anew(a, len);
+    if (s->params.data != NULL)
+      memcpy(s->params.data, params, len);
+    s->params.len = len;
+    free(params);
+    m->kind_case = DQ__V1__NODE__KIND_SCAN;
+    m->scan = s;
     break;
   }
   case DQ_NODE_FILTER: {
@@ -849,38 +831,20 @@ static int dec_node(const Dq__V1__Node *m, dq_node **out, dq_error *err) {
   dq_node *input = NULL;
   int rc = 0;
   switch (m->kind_case) {
-  case DQ__V1__NODE__KIND_SCAN_TPCH: {
-    const Dq__V1__ScanTpch *s = m->scan_tpch;
-    static const char *const none[1] = {NULL};
-    return dq_node_new_scan_tpch(s->table, s->scale, s->seed,
-                                 s->n_columns ? (const char *const *)s->columns
-                                              : none,
-                                 s->n_columns, out, err);
-  }
-  case DQ__V1__NODE__KIND_SCAN_IPC: {
-    const Dq__V1__ScanIpc *s = m->scan_ipc;
-    static const char *const none[1] = {NULL};
-    return dq_node_new_scan_ipc((const char *const *)s->paths, s->n_paths,
-                                s->n_columns ? (const char *const *)s->columns
-                                             : none,
-                                s->n_columns, out, err);
-  }
-  case DQ__V1__NODE__KIND_SCAN_CSV: {
-    const Dq__V1__ScanCsv *s = m->scan_csv;
-    if (s->schema == NULL)
-      return dq_error_set(err, DQ_EINVAL, "a CSV scan has no schema");
-    if (s->split_bytes > INT64_MAX || s->max_line_bytes > INT64_MAX)
-      return dq_error_set(err, DQ_EINVAL, "a CSV scan has a split or line "
-                          "size out of range");
-    dq_schema *schema = NULL;
-    if ((rc = dec_schema(s->schema, &schema, err)) != 0)
+  case DQ__V1__NODE__KIND_SCAN: {
+    const Dq__V1__Scan *s = m->scan;
+    const dq_source_kind *kind = dq_source_find(s->source);
+    if (kind == NULL)
+      return dq_error_set(err, DQ_EINVAL, "a scan names data source \"%s\", "
+                          "which this libdq does not have", s->source);
+    void *state = NULL;
+    if ((rc = kind->decode(s->params.data, s->params.len, &state, err)) != 0)
       return rc;
-    dq_csv_options o = {s->header, (int64_t)s->split_bytes,
-                        (int64_t)s->max_line_bytes};
-    rc = dq_node_new_scan_csv((const char *const *)s->paths, s->n_paths,
-                              schema, &o, out, err);
-    dq_schema_unref(schema);
-    return rc;
+    static const char *const none[1] = {NULL};
+    return dq_node_new_scan(kind, state,
+                            s->n_columns ? (const char *const *)s->columns
+                                         : none,
+                            s->n_columns, out, err);
   }
   case DQ__V1__NODE__KIND_FILTER: {
     dq_expr *pred = NULL;

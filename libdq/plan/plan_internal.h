@@ -1,6 +1,8 @@
 /* plan_internal.h — the representation of nodes, stages and plans inside
- * libdq, shared by the builder (plan.c), the codec (plan_codec.c), the
- * executor (exec.c, op_*.c) and the runtime.
+ * libdq, shared by the constructors (node*.c, plan_scan.c), stages and
+ * plans (stage.c), the builder (builder.c), explain (explain.c), the codec
+ * (plan_codec.c), the executor (exec.c, op_*.c), the planner and the
+ * runtime.
  *
  * Nodes are immutable once made and reference-counted: a node holds a
  * reference to its input, a builder to every node it made, a stage to its
@@ -19,10 +21,11 @@
 
 #include "expr/expr.h"
 #include "base/internal_export.h"
+#include "scan/source.h"
 
 /* Values match dq.v1.Node's oneof cases in plan.proto. */
 typedef enum dq_node_kind {
-  DQ_NODE_SCAN_TPCH = 1,
+  DQ_NODE_SCAN = 1,
   DQ_NODE_FILTER = 2,
   DQ_NODE_PROJECT = 3,
   DQ_NODE_AGGREGATE = 4,
@@ -31,9 +34,7 @@ typedef enum dq_node_kind {
   DQ_NODE_READ = 7,
   DQ_NODE_HASH_JOIN = 8,
   DQ_NODE_TOPN = 9,
-  DQ_NODE_UNION = 10,
-  DQ_NODE_SCAN_IPC = 11,
-  DQ_NODE_SCAN_CSV = 12
+  DQ_NODE_UNION = 10
 } dq_node_kind;
 
 typedef struct dq_agg_call {
@@ -64,24 +65,14 @@ struct dq_node {
   dq_node **more;
   dq_node *builder_next;
 
-  /* SCAN_TPCH */
-  char *table;
-  int table_id; /* a dq_tpch_table */
-  double scale;
-  uint64_t seed;
+  /* SCAN: a data source (scan/source.h), its state (owned), and the
+   * columns read of it: names in output order, indices into the
+   * source's schema. */
+  const dq_source_kind *source;
+  void *source_state;
   size_t n_columns;
-  char **columns; /* names, in output order */
-  int *column_idx; /* indices into the table's full schema */
-
-  /* SCAN_IPC (columns and column_idx as for SCAN_TPCH, into the files'
-   * schema) */
-  char **paths;
-  size_t n_paths;
-
-  /* SCAN_CSV (paths as for SCAN_IPC; the declared schema is `schema`) */
-  bool csv_header;
-  int64_t csv_split_bytes; /* > 0, defaults applied */
-  int64_t csv_max_line;    /* > 0, defaults applied */
+  char **columns;
+  int *column_idx;
 
   /* FILTER */
   dq_expr *predicate;
@@ -121,6 +112,9 @@ struct dq_node {
 };
 
 dq_node *dq_node_ref(dq_node *n);
+/* A node of this kind with one reference, taking one to input (may be
+ * NULL); the constructors fill in the rest. */
+dq_node *dq_node_alloc(dq_node_kind kind, dq_node *input);
 void dq_node_unref(dq_node *n);
 
 /* The node's inputs: 0 for leaves, 1, 2 for a join, n for a union. */
@@ -132,6 +126,11 @@ size_t dq_node_reads(const dq_node *n, const dq_node **out, size_t cap);
 
 /* Constructors.  Expressions are given unresolved (or decoded) and are
  * resolved against the input's schema; `input` gets a new reference. */
+/* A scan of a data source (plan_scan.c): takes over `state` (freed on
+ * failure too); columns by name, NULL for every column. */
+int dq_node_new_scan(const dq_source_kind *kind, void *state,
+                     const char *const *columns, size_t n_columns,
+                     dq_node **out, dq_error *err);
 /* Scans Arrow IPC stream files; the schema is read from the first. */
 int dq_node_new_scan_ipc(const char *const *paths, size_t n_paths,
                          const char *const *columns, size_t n_columns,
@@ -144,6 +143,20 @@ int dq_node_new_scan_csv(const char *const *paths, size_t n_paths,
 int dq_node_new_scan_tpch(const char *table, double scale, uint64_t seed,
                           const char *const *columns, size_t n_columns,
                           dq_node **out, dq_error *err);
+/* The SCAN nodes under n in pre-order (n, then each input in order): a
+ * stage's scans are numbered so, and its work units name them by number.
+ * Returns the count, fills at most cap. */
+size_t dq_node_scans(const dq_node *n, const dq_node **out, size_t cap);
+/* The projection a SCAN node asks its source for. */
+dq_source_projection dq_node_scan_projection(const dq_node *n);
+/* The work units of every task of the stage, wrapped with their scan's
+ * number, grouped by task in task order, task_of[i] the task of unit i;
+ * none when no scan of the stage has work units.  A task whose share is
+ * empty gets one empty unit, so that it reads nothing instead of cutting
+ * the input itself.  Free with dq_work_units_free and free(task_of). */
+DQ_INTERNAL
+int dq_stage_work_units(const dq_stage *s, dq_work_unit **out,
+                        uint32_t **task_of, size_t *n_out, dq_error *err);
 int dq_node_new_filter(dq_node *input, const dq_expr *predicate,
                        dq_node **out, dq_error *err);
 int dq_node_new_project(dq_node *input, size_t n, const dq_expr *const *exprs,

@@ -12,9 +12,10 @@
  *   HASH    spread by the hash of some output columns, so equal values of
  *           those columns share a pipeline (what a shuffle leaves behind);
  *   KEYED   equal values of some output columns share a pipeline, but not
- *           by that hash: a TPC-H scan slices whole generation units, and
- *           every row of a key value (all the lines of one order) comes
- *           from one unit.  An aggregate grouping on the key runs where
+ *           by that hash: a source that says so (its keying callback,
+ *           scan/source.h) slices whole units, and every row of a key
+ *           value comes from one unit (a TPC-H scan: all the lines of
+ *           one order).  An aggregate grouping on the key runs where
  *           the rows are, with no shuffle; a join of two KEYED sides of
  *           one unit domain (lineitem and orders on the order key, part
  *           and partsupp on the part key) runs where they are too, since
@@ -43,10 +44,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "plan/plan_internal.h"
-#include "tpch/tpch.h"
 
 /* Rows a build side may be estimated at and still be broadcast, when the
  * options leave it 0: every join pipeline builds its own hash table of the
@@ -75,9 +74,8 @@ typedef struct frag {
   dist_kind dist;
   size_t n_keys;
   uint32_t keys[MAX_HASH_KEYS]; /* HASH, KEYED: columns of root's schema */
-  /* KEYED: whose units the slices are (dq_tpch_unit_domain), at what scale */
-  int domain;
-  double scale;
+  /* KEYED: whose units the slices are (dq_source_keying.domain) */
+  char domain[sizeof ((dq_source_keying *)0)->domain];
 } frag;
 
 typedef struct planner {
@@ -158,28 +156,15 @@ static double selectivity(const dq_expr *e) {
   }
 }
 
-/* Rows of a file-backed scan: about 100 bytes a row (TPC-H's average);
- * a file that cannot be looked at counts as large, so it is not
- * broadcast. */
-static double file_rows(const dq_node *n) {
-  double bytes = 0;
-  for (size_t i = 0; i < n->n_paths; i++) {
-    struct stat st;
-    if (n->paths[i] == NULL || stat(n->paths[i], &st) != 0)
-      return 1e15;
-    bytes += (double)st.st_size;
-  }
-  return bytes / 100 + 1;
-}
-
 /* *base: the rows of the scans below before any filter, so a join can
  * tell what fraction of its build side survived. */
 static double estimate(const dq_node *n, double *base) {
   double b0 = 0, b1 = 0, r, r1;
   switch (n->kind) {
-  case DQ_NODE_SCAN_TPCH: {
-    int64_t rows = dq_tpch_row_estimate((dq_tpch_table)n->table_id, n->scale);
-    *base = rows < 0 ? 1e15 : (double)rows;
+  case DQ_NODE_SCAN: {
+    /* Not known counts as large, so it is not broadcast. */
+    double rows = n->source->row_estimate(n->source_state);
+    *base = rows < 0 ? 1e15 : rows;
     return *base;
   }
   case DQ_NODE_READ: *base = 0; return 0;
@@ -217,10 +202,6 @@ static double estimate(const dq_node *n, double *base) {
     }
     return r;
   default:
-    if (dq_node_n_inputs(n) == 0) { /* a file scan (IPC, CSV, ...) */
-      *base = file_rows(n);
-      return *base;
-    }
     return estimate(n->input, base); /* project, sort: as many rows */
   }
 }
@@ -641,7 +622,7 @@ static bool hashed_like(const frag *f, const int *route, const size_t *sel,
 static bool keyed_alike(const frag *f, const frag *bf, const int *rp,
                         const int *rb, size_t nk) {
   if (f->dist != DIST_KEYED || bf->dist != DIST_KEYED || f->n_keys != 1 ||
-      bf->n_keys != 1 || f->domain != bf->domain || f->scale != bf->scale)
+      bf->n_keys != 1 || strcmp(f->domain, bf->domain) != 0)
     return false;
   for (size_t i = 0; i < nk; i++)
     if (rp[i] >= 0 && rb[i] >= 0 && (uint32_t)rp[i] == f->keys[0] &&
@@ -826,17 +807,18 @@ static int plan_node(planner *p, const dq_node *n, frag *f) {
     f->root = (dq_node *)n;
     f->dist = distributed(p) ? DIST_ANY : DIST_SINGLE;
     f->n_keys = 0;
-    if (f->dist == DIST_ANY && n->kind == DQ_NODE_SCAN_TPCH) {
-      /* Its slices are whole generation units: keyed, if the column whose
-       * values stay within a unit is scanned. */
-      int key = (int)dq_tpch_unit_key_column((dq_tpch_table)n->table_id);
+    dq_source_keying k;
+    if (f->dist == DIST_ANY && n->kind == DQ_NODE_SCAN &&
+        n->source->keying != NULL &&
+        n->source->keying(n->source_state, &k)) {
+      /* Its slices are whole units: keyed, if the column whose values
+       * stay within a unit is scanned. */
       for (size_t c = 0; c < n->n_columns; c++)
-        if (n->column_idx[c] == key) {
+        if ((size_t)n->column_idx[c] == k.column) {
           f->dist = DIST_KEYED;
           f->keys[0] = (uint32_t)c;
           f->n_keys = 1;
-          f->domain = (int)dq_tpch_unit_domain((dq_tpch_table)n->table_id);
-          f->scale = n->scale;
+          snprintf(f->domain, sizeof f->domain, "%s", k.domain);
           break;
         }
     }

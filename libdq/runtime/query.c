@@ -25,7 +25,6 @@
 #include "runtime/boundary_reader.h"
 #include "base/clock.h"
 #include "host/context.h"
-#include "scan/csv.h"
 #include "exec/exec.h"
 #include "runtime/settings.h"
 #include "runtime/task_plan.h"
@@ -147,11 +146,12 @@ static int deliver_stage(dq_query *q, const dq_stage *stage, size_t *next,
   free_inputs(in, n_in);
   if (rc < 0)
     return rc;
-  /* The stage's CSV files are cut once, for all its tasks. */
+  /* The stage's sources with work units (CSV files) are cut once, for
+   * all its tasks. */
   dq_work_unit *units = NULL;
   uint32_t *task_of = NULL;
   size_t n_units = 0;
-  rc = dq_csv_stage_units(stage, &units, &task_of, &n_units, err);
+  rc = dq_stage_work_units(stage, &units, &task_of, &n_units, err);
   if (rc < 0) {
     free(bytes);
     return rc;
@@ -193,7 +193,7 @@ static int deliver_stage(dq_query *q, const dq_stage *stage, size_t *next,
         dq_error_set_origin(err, q->urls[qt->worker], &info->key);
       break;
     }
-    /* Work units (CSV ranges) follow SetPlan: all of them arrive before
+    /* Work units (e.g. CSV ranges) follow SetPlan: all of them arrive before
      * the task can start, since nothing starts it until the head's
      * readers open. */
     for (; rc == 0 && u < n_units && task_of[u] == t; u++) {

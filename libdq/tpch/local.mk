@@ -2,6 +2,7 @@
 # table, scale, seed and unit) and the tables kept in memory by
 # dq_tpch_materialize.  Uses base and arrow.
 libdq_libdqcore_la_SOURCES += libdq/tpch/tpch.c libdq/tpch/tpch.h \
+	libdq/tpch/tpch_gen.h libdq/tpch/tpch_tables.c \
 	libdq/tpch/tpch_internal.h libdq/tpch/tpch_text.c \
 	libdq/tpch/tpch_kept.c libdq/tpch/tpch_kept.h
 

@@ -1,8 +1,10 @@
 /* tpch.c — the TPC-H data generator: table definitions, row counts per scale
- * factor, and one generator loop per column (see tpch.h for the contract).
+ * factor, the generation state and column writers, and the public calls
+ * (see tpch.h for the contract); the loop of each column is in
+ * tpch_tables.c, what both files share in tpch_gen.h.
  *
  * How values are made.  Every random choice reads its own stream (enum
- * stream below) at an index derived from the row: the unit index for
+ * stream, tpch_gen.h) at an index derived from the row: the unit index for
  * per-row tables, order*8 + line for lineitem, part*4 + supplier for
  * partsupp.  A value that depends on another column's value (extended price
  * on the part key, return flag on the receipt date, o_totalprice on the
@@ -21,9 +23,7 @@
 
 #include <dq/tpch.h>
 
-#include "arrow/batch_internal.h"
-#include "tpch/tpch.h"
-#include "tpch/tpch_internal.h"
+#include "tpch/tpch_gen.h"
 
 /* --- Tables and columns --------------------------------------------------- */
 typedef struct col_def {
@@ -31,16 +31,6 @@ typedef struct col_def {
   dq_type_id type;
 } col_def;
 
-#define I32 DQ_TYPE_INT32
-#define I64 DQ_TYPE_INT64
-#define DEC DQ_TYPE_DECIMAL /* always DECIMAL(15,2) */
-#define DATE DQ_TYPE_DATE32
-#define STR DQ_TYPE_UTF8
-
-enum { L_ORDERKEY, L_PARTKEY, L_SUPPKEY, L_LINENUMBER, L_QUANTITY,
-       L_EXTENDEDPRICE, L_DISCOUNT, L_TAX, L_RETURNFLAG, L_LINESTATUS,
-       L_SHIPDATE, L_COMMITDATE, L_RECEIPTDATE, L_SHIPINSTRUCT, L_SHIPMODE,
-       L_COMMENT };
 static const col_def lineitem_cols[] = {
     {"l_orderkey", I64},   {"l_partkey", I64},       {"l_suppkey", I64},
     {"l_linenumber", I32}, {"l_quantity", DEC},      {"l_extendedprice", DEC},
@@ -49,46 +39,35 @@ static const col_def lineitem_cols[] = {
     {"l_receiptdate", DATE}, {"l_shipinstruct", STR}, {"l_shipmode", STR},
     {"l_comment", STR}};
 
-enum { O_ORDERKEY, O_CUSTKEY, O_ORDERSTATUS, O_TOTALPRICE, O_ORDERDATE,
-       O_ORDERPRIORITY, O_CLERK, O_SHIPPRIORITY, O_COMMENT };
 static const col_def orders_cols[] = {
     {"o_orderkey", I64},      {"o_custkey", I64},   {"o_orderstatus", STR},
     {"o_totalprice", DEC},    {"o_orderdate", DATE}, {"o_orderpriority", STR},
     {"o_clerk", STR},         {"o_shippriority", I32}, {"o_comment", STR}};
 
-enum { C_CUSTKEY, C_NAME, C_ADDRESS, C_NATIONKEY, C_PHONE, C_ACCTBAL,
-       C_MKTSEGMENT, C_COMMENT };
 static const col_def customer_cols[] = {
     {"c_custkey", I64}, {"c_name", STR},    {"c_address", STR},
     {"c_nationkey", I64}, {"c_phone", STR}, {"c_acctbal", DEC},
     {"c_mktsegment", STR}, {"c_comment", STR}};
 
-enum { P_PARTKEY, P_NAME, P_MFGR, P_BRAND, P_TYPE, P_SIZE, P_CONTAINER,
-       P_RETAILPRICE, P_COMMENT };
 static const col_def part_cols[] = {
     {"p_partkey", I64}, {"p_name", STR},      {"p_mfgr", STR},
     {"p_brand", STR},   {"p_type", STR},      {"p_size", I32},
     {"p_container", STR}, {"p_retailprice", DEC}, {"p_comment", STR}};
 
-enum { PS_PARTKEY, PS_SUPPKEY, PS_AVAILQTY, PS_SUPPLYCOST, PS_COMMENT };
 static const col_def partsupp_cols[] = {
     {"ps_partkey", I64}, {"ps_suppkey", I64}, {"ps_availqty", I32},
     {"ps_supplycost", DEC}, {"ps_comment", STR}};
 
-enum { S_SUPPKEY, S_NAME, S_ADDRESS, S_NATIONKEY, S_PHONE, S_ACCTBAL,
-       S_COMMENT };
 static const col_def supplier_cols[] = {
     {"s_suppkey", I64},   {"s_name", STR},  {"s_address", STR},
     {"s_nationkey", I64}, {"s_phone", STR}, {"s_acctbal", DEC},
     {"s_comment", STR}};
 
-enum { N_NATIONKEY, N_NAME, N_REGIONKEY, N_COMMENT };
 static const col_def nation_cols[] = {{"n_nationkey", I64},
                                       {"n_name", STR},
                                       {"n_regionkey", I64},
                                       {"n_comment", STR}};
 
-enum { R_REGIONKEY, R_NAME, R_COMMENT };
 static const col_def region_cols[] = {
     {"r_regionkey", I64}, {"r_name", STR}, {"r_comment", STR}};
 
@@ -121,31 +100,8 @@ static bool table_ok(dq_tpch_table t) {
   return (unsigned)t < DQ_TPCH_N_TABLES;
 }
 
-/* --- Random streams --------------------------------------------------------
- * Append only (see the top of the file). */
-enum stream {
-  S_O_NLINES = 1, S_O_DATE, S_O_CUST, S_O_PRIO, S_O_CLERK, S_O_COMMENT,
-  S_L_PART, S_L_SUPP, S_L_QTY, S_L_DISC, S_L_TAX, S_L_SHIP, S_L_COMMIT,
-  S_L_RECEIPT, S_L_RFLAG, S_L_INSTRUCT, S_L_MODE, S_L_COMMENT,
-  S_C_ADDRESS, S_C_NATION, S_C_PHONE, S_C_ACCTBAL, S_C_SEGMENT, S_C_COMMENT,
-  S_P_NAME, S_P_MFGR, S_P_BRAND, S_P_TYPE, S_P_SIZE, S_P_CONTAINER,
-  S_P_COMMENT,
-  S_PS_AVAILQTY, S_PS_COST, S_PS_COMMENT,
-  S_S_ADDRESS, S_S_NATION, S_S_PHONE, S_S_ACCTBAL, S_S_COMMENT, S_S_BBB,
-  S_S_BBB_POS,
-  S_N_COMMENT, S_R_COMMENT,
-  S_COUNT
-};
-
 /* --- Sizes ---------------------------------------------------------------- */
 #define MAX_SCALE 100000.0
-
-typedef struct sizes {
-  int64_t cust, orders, part, supp, clerks;
-  int64_t n_ps;  /* partsupp rows (suppliers) per part: min(4, supp) */
-  int64_t n_bbb; /* suppliers with "Customer ... Complaints" (and as many
-                    with "... Recommends") */
-} sizes;
 
 static bool scale_ok(double scale) {
   /* Written so that NaN fails too. */
@@ -187,33 +143,11 @@ static int64_t units_of(dq_tpch_table t, const sizes *z) {
   return 0;
 }
 
-/* --- Values shared between tables ------------------------------------------
- * Each is the single definition of a value that two tables must agree on. */
-
-/* The spec's sparse keys: the first 8 of every 32. */
-static inline int64_t orderkey_of(int64_t order) {
-  return (order >> 3) * 32 + (order & 7) + 1;
-}
-
-static inline int64_t retail_cents(int64_t partkey) {
-  return 90000 + (partkey / 10) % 20001 + 100 * (partkey % 1000);
-}
-
-static inline int order_nlines(uint64_t key, int64_t order) {
-  return 1 + (int)tpch_below(tpch_rnd(key, (uint64_t)order), 7);
-}
-
-static inline int32_t order_date(uint64_t key, int64_t order) {
-  return DQ_TPCH_STARTDATE +
-         (int32_t)tpch_below(tpch_rnd(key, (uint64_t)order),
-                             DQ_TPCH_ENDDATE - 151 - DQ_TPCH_STARTDATE + 1);
-}
-
 /* The spec's formula repeats a supplier of a part when some d*step
  * (d = 1..3) is a multiple of S, which happens at small scales (S below
  * ~230) and when S < 4.  (ps_partkey, ps_suppkey) is a key, so a repeated
  * supplier moves on to the next one not yet taken. */
-static int64_t supp_slow(int64_t partkey, int64_t i, int64_t S) {
+int64_t tpch_supp_slow(int64_t partkey, int64_t i, int64_t S) {
   int64_t step = S / 4 + (partkey - 1) / S;
   int64_t got[4];
   for (int64_t k = 0; k <= i; k++) {
@@ -233,41 +167,6 @@ static int64_t supp_slow(int64_t partkey, int64_t i, int64_t S) {
   return got[i] + 1;
 }
 
-/* The i-th supplier (0 <= i < n_ps) of a part, per the spec's
- * PS_SUPPKEY = (ps_partkey + i*(S/4 + (ps_partkey-1)/S)) mod S + 1. */
-static inline int64_t supp_of(int64_t partkey, int64_t i, int64_t S) {
-  int64_t step = S / 4 + (partkey - 1) / S;
-  /* When 3*step < S the four candidates are distinct (the usual case). */
-  if (S >= 4 && step >= 1 && 3 * step < S)
-    return (partkey + i * step) % S + 1;
-  return supp_slow(partkey, i, S);
-}
-
-/* An o_custkey: uniform over the customers whose key is not a multiple of 3
- * (the spec leaves a third of the customers without orders). */
-static inline int64_t custkey_of(uint64_t r, int64_t n_cust) {
-  int64_t with_orders = n_cust - n_cust / 3;
-  int64_t k = (int64_t)tpch_below(r, (uint64_t)with_orders);
-  return k / 2 * 3 + k % 2 + 1;
-}
-
-/* --- Generation state of one call ----------------------------------------- */
-typedef struct gen {
-  dq_tpch_table table;
-  sizes z;
-  int64_t start, end; /* units */
-  int64_t n_rows;
-  uint64_t key[S_COUNT];
-  const char *pool; /* the text pool, fetched on first use */
-  /* lineitem and orders: per order of the range */
-  uint8_t *nlines;
-  int32_t *odate;
-  /* lineitem: per row, order*8 + line (the row's stream index), and the
-   * row's order as an offset into the range */
-  uint64_t *lidx;
-  uint32_t *lord;
-} gen;
-
 static void gen_free(gen *g) {
   free(g->nlines);
   free(g->odate);
@@ -275,7 +174,7 @@ static void gen_free(gen *g) {
   free(g->lord);
 }
 
-static int nomem(const gen *g, dq_error *err) {
+int tpch_nomem(const gen *g, dq_error *err) {
   return dq_error_set(err, DQ_ENOMEM,
                       "out of memory generating TPC-H %s units [%" PRId64
                       ", %" PRId64 ")",
@@ -300,7 +199,7 @@ static int gen_init(gen *g, dq_tpch_table t, double scale, uint64_t seed,
     g->nlines = malloc((size_t)units + 1);
     g->odate = malloc(((size_t)units + 1) * sizeof *g->odate);
     if (g->nlines == NULL || g->odate == NULL)
-      return nomem(g, err);
+      return tpch_nomem(g, err);
     int64_t rows = 0;
     for (int64_t o = 0; o < units; o++) {
       g->nlines[o] = (uint8_t)order_nlines(g->key[S_O_NLINES], start + o);
@@ -315,7 +214,7 @@ static int gen_init(gen *g, dq_tpch_table t, double scale, uint64_t seed,
     g->lidx = malloc(((size_t)rows + 1) * sizeof *g->lidx);
     g->lord = malloc(((size_t)rows + 1) * sizeof *g->lord);
     if (g->lidx == NULL || g->lord == NULL)
-      return nomem(g, err);
+      return tpch_nomem(g, err);
     int64_t r = 0;
     for (int64_t o = 0; o < units; o++)
       for (int j = 0; j < g->nlines[o]; j++, r++) {
@@ -337,33 +236,18 @@ static int gen_init(gen *g, dq_tpch_table t, double scale, uint64_t seed,
 /* --- Column writers ------------------------------------------------------- */
 
 /* A zero-filled fixed-width values buffer of n values. */
-static void *fixed_new(const gen *g, dq_buffer **b, size_t width) {
+void *tpch_fixed_new(const gen *g, dq_buffer **b, size_t width) {
   *b = dq_buffer_new((size_t)g->n_rows * width);
   return *b != NULL ? (*b)->data : NULL;
 }
 
-static int fixed_done(const gen *g, dq_type_id id, dq_buffer *b,
+int tpch_fixed_done(const gen *g, dq_type_id id, dq_buffer *b,
                       dq_array **out, dq_error *err) {
   return dq_array_from_buffers(type_of(id), g->n_rows, 0, NULL, b, NULL, out,
                                err);
 }
 
-/* Writers may store up to STRCOL_OVERRUN bytes past the end of a row's
- * value (whole-word copies); the next row overwrites them, and
- * strcol_done() zeroes what the last row left. */
-#define STRCOL_OVERRUN 64
-
-/* A UTF8 column under construction.  The values buffer starts at an
- * estimate of the column's size and doubles when a row might not fit, so a
- * row costs one comparison and one memcpy. */
-typedef struct strcol {
-  dq_buffer *values, *offsets;
-  int32_t *off;
-  char *p;
-  size_t used, cap;
-} strcol;
-
-static int strcol_init(const gen *g, strcol *s, size_t avg_len,
+int tpch_strcol_init(const gen *g, strcol *s, size_t avg_len,
                        dq_error *err) {
   size_t n = (size_t)g->n_rows;
   s->cap = n * avg_len + 256;
@@ -375,7 +259,7 @@ static int strcol_init(const gen *g, strcol *s, size_t avg_len,
     dq_buffer_unref(s->offsets);
     dq_buffer_unref(s->values);
     s->offsets = s->values = NULL;
-    return nomem(g, err);
+    return tpch_nomem(g, err);
   }
   s->off = (int32_t *)s->offsets->data;
   s->p = (char *)s->values->data;
@@ -383,7 +267,7 @@ static int strcol_init(const gen *g, strcol *s, size_t avg_len,
   return 0;
 }
 
-static int strcol_grow(const gen *g, strcol *s, size_t need, int col,
+int tpch_strcol_grow(const gen *g, strcol *s, size_t need, int col,
                        dq_error *err) {
   /* need includes the overrun, which is not text. */
   if (s->used + need > (size_t)INT32_MAX + STRCOL_OVERRUN)
@@ -399,36 +283,13 @@ static int strcol_grow(const gen *g, strcol *s, size_t need, int col,
   if (cap > (size_t)INT32_MAX + STRCOL_OVERRUN)
     cap = (size_t)INT32_MAX + STRCOL_OVERRUN;
   if (dq_buffer_reserve(s->values, cap) != 0)
-    return nomem(g, err);
+    return tpch_nomem(g, err);
   s->p = (char *)s->values->data;
   s->cap = cap;
   return 0;
 }
 
-/* Makes room for a row of at most `need` bytes. */
-#define STRCOL_ROOM(g, s, need, col, err)                                     \
-  do {                                                                        \
-    if ((s)->used + (need) + STRCOL_OVERRUN > (s)->cap &&                     \
-        (rc = strcol_grow((g), (s), (need) + STRCOL_OVERRUN, (col),           \
-                          (err))) != 0)                                       \
-      goto fail;                                                              \
-  } while (0)
-
-static inline void strcol_put(strcol *s, const char *src, size_t len) {
-  memcpy(s->p + s->used, src, len);
-  s->used += len;
-}
-
-static inline void strcol_word(strcol *s, const tpch_word *w) {
-  memcpy(s->p + s->used, w->s, TPCH_WORD_MAX);
-  s->used += w->len;
-}
-
-static inline void strcol_end_row(strcol *s, int64_t row) {
-  s->off[row + 1] = (int32_t)s->used;
-}
-
-static int strcol_done(const gen *g, strcol *s, dq_array **out,
+int tpch_strcol_done(const gen *g, strcol *s, dq_array **out,
                        dq_error *err) {
   size_t tail = s->values->capacity - s->used;
   memset(s->p + s->used, 0, tail < STRCOL_OVERRUN ? tail : STRCOL_OVERRUN);
@@ -439,20 +300,20 @@ static int strcol_done(const gen *g, strcol *s, dq_array **out,
   return rc;
 }
 
-static void strcol_drop(strcol *s) {
+void tpch_strcol_drop(strcol *s) {
   dq_buffer_unref(s->values);
   dq_buffer_unref(s->offsets);
   s->values = s->offsets = NULL;
 }
 
 /* One-character columns (flags) need no estimate: row r is byte r. */
-static char *flags_new(const gen *g, strcol *s, dq_error *err) {
+char *tpch_flags_new(const gen *g, strcol *s, dq_error *err) {
   size_t n = (size_t)g->n_rows;
   s->offsets = dq_buffer_new((n + 1) * sizeof(int32_t));
   s->values = dq_buffer_new(n);
   if (s->offsets == NULL || s->values == NULL) {
-    strcol_drop(s);
-    nomem(g, err);
+    tpch_strcol_drop(s);
+    tpch_nomem(g, err);
     return NULL;
   }
   s->off = (int32_t *)s->offsets->data;
@@ -463,820 +324,22 @@ static char *flags_new(const gen *g, strcol *s, dq_error *err) {
   return s->p;
 }
 
-/* A comment: a cut of [lo, hi] bytes from the text pool.  The length takes
- * r's high bits and the offset its low bits. */
-static inline void put_text(strcol *s, const char *pool, uint64_t r,
-                            uint32_t lo, uint32_t hi) {
-  uint32_t len = lo + (uint32_t)tpch_below(r, hi - lo + 1);
-  const char *src = pool + tpch_below((r << 32) | (r >> 32),
-                                      TPCH_TEXT_POOL_SIZE);
-  char *d = s->p + s->used;
-  /* Whole 32-byte chunks (overrun < 32, pool slack >= 256). */
-  for (uint32_t i = 0; i < len; i += 32)
-    memcpy(d + i, src + i, 32);
-  s->used += len;
-}
-
-/* The spec's v-string: 10..40 random characters of a 64-letter alphabet;
- * one 64-bit value gives ten 6-bit letters. */
-static inline void put_vstring(strcol *s, uint64_t key, uint64_t idx) {
-  uint64_t r = tpch_rnd(key, idx * 8);
-  uint32_t len = 10 + (uint32_t)tpch_below(r, 31);
-  char *d = s->p + s->used;
-  for (uint32_t i = 0; i < len; i++) {
-    if (i % 10 == 0)
-      r = tpch_rnd(key, idx * 8 + 1 + i / 10);
-    d[i] = tpch_vstring_alphabet[r & 63];
-    r >>= 6;
-  }
-  s->used += len;
-}
-
-/* v in decimal, zero-padded to at least `width` digits. */
-static inline void put_padded(strcol *s, uint64_t v, int width) {
-  char tmp[24];
-  int n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  while (n < width)
-    tmp[n++] = '0';
-  char *d = s->p + s->used;
-  for (int i = 0; i < n; i++)
-    d[i] = tmp[n - 1 - i];
-  s->used += (size_t)n;
-}
-
-/* The spec's phone number (4.2.2.9): "CC-LLL-LLL-LLLL", CC = nation + 10. */
-static inline void put_phone(strcol *s, int64_t nation, uint64_t r) {
-  char *d = s->p + s->used;
-  unsigned cc = (unsigned)nation + 10;
-  unsigned a = 100 + (unsigned)tpch_draw(&r, 900);
-  unsigned b = 100 + (unsigned)tpch_draw(&r, 900);
-  unsigned c = 1000 + (unsigned)tpch_draw(&r, 9000);
-  d[0] = (char)('0' + cc / 10);
-  d[1] = (char)('0' + cc % 10);
-  d[2] = '-';
-  d[3] = (char)('0' + a / 100);
-  d[4] = (char)('0' + a / 10 % 10);
-  d[5] = (char)('0' + a % 10);
-  d[6] = '-';
-  d[7] = (char)('0' + b / 100);
-  d[8] = (char)('0' + b / 10 % 10);
-  d[9] = (char)('0' + b % 10);
-  d[10] = '-';
-  d[11] = (char)('0' + c / 1000);
-  d[12] = (char)('0' + c / 100 % 10);
-  d[13] = (char)('0' + c / 10 % 10);
-  d[14] = (char)('0' + c % 10);
-  s->used += 15;
-}
-
-static const char *pool_of(gen *g) {
+const char *tpch_pool_of(gen *g) {
   if (g->pool == NULL)
     g->pool = tpch_text_pool();
   return g->pool;
 }
 
-/* The loops below copy stream keys and sizes into locals: the strings are
- * written through char pointers, which may alias anything, so a key read
- * through g would be reloaded on every row. */
-
-/* --- lineitem ------------------------------------------------------------- */
-static int gen_lineitem(gen *g, int col, dq_array **out, dq_error *err) {
-  const int64_t n = g->n_rows;
-  const uint64_t *lidx = g->lidx;
-  const uint32_t *lord = g->lord;
-  const int32_t *odate = g->odate;
-  const int64_t n_part = g->z.part;
-  const uint64_t kpart = g->key[S_L_PART];
-  const uint64_t kship = g->key[S_L_SHIP];
-  const uint64_t kreceipt = g->key[S_L_RECEIPT];
-  dq_buffer *b = NULL;
-  strcol s = {0};
-  int rc = 0;
-
-  /* Values that several columns derive from, by stream index i or row r. */
-#define PARTKEY(i)                                                            \
-  (1 + (int64_t)tpch_below(tpch_rnd(kpart, (i)), (uint64_t)n_part))
-#define SHIPDATE(r)                                                           \
-  (odate[lord[r]] + 1 + (int32_t)tpch_below(tpch_rnd(kship, lidx[r]), 121))
-#define RECEIPT(ship, i)                                                      \
-  ((ship) + 1 + (int32_t)tpch_below(tpch_rnd(kreceipt, (i)), 30))
-
-  switch (col) {
-  case L_ORDERKEY: {
-    int64_t *v = fixed_new(g, &b, 8);
-    if (v == NULL)
-      goto oom;
-    const int64_t start = g->start;
-    for (int64_t r = 0; r < n; r++)
-      v[r] = orderkey_of(start + lord[r]);
-    return fixed_done(g, I64, b, out, err);
-  }
-  case L_PARTKEY: {
-    int64_t *v = fixed_new(g, &b, 8);
-    if (v == NULL)
-      goto oom;
-    for (int64_t r = 0; r < n; r++)
-      v[r] = PARTKEY(lidx[r]);
-    return fixed_done(g, I64, b, out, err);
-  }
-  case L_SUPPKEY: {
-    int64_t *v = fixed_new(g, &b, 8);
-    if (v == NULL)
-      goto oom;
-    const uint64_t ksupp = g->key[S_L_SUPP];
-    const int64_t S = g->z.supp, n_ps = g->z.n_ps;
-    for (int64_t r = 0; r < n; r++) {
-      int64_t p = PARTKEY(lidx[r]);
-      int64_t i = (int64_t)tpch_below(tpch_rnd(ksupp, lidx[r]), (uint64_t)n_ps);
-      v[r] = supp_of(p, i, S);
-    }
-    return fixed_done(g, I64, b, out, err);
-  }
-  case L_LINENUMBER: {
-    int32_t *v = fixed_new(g, &b, 4);
-    if (v == NULL)
-      goto oom;
-    for (int64_t r = 0; r < n; r++)
-      v[r] = (int32_t)(lidx[r] & 7) + 1;
-    return fixed_done(g, I32, b, out, err);
-  }
-  case L_QUANTITY:
-  case L_DISCOUNT:
-  case L_TAX: {
-    dq_i128 *v = fixed_new(g, &b, 16);
-    if (v == NULL)
-      goto oom;
-    /* quantity 1..50 (unscaled: x100), discount 0.00..0.10, tax 0..0.08 */
-    uint64_t k = g->key[col == L_QUANTITY ? S_L_QTY
-                        : col == L_DISCOUNT ? S_L_DISC : S_L_TAX];
-    uint64_t span = col == L_QUANTITY ? 50 : col == L_DISCOUNT ? 11 : 9;
-    int64_t base = col == L_QUANTITY ? 1 : 0;
-    int64_t mul = col == L_QUANTITY ? 100 : 1;
-    for (int64_t r = 0; r < n; r++)
-      v[r] = (base + (int64_t)tpch_below(tpch_rnd(k, lidx[r]), span)) * mul;
-    return fixed_done(g, DEC, b, out, err);
-  }
-  case L_EXTENDEDPRICE: {
-    dq_i128 *v = fixed_new(g, &b, 16);
-    if (v == NULL)
-      goto oom;
-    const uint64_t kqty = g->key[S_L_QTY];
-    for (int64_t r = 0; r < n; r++) {
-      int64_t q = 1 + (int64_t)tpch_below(tpch_rnd(kqty, lidx[r]), 50);
-      v[r] = q * retail_cents(PARTKEY(lidx[r]));
-    }
-    return fixed_done(g, DEC, b, out, err);
-  }
-  case L_RETURNFLAG: {
-    char *v = flags_new(g, &s, err);
-    if (v == NULL)
-      return DQ_ENOMEM;
-    const uint64_t kflag = g->key[S_L_RFLAG];
-    for (int64_t r = 0; r < n; r++) {
-      int32_t ship = SHIPDATE(r);
-      int32_t receipt = RECEIPT(ship, lidx[r]);
-      v[r] = receipt > DQ_TPCH_CURRENTDATE ? 'N'
-             : (tpch_rnd(kflag, lidx[r]) >> 63) ? 'R' : 'A';
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  case L_LINESTATUS: {
-    char *v = flags_new(g, &s, err);
-    if (v == NULL)
-      return DQ_ENOMEM;
-    for (int64_t r = 0; r < n; r++)
-      v[r] = SHIPDATE(r) > DQ_TPCH_CURRENTDATE ? 'O' : 'F';
-    return strcol_done(g, &s, out, err);
-  }
-  case L_SHIPDATE:
-  case L_RECEIPTDATE: {
-    int32_t *v = fixed_new(g, &b, 4);
-    if (v == NULL)
-      goto oom;
-    if (col == L_SHIPDATE)
-      for (int64_t r = 0; r < n; r++)
-        v[r] = SHIPDATE(r);
-    else
-      for (int64_t r = 0; r < n; r++)
-        v[r] = RECEIPT(SHIPDATE(r), lidx[r]);
-    return fixed_done(g, DATE, b, out, err);
-  }
-  case L_COMMITDATE: {
-    int32_t *v = fixed_new(g, &b, 4);
-    if (v == NULL)
-      goto oom;
-    const uint64_t k = g->key[S_L_COMMIT];
-    for (int64_t r = 0; r < n; r++)
-      v[r] = odate[lord[r]] + 30 +
-             (int32_t)tpch_below(tpch_rnd(k, lidx[r]), 61);
-    return fixed_done(g, DATE, b, out, err);
-  }
-  case L_SHIPINSTRUCT:
-  case L_SHIPMODE: {
-    const tpch_word *words =
-        col == L_SHIPINSTRUCT ? tpch_instructions : tpch_modes;
-    uint64_t nw = col == L_SHIPINSTRUCT ? 4 : 7;
-    uint64_t k = g->key[col == L_SHIPINSTRUCT ? S_L_INSTRUCT : S_L_MODE];
-    if ((rc = strcol_init(g, &s, col == L_SHIPINSTRUCT ? 12 : 5, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 17, col, err);
-      strcol_word(&s, &words[tpch_below(tpch_rnd(k, lidx[r]), nw)]);
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  case L_COMMENT: {
-    const char *pool = pool_of(g);
-    const uint64_t k = g->key[S_L_COMMENT];
-    if ((rc = strcol_init(g, &s, 27, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 43, col, err);
-      put_text(&s, pool, tpch_rnd(k, lidx[r]), 10, 43);
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  }
-#undef PARTKEY
-#undef SHIPDATE
-#undef RECEIPT
-  return dq_error_set(err, DQ_EINTERNAL, "lineitem column %d", col);
-oom:
-  return nomem(g, err);
-fail:
-  strcol_drop(&s);
-  return rc;
-}
-
-/* --- orders --------------------------------------------------------------- */
-static int gen_orders(gen *g, int col, dq_array **out, dq_error *err) {
-  const int64_t n = g->n_rows, start = g->start;
-  const uint8_t *nlines = g->nlines;
-  const int32_t *odate = g->odate;
-  dq_buffer *b = NULL;
-  strcol s = {0};
-  int rc = 0;
-
-  switch (col) {
-  case O_ORDERKEY: {
-    int64_t *v = fixed_new(g, &b, 8);
-    if (v == NULL)
-      goto oom;
-    for (int64_t r = 0; r < n; r++)
-      v[r] = orderkey_of(start + r);
-    return fixed_done(g, I64, b, out, err);
-  }
-  case O_CUSTKEY: {
-    int64_t *v = fixed_new(g, &b, 8);
-    if (v == NULL)
-      goto oom;
-    const uint64_t k = g->key[S_O_CUST];
-    const int64_t n_cust = g->z.cust;
-    for (int64_t r = 0; r < n; r++)
-      v[r] = custkey_of(tpch_rnd(k, (uint64_t)(start + r)), n_cust);
-    return fixed_done(g, I64, b, out, err);
-  }
-  case O_ORDERSTATUS: {
-    /* F when every line has shipped by CURRENTDATE (linestatus F), O when
-     * none has, P otherwise: recomputes the lines' ship dates. */
-    char *v = flags_new(g, &s, err);
-    if (v == NULL)
-      return DQ_ENOMEM;
-    const uint64_t kship = g->key[S_L_SHIP];
-    for (int64_t r = 0; r < n; r++) {
-      int open = 0, nl = nlines[r];
-      uint64_t base = (uint64_t)(start + r) * 8;
-      for (int j = 0; j < nl; j++)
-        open += odate[r] + 1 +
-                    (int32_t)tpch_below(tpch_rnd(kship, base + (uint64_t)j),
-                                        121) >
-                DQ_TPCH_CURRENTDATE;
-      v[r] = open == 0 ? 'F' : open == nl ? 'O' : 'P';
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  case O_TOTALPRICE: {
-    /* sum(l_extendedprice * (1 + l_tax) * (1 - l_discount)) over the lines,
-     * each line truncated to cents as dbgen does. */
-    dq_i128 *v = fixed_new(g, &b, 16);
-    if (v == NULL)
-      goto oom;
-    const uint64_t kpart = g->key[S_L_PART], kqty = g->key[S_L_QTY],
-                   kdisc = g->key[S_L_DISC], ktax = g->key[S_L_TAX];
-    const uint64_t n_part = (uint64_t)g->z.part;
-    for (int64_t r = 0; r < n; r++) {
-      int64_t total = 0;
-      uint64_t base = (uint64_t)(start + r) * 8;
-      for (int j = 0; j < nlines[r]; j++) {
-        uint64_t i = base + (uint64_t)j;
-        int64_t p = 1 + (int64_t)tpch_below(tpch_rnd(kpart, i), n_part);
-        int64_t q = 1 + (int64_t)tpch_below(tpch_rnd(kqty, i), 50);
-        int64_t d = (int64_t)tpch_below(tpch_rnd(kdisc, i), 11);
-        int64_t t = (int64_t)tpch_below(tpch_rnd(ktax, i), 9);
-        int64_t ext = q * retail_cents(p);
-        total += ext * (100 - d) / 100 * (100 + t) / 100;
-      }
-      v[r] = total;
-    }
-    return fixed_done(g, DEC, b, out, err);
-  }
-  case O_ORDERDATE: {
-    int32_t *v = fixed_new(g, &b, 4);
-    if (v == NULL)
-      goto oom;
-    memcpy(v, odate, (size_t)n * sizeof *v);
-    return fixed_done(g, DATE, b, out, err);
-  }
-  case O_ORDERPRIORITY: {
-    const uint64_t k = g->key[S_O_PRIO];
-    if ((rc = strcol_init(g, &s, 8, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 15, col, err);
-      strcol_word(&s, &tpch_priorities[tpch_below(
-                          tpch_rnd(k, (uint64_t)(start + r)), 5)]);
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  case O_CLERK: {
-    const uint64_t k = g->key[S_O_CLERK];
-    const uint64_t clerks = (uint64_t)g->z.clerks;
-    if ((rc = strcol_init(g, &s, 15, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 32, col, err);
-      strcol_put(&s, "Clerk#", 6);
-      put_padded(&s,
-                 1 + tpch_below(tpch_rnd(k, (uint64_t)(start + r)), clerks),
-                 9);
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  case O_SHIPPRIORITY: {
-    /* Always 0: the buffer is zero-filled. */
-    if (fixed_new(g, &b, 4) == NULL)
-      goto oom;
-    return fixed_done(g, I32, b, out, err);
-  }
-  case O_COMMENT: {
-    const char *pool = pool_of(g);
-    const uint64_t k = g->key[S_O_COMMENT];
-    if ((rc = strcol_init(g, &s, 49, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 78, col, err);
-      put_text(&s, pool, tpch_rnd(k, (uint64_t)(start + r)), 19, 78);
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  }
-  return dq_error_set(err, DQ_EINTERNAL, "orders column %d", col);
-oom:
-  return nomem(g, err);
-fail:
-  strcol_drop(&s);
-  return rc;
-}
-
-/* --- customer and supplier ------------------------------------------------
- * The two tables have the same shape (key, name, address, nation, phone,
- * balance, comment); they differ in streams and a few constants. */
-typedef struct person_def {
-  const char *name_prefix; /* "Customer#" / "Supplier#" */
-  enum stream s_address, s_nation, s_phone, s_acctbal, s_comment;
-  uint32_t comment_lo, comment_hi;
-} person_def;
-
-static const person_def customer_def = {
-    "Customer#", S_C_ADDRESS, S_C_NATION, S_C_PHONE, S_C_ACCTBAL,
-    S_C_COMMENT, 29, 116};
-static const person_def supplier_def = {
-    "Supplier#", S_S_ADDRESS, S_S_NATION, S_S_PHONE, S_S_ACCTBAL,
-    S_S_COMMENT, 25, 100};
-
-/* Which suppliers carry Q16's "Customer%Complaints" (1) or
- * "Customer%Recommends" (2) in s_comment: the suppliers are cut into n_bbb
- * equal strata and each stratum has one of each at random places, so the
- * counts are exact and any supplier's answer costs one hash. */
-static inline int bbb_kind(uint64_t key, int64_t s, int64_t S, int64_t n) {
-  int64_t k = ((s + 1) * n - 1) / S;
-  int64_t lo = k * S / n, len = (k + 1) * S / n - lo;
-  uint64_t r = tpch_rnd(key, (uint64_t)k);
-  int64_t c = (int64_t)tpch_draw(&r, (uint64_t)len);
-  if (s - lo == c)
-    return 1;
-  if (len >= 2 &&
-      s - lo == (c + 1 + (int64_t)tpch_draw(&r, (uint64_t)len - 1)) % len)
-    return 2;
-  return 0;
-}
-
-static int gen_person(gen *g, const person_def *d, int col,
-                      dq_array **out, dq_error *err) {
-  const int64_t n = g->n_rows, start = g->start;
-  const bool supp = d == &supplier_def;
-  dq_buffer *b = NULL;
-  strcol s = {0};
-  int rc = 0;
-
-  /* Both tables: 0 key, 1 name, 2 address, 3 nation, 4 phone, 5 balance;
-   * customer: 6 segment, 7 comment; supplier: 6 comment. */
-  int which = col;
-  if (supp && col == S_COMMENT)
-    which = 7;
-  switch (which) {
-  case 0: {
-    int64_t *v = fixed_new(g, &b, 8);
-    if (v == NULL)
-      goto oom;
-    for (int64_t r = 0; r < n; r++)
-      v[r] = start + r + 1;
-    return fixed_done(g, I64, b, out, err);
-  }
-  case 1:
-    if ((rc = strcol_init(g, &s, 18, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 32, col, err);
-      strcol_put(&s, d->name_prefix, 9);
-      put_padded(&s, (uint64_t)(start + r + 1), 9);
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  case 2: {
-    const uint64_t k = g->key[d->s_address];
-    if ((rc = strcol_init(g, &s, 25, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 40, col, err);
-      put_vstring(&s, k, (uint64_t)(start + r));
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  case 3: {
-    int64_t *v = fixed_new(g, &b, 8);
-    if (v == NULL)
-      goto oom;
-    const uint64_t k = g->key[d->s_nation];
-    for (int64_t r = 0; r < n; r++)
-      v[r] = (int64_t)tpch_below(tpch_rnd(k, (uint64_t)(start + r)), 25);
-    return fixed_done(g, I64, b, out, err);
-  }
-  case 4: {
-    const uint64_t kn = g->key[d->s_nation], kp = g->key[d->s_phone];
-    if ((rc = strcol_init(g, &s, 15, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 15, col, err);
-      uint64_t i = (uint64_t)(start + r);
-      put_phone(&s, (int64_t)tpch_below(tpch_rnd(kn, i), 25),
-                tpch_rnd(kp, i));
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  case 5: {
-    /* -999.99 .. 9999.99 */
-    dq_i128 *v = fixed_new(g, &b, 16);
-    if (v == NULL)
-      goto oom;
-    const uint64_t k = g->key[d->s_acctbal];
-    for (int64_t r = 0; r < n; r++)
-      v[r] = -99999 + (int64_t)tpch_below(tpch_rnd(k, (uint64_t)(start + r)),
-                                          1099999);
-    return fixed_done(g, DEC, b, out, err);
-  }
-  case 6: {
-    const uint64_t k = g->key[S_C_SEGMENT];
-    if ((rc = strcol_init(g, &s, 9, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 10, col, err);
-      strcol_word(&s, &tpch_segments[tpch_below(
-                          tpch_rnd(k, (uint64_t)(start + r)), 5)]);
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  case 7: {
-    const char *pool = pool_of(g);
-    const uint64_t k = g->key[d->s_comment];
-    const uint64_t kbbb = g->key[S_S_BBB], kpos = g->key[S_S_BBB_POS];
-    const int64_t S = g->z.supp, n_bbb = g->z.n_bbb;
-    const uint32_t lo = d->comment_lo, hi = d->comment_hi;
-    if ((rc = strcol_init(g, &s, (lo + hi) / 2, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, hi, col, err);
-      size_t at = s.used;
-      put_text(&s, pool, tpch_rnd(k, (uint64_t)(start + r)), lo, hi);
-      int kind = supp ? bbb_kind(kbbb, start + r, S, n_bbb) : 0;
-      if (kind != 0) {
-        /* As dbgen: "Customer " at a random place, then after random
-         * noise "Complaints" or "Recommends" (9 + 10 bytes, len >= 25). */
-        uint64_t len = s.used - at, x = tpch_rnd(kpos, (uint64_t)(start + r));
-        uint64_t noise = tpch_draw(&x, len - 19 + 1);
-        uint64_t pos = tpch_draw(&x, len - 19 - noise + 1);
-        memcpy(s.p + at + pos, "Customer ", 9);
-        memcpy(s.p + at + pos + 9 + noise,
-               kind == 1 ? "Complaints" : "Recommends", 10);
-      }
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  }
-  return dq_error_set(err, DQ_EINTERNAL, "%s column %d",
-                      tables[g->table].name, col);
-oom:
-  return nomem(g, err);
-fail:
-  strcol_drop(&s);
-  return rc;
-}
-
-/* --- part ----------------------------------------------------------------- */
-static int gen_part(gen *g, int col, dq_array **out, dq_error *err) {
-  const int64_t n = g->n_rows, start = g->start;
-  dq_buffer *b = NULL;
-  strcol s = {0};
-  int rc = 0;
-
-  switch (col) {
-  case P_PARTKEY: {
-    int64_t *v = fixed_new(g, &b, 8);
-    if (v == NULL)
-      goto oom;
-    for (int64_t r = 0; r < n; r++)
-      v[r] = start + r + 1;
-    return fixed_done(g, I64, b, out, err);
-  }
-  case P_NAME: {
-    /* Five distinct colours, space-separated. */
-    const uint64_t k = g->key[S_P_NAME];
-    if ((rc = strcol_init(g, &s, 33, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 5 * 11, col, err);
-      unsigned pick[5];
-      int got = 0;
-      for (uint64_t h = 0; got < 5; h++) {
-        uint64_t x = tpch_rnd(k, (uint64_t)(start + r) * 16 + h);
-        for (int t = 0; t < 5 && got < 5; t++) {
-          unsigned c = (unsigned)tpch_draw(&x, 92);
-          bool dup = false;
-          for (int m = 0; m < got; m++)
-            dup |= pick[m] == c;
-          if (!dup)
-            pick[got++] = c;
-        }
-      }
-      for (int m = 0; m < 5; m++) {
-        if (m > 0)
-          strcol_put(&s, " ", 1);
-        strcol_word(&s, &tpch_colors[pick[m]]);
-      }
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  case P_MFGR:
-  case P_BRAND: {
-    /* Manufacturer#M, Brand#MN: the brand's M is the part's manufacturer. */
-    const uint64_t km = g->key[S_P_MFGR], kb = g->key[S_P_BRAND];
-    if ((rc = strcol_init(g, &s, col == P_MFGR ? 14 : 8, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 14, col, err);
-      uint64_t i = (uint64_t)(start + r);
-      char m = (char)('1' + tpch_below(tpch_rnd(km, i), 5));
-      if (col == P_MFGR) {
-        strcol_put(&s, "Manufacturer#", 13);
-        strcol_put(&s, &m, 1);
-      } else {
-        char nn = (char)('1' + tpch_below(tpch_rnd(kb, i), 5));
-        strcol_put(&s, "Brand#", 6);
-        strcol_put(&s, &m, 1);
-        strcol_put(&s, &nn, 1);
-      }
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  case P_TYPE: {
-    const uint64_t k = g->key[S_P_TYPE];
-    if ((rc = strcol_init(g, &s, 21, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 32, col, err);
-      unsigned t = (unsigned)tpch_below(tpch_rnd(k, (uint64_t)(start + r)),
-                                        150);
-      strcol_word(&s, &tpch_type_s1[t / 25]);
-      strcol_put(&s, " ", 1);
-      strcol_word(&s, &tpch_type_s2[t / 5 % 5]);
-      strcol_put(&s, " ", 1);
-      strcol_word(&s, &tpch_type_s3[t % 5]);
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  case P_SIZE: {
-    int32_t *v = fixed_new(g, &b, 4);
-    if (v == NULL)
-      goto oom;
-    const uint64_t k = g->key[S_P_SIZE];
-    for (int64_t r = 0; r < n; r++)
-      v[r] = 1 + (int32_t)tpch_below(tpch_rnd(k, (uint64_t)(start + r)), 50);
-    return fixed_done(g, I32, b, out, err);
-  }
-  case P_CONTAINER: {
-    const uint64_t k = g->key[S_P_CONTAINER];
-    if ((rc = strcol_init(g, &s, 7, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 16, col, err);
-      unsigned c = (unsigned)tpch_below(tpch_rnd(k, (uint64_t)(start + r)),
-                                        40);
-      strcol_word(&s, &tpch_container_s1[c / 8]);
-      strcol_put(&s, " ", 1);
-      strcol_word(&s, &tpch_container_s2[c % 8]);
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  case P_RETAILPRICE: {
-    dq_i128 *v = fixed_new(g, &b, 16);
-    if (v == NULL)
-      goto oom;
-    for (int64_t r = 0; r < n; r++)
-      v[r] = retail_cents(start + r + 1);
-    return fixed_done(g, DEC, b, out, err);
-  }
-  case P_COMMENT: {
-    const char *pool = pool_of(g);
-    const uint64_t k = g->key[S_P_COMMENT];
-    if ((rc = strcol_init(g, &s, 14, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 22, col, err);
-      put_text(&s, pool, tpch_rnd(k, (uint64_t)(start + r)), 5, 22);
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  }
-  return dq_error_set(err, DQ_EINTERNAL, "part column %d", col);
-oom:
-  return nomem(g, err);
-fail:
-  strcol_drop(&s);
-  return rc;
-}
-
-/* --- partsupp ------------------------------------------------------------- */
-static int gen_partsupp(gen *g, int col, dq_array **out, dq_error *err) {
-  const int64_t n = g->n_rows, start = g->start, n_ps = g->z.n_ps;
-  dq_buffer *b = NULL;
-  strcol s = {0};
-  int rc = 0;
-
-  /* Row r is supplier r % n_ps of part start + r / n_ps; its stream index
-   * is part*4 + supplier whatever n_ps is. */
-#define PS_INDEX(r)                                                           \
-  ((uint64_t)(start + (r) / n_ps) * 4 + (uint64_t)((r) % n_ps))
-  switch (col) {
-  case PS_PARTKEY: {
-    int64_t *v = fixed_new(g, &b, 8);
-    if (v == NULL)
-      goto oom;
-    for (int64_t r = 0; r < n; r++)
-      v[r] = start + r / n_ps + 1;
-    return fixed_done(g, I64, b, out, err);
-  }
-  case PS_SUPPKEY: {
-    int64_t *v = fixed_new(g, &b, 8);
-    if (v == NULL)
-      goto oom;
-    const int64_t S = g->z.supp;
-    for (int64_t r = 0; r < n; r++)
-      v[r] = supp_of(start + r / n_ps + 1, r % n_ps, S);
-    return fixed_done(g, I64, b, out, err);
-  }
-  case PS_AVAILQTY: {
-    int32_t *v = fixed_new(g, &b, 4);
-    if (v == NULL)
-      goto oom;
-    const uint64_t k = g->key[S_PS_AVAILQTY];
-    for (int64_t r = 0; r < n; r++)
-      v[r] = 1 + (int32_t)tpch_below(tpch_rnd(k, PS_INDEX(r)), 9999);
-    return fixed_done(g, I32, b, out, err);
-  }
-  case PS_SUPPLYCOST: {
-    /* 1.00 .. 1000.00 */
-    dq_i128 *v = fixed_new(g, &b, 16);
-    if (v == NULL)
-      goto oom;
-    const uint64_t k = g->key[S_PS_COST];
-    for (int64_t r = 0; r < n; r++)
-      v[r] = 100 + (int64_t)tpch_below(tpch_rnd(k, PS_INDEX(r)), 99901);
-    return fixed_done(g, DEC, b, out, err);
-  }
-  case PS_COMMENT: {
-    const char *pool = pool_of(g);
-    const uint64_t k = g->key[S_PS_COMMENT];
-    if ((rc = strcol_init(g, &s, 124, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 198, col, err);
-      put_text(&s, pool, tpch_rnd(k, PS_INDEX(r)), 49, 198);
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  }
-#undef PS_INDEX
-  return dq_error_set(err, DQ_EINTERNAL, "partsupp column %d", col);
-oom:
-  return nomem(g, err);
-fail:
-  strcol_drop(&s);
-  return rc;
-}
-
-/* --- nation and region ----------------------------------------------------
- * Fixed rows from the spec; only the comments are random. */
-static int gen_fixed_table(gen *g, int col, dq_array **out, dq_error *err) {
-  const int64_t n = g->n_rows, start = g->start;
-  const bool nation = g->table == DQ_TPCH_NATION;
-  dq_buffer *b = NULL;
-  strcol s = {0};
-  int rc = 0;
-
-  /* 0 key, 1 name, 2 nation's region key, 3 comment */
-  int which = !nation && col == R_COMMENT ? 3 : col;
-  switch (which) {
-  case 0:
-  case 2: {
-    int64_t *v = fixed_new(g, &b, 8);
-    if (v == NULL)
-      goto oom;
-    for (int64_t r = 0; r < n; r++)
-      v[r] = which == 0 ? start + r : tpch_nation_region[start + r];
-    return fixed_done(g, I64, b, out, err);
-  }
-  case 1:
-    if ((rc = strcol_init(g, &s, 16, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, 16, col, err);
-      strcol_word(&s, nation ? &tpch_nations[start + r]
-                             : &tpch_regions[start + r]);
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  case 3: {
-    const char *pool = pool_of(g);
-    const uint64_t k = g->key[nation ? S_N_COMMENT : S_R_COMMENT];
-    const uint32_t hi = nation ? 114 : 115;
-    if ((rc = strcol_init(g, &s, hi, err)) != 0)
-      return rc;
-    for (int64_t r = 0; r < n; r++) {
-      STRCOL_ROOM(g, &s, hi, col, err);
-      put_text(&s, pool, tpch_rnd(k, (uint64_t)(start + r)), 31, hi);
-      strcol_end_row(&s, r);
-    }
-    return strcol_done(g, &s, out, err);
-  }
-  }
-  return dq_error_set(err, DQ_EINTERNAL, "%s column %d",
-                      tables[g->table].name, col);
-oom:
-  return nomem(g, err);
-fail:
-  strcol_drop(&s);
-  return rc;
-}
-
 static int gen_column(gen *g, int col, dq_array **out, dq_error *err) {
   switch (g->table) {
-  case DQ_TPCH_LINEITEM: return gen_lineitem(g, col, out, err);
-  case DQ_TPCH_ORDERS: return gen_orders(g, col, out, err);
-  case DQ_TPCH_CUSTOMER: return gen_person(g, &customer_def, col, out, err);
-  case DQ_TPCH_SUPPLIER: return gen_person(g, &supplier_def, col, out, err);
-  case DQ_TPCH_PART: return gen_part(g, col, out, err);
-  case DQ_TPCH_PARTSUPP: return gen_partsupp(g, col, out, err);
+  case DQ_TPCH_LINEITEM: return tpch_gen_lineitem(g, col, out, err);
+  case DQ_TPCH_ORDERS: return tpch_gen_orders(g, col, out, err);
+  case DQ_TPCH_CUSTOMER: return tpch_gen_person(g, &tpch_customer_def, col, out, err);
+  case DQ_TPCH_SUPPLIER: return tpch_gen_person(g, &tpch_supplier_def, col, out, err);
+  case DQ_TPCH_PART: return tpch_gen_part(g, col, out, err);
+  case DQ_TPCH_PARTSUPP: return tpch_gen_partsupp(g, col, out, err);
   case DQ_TPCH_NATION:
-  case DQ_TPCH_REGION: return gen_fixed_table(g, col, out, err);
+  case DQ_TPCH_REGION: return tpch_gen_fixed_table(g, col, out, err);
   }
   return dq_error_set(err, DQ_EINTERNAL, "TPC-H table %d", (int)g->table);
 }

@@ -1,11 +1,12 @@
 /* tpch_kept.c — TPC-H tables generated once and kept in this process's
- * memory (dq_tpch_materialize), and the reads SCAN_TPCH makes of them.
+ * memory (dq_tpch_materialize), and which rows of them a scan of a unit
+ * range reads (the TPC-H source, scan/source_tpch.c, reads them).
  *
  * Why: a query's time should be comparable with an in-memory engine's, so
  * benchmarks and `dq run --materialize` generate the tables before the
  * timed runs.  Keeping them here, keyed by (table, scale, seed), rather
  * than as a new kind of scan leaves every plan, its wire form and the
- * planner untouched: a SCAN_TPCH that finds its table kept reads it
+ * planner untouched: a TPC-H scan that finds its table kept reads it
  * instead of generating it, and the rows are the same rows in the same
  * order (the generator is a pure function of table, scale, seed and unit),
  * so no answer can change.  Only scans run in this process see the kept
@@ -25,8 +26,6 @@
 #include <dq/tpch.h>
 
 #include "arrow/batch_internal.h"
-#include "expr/expr.h"
-#include "plan/plan_internal.h"
 #include "tpch/tpch.h"
 #include "tpch/tpch_kept.h"
 
@@ -79,10 +78,10 @@ dq_tpch_kept *dq_tpch_kept_find(dq_tpch_table t, double scale,
   return k;
 }
 
-int dq_tpch_kept_read(const dq_tpch_kept *k, int64_t *next_unit,
-                      int64_t end_unit, const int *columns, size_t n_columns,
-                      dq_schema *schema, dq_batch **out, dq_error *err) {
-  *out = NULL;
+int dq_tpch_kept_next(const dq_tpch_kept *k, int64_t *next_unit,
+                      int64_t end_unit, const dq_batch **chunk_out,
+                      int64_t *row0, int64_t *n_rows, dq_error *err) {
+  *chunk_out = NULL;
   while (*next_unit < end_unit) {
     int64_t start = *next_unit;
     size_t c = (size_t)(start / k->chunk_units);
@@ -101,23 +100,10 @@ int dq_tpch_kept_read(const dq_tpch_kept *k, int64_t *next_unit,
     *next_unit = end;
     if (n == 0)
       continue;
-    dq_batch *rows;
-    int rc = dq_batch_slice(chunk, r0, n, &rows, err);
-    if (rc != 0)
-      return rc;
-    /* The projection shares the chunk's arrays. */
-    dq_array **cols = malloc((n_columns ? n_columns : 1) * sizeof *cols);
-    if (cols == NULL) {
-      dq_batch_unref(rows);
-      return dq_error_set(err, DQ_ENOMEM, "out of memory reading kept "
-                          "TPC-H %s", dq_tpch_table_name(k->table));
-    }
-    for (size_t i = 0; i < n_columns; i++)
-      cols[i] = (dq_array *)dq_batch_column(rows, (size_t)columns[i]);
-    rc = dq_batch_new(schema, n, cols, out, err);
-    free(cols);
-    dq_batch_unref(rows);
-    return rc;
+    *chunk_out = chunk;
+    *row0 = r0;
+    *n_rows = n;
+    return 0;
   }
   return 0;
 }
@@ -176,7 +162,7 @@ static int keep_table(dq_tpch_table t, double scale, uint64_t seed,
   return 0;
 }
 
-static size_t kept_bytes(void) {
+size_t dq_tpch_kept_bytes(void) {
   size_t bytes = 0;
   pthread_mutex_lock(&kept_lock);
   for (dq_tpch_kept *k = kept; k != NULL; k = k->next)
@@ -192,34 +178,7 @@ int dq_tpch_materialize(const char *table, double scale, uint64_t seed,
   if (rc == 0)
     rc = keep_table(t, scale, seed, err);
   if (bytes != NULL)
-    *bytes = kept_bytes();
-  return rc;
-}
-
-static int keep_scans(const dq_node *n, dq_error *err) {
-  if (n->kind == DQ_NODE_SCAN_TPCH) {
-    int rc = keep_table((dq_tpch_table)n->table_id, n->scale, n->seed, err);
-    if (rc != 0)
-      return rc;
-  }
-  for (size_t i = 0; i < dq_node_n_inputs(n); i++) {
-    int rc = keep_scans(dq_node_input_at(n, i), err);
-    if (rc != 0)
-      return rc;
-  }
-  return 0;
-}
-
-int dq_tpch_materialize_plan(const dq_plan *plan, size_t *bytes,
-                             dq_error *err) {
-  if (plan == NULL)
-    return dq_error_set(err, DQ_EINVAL, "dq_tpch_materialize_plan: plan is "
-                        "NULL");
-  int rc = 0;
-  for (size_t i = 0; rc == 0 && i < plan->n_stages; i++)
-    rc = keep_scans(plan->stages[i].root, err);
-  if (bytes != NULL)
-    *bytes = kept_bytes();
+    *bytes = dq_tpch_kept_bytes();
   return rc;
 }
 

@@ -2,8 +2,9 @@
  * encoders, so every seed is a valid input the fuzzer mutates from:
  *   corpus/ipc        schema messages, streams of record batches (every dq
  *                     type, nulls, an empty batch), an EOS marker
- *   corpus/plan       whole plans (TPC-H Q1/Q6, each boundary kind), each
- *                     stage alone, producer heads
+ *   corpus/plan       whole plans (TPC-H Q1/Q6, each boundary kind, CSV
+ *                     and Arrow IPC scans), each stage alone, producer
+ *                     heads
  *   corpus/task_plan  what SetPlan carries for every non-head stage
  *   corpus/config     dq.conf files
  *   corpus/worker     fuzz_worker programs: SetPlan + ExecuteTask + close,
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <dq/ipc.h>
 #include <dq/plan.h>
@@ -78,6 +80,8 @@ static void add_message(bytes *b, dq_ipc_message *m) {
   dq_ipc_message_unref(m);
 }
 
+static bytes ipc_stream; /* stream_all_types, for an IPC scan's file */
+
 static void gen_ipc(void) {
   dq_error err;
   dq_schema *s = td_schema();
@@ -98,6 +102,9 @@ static void gen_ipc(void) {
   }
   add(&stream, dq_ipc_eos, 8);
   put("ipc", "stream_all_types", stream.p, stream.n);
+  ipc_stream.p = malloc(stream.n);
+  memcpy(ipc_stream.p, stream.p, stream.n);
+  ipc_stream.n = stream.n;
   put("ipc", "eos", dq_ipc_eos, 8);
 
   /* One int32 column, no nulls: a short seed the fuzzer mutates fast. */
@@ -184,6 +191,36 @@ static dq_plan *three_stage_plan(void) {
   dq_node *top = dq_node_limit(b, dq_node_sort(b, dq_node_read(b, s2), 1, &sk),
                                5, 0);
   dq_plan_stage(b, top, 1, 1, NULL);
+  return finish(b);
+}
+
+/* scan -coalesce-> head over each file source: a CSV scan (its files are
+ * not opened to decode it) and an Arrow IPC scan of `ipc_path` (whose
+ * schema the plan carries). */
+static dq_plan *file_scan_plan(const char *ipc_path) {
+  dq_plan_builder *b;
+  dq_error err;
+  dq_plan_builder_new(&b, &err);
+  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  dq_node *scan;
+  if (ipc_path == NULL) {
+    const char *names[] = {"k", "price", "day"};
+    dq_type types[] = {{DQ_TYPE_INT64, 0, 0},
+                       {DQ_TYPE_DECIMAL, 12, 2},
+                       {DQ_TYPE_DATE32, 0, 0}};
+    dq_schema *s;
+    if (dq_schema_new(3, names, types, NULL, &s, &err) < 0)
+      die("csv schema", &err);
+    const char *paths[] = {"data/a.csv", "data/b.csv"};
+    dq_csv_options o = {true, 1 << 16, 0};
+    scan = dq_node_scan_csv_with(b, 2, paths, s, &o);
+    dq_schema_unref(s);
+  } else {
+    const char *icols[] = {td_names[1], td_names[0]};
+    scan = dq_node_scan_ipc(b, 1, &ipc_path, icols, 2);
+  }
+  uint32_t s1 = dq_plan_stage(b, scan, 2, 2, &coalesce);
+  dq_plan_stage(b, dq_node_limit(b, dq_node_read(b, s1), 10, 0), 1, 1, NULL);
   return finish(b);
 }
 
@@ -368,6 +405,22 @@ int main(int argc, char **argv) {
   dq_plan *p = three_stage_plan();
   gen_plan_seeds("three", p);
   gen_worker_seeds("three", p);
+  dq_plan_free(p);
+  p = file_scan_plan(NULL);
+  gen_plan_seeds("csv", p);
+  dq_plan_free(p);
+  /* The IPC scan reads its schema from the file when built. */
+  const char *ipc_path = "/tmp/dq-gen-corpus-all-types.arrows";
+  FILE *f = fopen(ipc_path, "wb");
+  if (f == NULL || fwrite(ipc_stream.p, 1, ipc_stream.n, f) != ipc_stream.n ||
+      fclose(f) != 0) {
+    fprintf(stderr, "gen_corpus: cannot write %s\n", ipc_path);
+    return 1;
+  }
+  p = file_scan_plan(ipc_path);
+  unlink(ipc_path);
+  free(ipc_stream.p);
+  gen_plan_seeds("ipc_scan", p);
   dq_plan_free(p);
   static const char *const queries[] = {"q1", "q6"};
   for (size_t i = 0; i < 2; i++) {

@@ -1,10 +1,11 @@
-/* op_scan_csv.c — SCAN_CSV: reads this pipeline's byte ranges of CSV files
- * (RFC 4180) into batches of the node's declared schema.
+/* csv_parse.c — the CSV parser of source "csv": reads a pipeline's byte
+ * ranges of CSV files (RFC 4180) into batches of the declared schema.
  *
  * A range [offset, offset + length) owns the records that start in it
  * (the Hadoop rule): a reader starting at offset > 0 skips to the first
  * line start at or after offset, and reads its last record to its end
- * even past the range.  Which ranges a pipeline reads is csv.c's business.
+ * even past the range.  Which ranges a pipeline reads is source_csv.c's
+ * business.
  *
  * Reading is buffered (one buffer per pipeline, at least 1 MiB and more
  * than the longest record allowed); a record is parsed in place into
@@ -35,7 +36,6 @@
 
 #include "arrow/batch_internal.h"
 #include "scan/csv.h"
-#include "exec/exec.h"
 
 #define MIN_BUFFER (1u << 20)
 
@@ -57,7 +57,10 @@ typedef struct col_out {
 } col_out;
 
 typedef struct scan_csv_op {
-  dq_op op;
+  dq_source_reader r;
+  const dq_csv_params *p;
+  dq_source_projection proj;
+  bool identity; /* the projection is every column, in order */
   dq_csv_range *ranges;
   size_t n_ranges, next_range;
   size_t n_cols;
@@ -198,7 +201,7 @@ static int open_range(scan_csv_op *s, const dq_csv_range *r, dq_error *err) {
   s->lo = s->hi = 0;
   s->eof = false;
   s->range_end = r->offset + r->length;
-  s->header_pending = r->offset == 0 && s->op.node->csv_header;
+  s->header_pending = r->offset == 0 && s->p->header;
   if (r->offset == 0)
     return 0;
   /* Skip the rest of the record the previous range owns. */
@@ -392,12 +395,12 @@ static int next_record(scan_csv_op *s, dq_error *err) {
     int rc = split_record(s, err);
     if (rc < 0)
       return rc;
-    size_t limit = (size_t)s->op.node->csv_max_line;
+    size_t limit = (size_t)s->p->max_line;
     if (rc == 0) {
       if (s->hi - s->lo > limit + 2 || (rc = refill(s, err)) == 1)
         return fail_at(s, s->lo, err, DQ_EINVAL, "record longer than "
                        "%" PRId64 " bytes (the scan's max_line_bytes)",
-                       s->op.node->csv_max_line);
+                       s->p->max_line);
       if (rc < 0)
         return rc;
       continue;
@@ -410,7 +413,7 @@ static int next_record(scan_csv_op *s, dq_error *err) {
     if (len > limit)
       return fail_at(s, s->lo, err, DQ_EINVAL, "record longer than "
                      "%" PRId64 " bytes (the scan's max_line_bytes)",
-                     s->op.node->csv_max_line);
+                     s->p->max_line);
     return check_boundary(s, err);
   }
 }
@@ -633,7 +636,7 @@ static int set_null(scan_csv_op *s, col_out *o, int64_t r, dq_error *err) {
 
 /* Stores the current record's fields as row s->rows. */
 static int append_record(scan_csv_op *s, dq_error *err) {
-  const dq_schema *sc = s->op.node->schema;
+  const dq_schema *sc = s->p->schema;
   int64_t r = s->rows;
   for (size_t c = 0; c < s->n_cols; c++) {
     const field *fl = &s->f[c];
@@ -762,8 +765,14 @@ static int finish_batch(scan_csv_op *s, dq_batch **out, dq_error *err) {
     o->validity = o->values = o->offsets = NULL;
     made += rc == 0;
   }
+  dq_batch *b = NULL;
   if (rc == 0)
-    rc = dq_batch_new(s->op.node->schema, n, a, out, err);
+    rc = dq_batch_new(s->identity ? s->proj.schema : s->p->schema, n, a, &b,
+                      err);
+  if (rc == 0 && s->identity)
+    *out = b;
+  else if (rc == 0)
+    rc = dq_source_project(b, &s->proj, out, err);
   for (size_t c = 0; c < made; c++)
     dq_array_unref(a[c]);
   if (a != arrays)
@@ -772,8 +781,8 @@ static int finish_batch(scan_csv_op *s, dq_batch **out, dq_error *err) {
   return rc;
 }
 
-static int scan_next(dq_op *op, dq_batch **out, dq_error *err) {
-  scan_csv_op *s = (scan_csv_op *)op;
+static int scan_next(dq_source_reader *r, dq_batch **out, dq_error *err) {
+  scan_csv_op *s = (scan_csv_op *)r;
   *out = NULL;
   while (s->rows < s->batch_rows) {
     if (s->fd < 0) {
@@ -805,8 +814,8 @@ static int scan_next(dq_op *op, dq_batch **out, dq_error *err) {
   return finish_batch(s, out, err);
 }
 
-static void scan_close(dq_op *op) {
-  scan_csv_op *s = (scan_csv_op *)op;
+static void scan_close(dq_source_reader *r) {
+  scan_csv_op *s = (scan_csv_op *)r;
   close_range(s);
   drop_batch(s);
   free(s->cols);
@@ -817,44 +826,45 @@ static void scan_close(dq_op *op) {
   free(s);
 }
 
-int dq_op_scan_csv_open(const dq_node *n, const dq_exec_env *env,
-                        uint32_t partition, dq_op **out, dq_error *err) {
+int dq_csv_reader_open(const dq_csv_params *p,
+                       const dq_source_projection *proj, int64_t batch_rows,
+                       dq_csv_range *ranges, size_t n_ranges,
+                       dq_source_reader **out, dq_error *err) {
   scan_csv_op *s = calloc(1, sizeof *s);
-  if (s == NULL)
+  if (s == NULL) {
+    free(ranges);
     return dq_error_set(err, DQ_ENOMEM, "out of memory opening a scan");
+  }
   s->fd = -1;
-  s->op.next = scan_next;
-  s->op.close = scan_close;
-  s->op.node = n;
-  s->op.env = env;
-  s->op.partition = partition;
-  s->n_cols = dq_schema_n_fields(n->schema);
-  s->batch_rows = env->batch_rows > 0 ? env->batch_rows
-                                      : DQ_EXEC_DEFAULT_BATCH_ROWS;
+  s->r.next = scan_next;
+  s->r.close = scan_close;
+  s->p = p;
+  s->proj = *proj;
+  s->ranges = ranges;
+  s->n_ranges = n_ranges;
+  s->n_cols = dq_schema_n_fields(p->schema);
+  s->identity = proj->n_columns == s->n_cols;
+  for (size_t i = 0; s->identity && i < proj->n_columns; i++)
+    s->identity = proj->column_idx[i] == (int)i;
+  s->batch_rows = batch_rows > 0 ? batch_rows : 8192;
   s->cols = calloc(s->n_cols, sizeof *s->cols);
   for (size_t c = 0; s->cols != NULL && c < s->n_cols; c++) {
-    s->cols[c].type = dq_schema_field_type(n->schema, c);
+    s->cols[c].type = dq_schema_field_type(p->schema, c);
     s->cols[c].width = dq_type_width(s->cols[c].type);
   }
   /* Room for the longest record allowed, its line break, and slack so a
    * record just over the limit is seen whole and reported as such. */
-  s->cap = (size_t)n->csv_max_line + 64;
+  s->cap = (size_t)p->max_line + 64;
   if (s->cap < MIN_BUFFER)
     s->cap = MIN_BUFFER;
   s->buf = malloc(s->cap);
   s->scratch = malloc(s->cap);
   s->f = calloc(s->n_cols + 1, sizeof *s->f);
-  int rc = 0;
   if (s->buf == NULL || s->scratch == NULL || s->f == NULL ||
-      s->cols == NULL)
-    rc = dq_error_set(err, DQ_ENOMEM, "out of memory opening a CSV scan");
-  if (rc == 0)
-    rc = dq_csv_pipeline_ranges(n, env, partition, &s->ranges, &s->n_ranges,
-                                err);
-  if (rc != 0) {
-    scan_close(&s->op);
-    return rc;
+      s->cols == NULL) {
+    scan_close(&s->r);
+    return dq_error_set(err, DQ_ENOMEM, "out of memory opening a CSV scan");
   }
-  *out = &s->op;
+  *out = &s->r;
   return 0;
 }
