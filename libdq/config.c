@@ -21,6 +21,7 @@
 
 #include <dq/dq.h>
 
+#include "hmap.h"
 #include "strlist.h"
 
 #ifndef DQ_PLUGIN_DIR
@@ -119,6 +120,9 @@ typedef struct parse_state {
   int err_code;
   char err_msg[400];
   int seen_transport; /* [dq] transport given in the file */
+  /* "section\0key" -> the line it was set on: a key given twice is an
+   * error naming both lines, not a silent "last one wins". */
+  dq_hmap seen;
 } parse_state;
 
 /* inih's line reader: one line per call, counting, refusing over-long lines
@@ -256,11 +260,34 @@ static int handle_transport(parse_state *ps, const char *tname,
   return 1;
 }
 
+/* Records where section/key was set; fails naming both lines when it was
+ * set before (an indented continuation line counts as setting it again). */
+static int note_key(parse_state *ps, const char *section, const char *key) {
+  size_t sl = strlen(section), kl = strlen(key);
+  char buf[2 * 200 + 2]; /* inih's own name limits are smaller */
+  if (sl + 1 + kl > sizeof buf)
+    return fail(ps, DQ_ECONFIG, "key '%s' in [%s] is too long", key, section);
+  memcpy(buf, section, sl);
+  buf[sl] = '\0';
+  memcpy(buf + sl + 1, key, kl);
+  intptr_t first = (intptr_t)dq_hmap_get(&ps->seen, buf, sl + 1 + kl);
+  if (first != 0)
+    return fail(ps, DQ_ECONFIG,
+                "'%s' in [%s] is set twice (lines %ld and %d): remove one",
+                key, section, (long)first, ps->line);
+  if (dq_hmap_put(&ps->seen, buf, sl + 1 + kl, (void *)(intptr_t)ps->line) <
+      0)
+    return fail(ps, DQ_ENOMEM, "out of memory");
+  return 1;
+}
+
 static int handler(void *user, const char *section, const char *key,
                    const char *value) {
   parse_state *ps = user;
   if (ps->err_line != 0)
     return 0; /* keep the first error only */
+  if (!note_key(ps, section, key))
+    return 0;
   if (strcmp(section, "dq") == 0)
     return handle_dq(ps, key, value);
   if (strcmp(section, "executor") == 0)
@@ -333,6 +360,7 @@ static int parse_text(const char *text, const char *name, dq_config **out,
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
   parse_state ps = {.cfg = cfg, .name = name, .text = text};
   int rc = ini_parse_stream(read_line, &ps, handler, &ps);
+  dq_hmap_clear(&ps.seen);
   if (rc != 0 || ps.err_line != 0) {
     int code;
     if (ps.err_line != 0 && (rc <= 0 || ps.err_line <= rc))

@@ -16,7 +16,8 @@ libdq_libdqcore_la_SOURCES = \
 	libdq/task_plan.c libdq/task_plan.h \
 	libdq/query.c \
 	libdq/worker.c libdq/worker_internal.h \
-	libdq/strlist.c libdq/strlist.h
+	libdq/strlist.c libdq/strlist.h \
+	libdq/hmap.c libdq/hmap.h
 nodist_libdq_libdqcore_la_SOURCES = proto/worker.pb-c.c proto/worker.pb-c.h \
 	proto/task.pb-c.c proto/task.pb-c.h
 libdq_libdqcore_la_CPPFLAGS = $(AM_CPPFLAGS) \

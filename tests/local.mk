@@ -89,3 +89,8 @@ EXTRA_DIST += tests/headers.test tests/linkage.test tests/run.test tests/gen.tes
 # Worker processes and their tests (tools/worker_procs.c, dq worker).
 include tests/procs.mk
 include tests/soak.mk
+
+# Hostile and careless input: URLs, config files, output errors, plugin
+# permissions, signals.  Each feeds exactly the input it names.
+TESTS += tests/urls-config.test
+EXTRA_DIST += tests/urls-config.test

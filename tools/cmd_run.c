@@ -229,6 +229,31 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
   return true;
 }
 
+/* A plain decimal number: digits with an optional fraction and exponent.
+ * strtod alone would also take leading spaces, hex floats ("0x1p-3"),
+ * "inf" and "nan", none of which anyone means as a scale factor. */
+static bool plain_decimal(const char *s) {
+  const char *p = s;
+  size_t digits = 0;
+  while (*p >= '0' && *p <= '9')
+    p++, digits++;
+  if (*p == '.')
+    for (p++; *p >= '0' && *p <= '9'; p++)
+      digits++;
+  if (digits == 0)
+    return false;
+  if (*p == 'e' || *p == 'E') {
+    p++;
+    if (*p == '+' || *p == '-')
+      p++;
+    if (*p < '0' || *p > '9')
+      return false;
+    while (*p >= '0' && *p <= '9')
+      p++;
+  }
+  return *p == '\0';
+}
+
 static const run_query *find_query(const char *name) {
   for (size_t i = 0; i < run_n_queries; i++)
     if (strcmp(run_queries[i].name, name) == 0)
@@ -273,7 +298,8 @@ static int parse_args(int argc, char **argv, run_opts *o) {
       char *end;
       errno = 0;
       double sf = strtod(v, &end);
-      if (end == v || *end != '\0' || errno != 0 || !isfinite(sf) ||
+      if (!plain_decimal(v) || end == v || *end != '\0' || errno != 0 ||
+          !isfinite(sf) ||
           sf <= 0 || sf > RUN_MAX_SCALE)
         return usage_error("--scale must be a number > 0 and <= %g, not "
                            "'%s'",
@@ -866,6 +892,19 @@ static void listen_url(const char *transport, char *buf, size_t len) {
     snprintf(buf, len, "%s://", transport);
 }
 
+/* Whether err is a transport refusing one of urls as malformed: opening a
+ * channel parses the URL and fails with DQ_EINVAL naming it, before any
+ * task exists (so the error names no task). */
+static bool bad_url(const dq_error *err, const char *const *urls,
+                    size_t n_urls) {
+  if (err->code != DQ_EINVAL || err->has_task)
+    return false;
+  for (size_t i = 0; i < n_urls; i++)
+    if (strcmp(err->worker_url, urls[i]) == 0)
+      return true;
+  return false;
+}
+
 static int run_distributed(const run_opts *o, const run_query *q,
                            dq_config *cfg) {
   dq_error err;
@@ -978,6 +1017,12 @@ static int run_distributed(const run_opts *o, const run_query *q,
     }
     secs[r] = watcher_stop(&w);
   }
+  if (rc < 0 && bad_url(&err, urls, n_urls)) {
+    /* A URL the user gave that the transport cannot parse is a usage
+     * error like any other malformed argument, not a failed query. */
+    status = usage_error("%s", err.message);
+    goto done;
+  }
   if (rc < 0) {
     if (interrupted) {
       fprintf(stderr, "dq run: interrupted; the query was cancelled on every "
@@ -1028,36 +1073,58 @@ int dq_cmd_run(int argc, char **argv, const dq_global_opts *g) {
     return status;
   }
 
-  /* --worker URLs name their transport: without --transport, that is the
-   * one to use, whatever the config's default (which could not reach them
-   * anyway). */
-  char scheme[64] = "";
-  for (size_t i = 0; i < o.n_urls && o.transport == NULL; i++) {
-    size_t n = (size_t)(strstr(o.urls[i], "://") - o.urls[i]);
-    if (n == 0 || n >= sizeof scheme) {
-      status = usage_error("'%s' names no transport before '://'",
-                           o.urls[i]);
-    } else if (i == 0) {
-      memcpy(scheme, o.urls[i], n);
-      scheme[n] = '\0';
-    } else if (strncmp(o.urls[i], scheme, n) != 0 || scheme[n] != '\0') {
-      status = usage_error("the workers use different transports ('%s', "
-                           "'%s'): one query runs over one transport",
-                           o.urls[0], o.urls[i]);
-    }
-    if (status >= 0) {
-      free(o.urls);
-      return status;
-    }
-  }
-  if (o.transport == NULL && scheme[0] != '\0')
-    o.transport = scheme;
-
   dq_error err;
   dq_error_clear(&err);
   dq_config *cfg = NULL;
-  if (dq_config_load(g->config_path, &cfg, &err) < 0 ||
-      (o.transport && dq_config_set_transport(cfg, o.transport, &err) < 0)) {
+  if (dq_config_load(g->config_path, &cfg, &err) < 0) {
+    fail(&err);
+    dq_config_free(cfg);
+    free(o.urls);
+    return 1;
+  }
+
+  /* Worker URLs name their transport: without --transport, that is the
+   * one to use, whatever the config's default (which could not reach them
+   * anyway).  The config's [workers] behave as --worker does, when they
+   * are the workers this run uses. */
+  const char *const *wurls = (const char *const *)o.urls;
+  size_t n_wurls = o.n_urls;
+  const char **cfg_urls = NULL;
+  if (n_wurls == 0 && o.n_workers == 0 && dq_config_n_workers(cfg) > 0) {
+    n_wurls = dq_config_n_workers(cfg);
+    if ((cfg_urls = calloc(n_wurls, sizeof *cfg_urls)) == NULL) {
+      fprintf(stderr, "dq run: out of memory\n");
+      status = 1;
+    }
+    for (size_t i = 0; cfg_urls != NULL && i < n_wurls; i++)
+      cfg_urls[i] = dq_config_worker(cfg, i);
+    wurls = cfg_urls;
+  }
+  char scheme[64] = "";
+  for (size_t i = 0; i < n_wurls && o.transport == NULL && status < 0;
+       i++) {
+    size_t n = (size_t)(strstr(wurls[i], "://") - wurls[i]);
+    if (n == 0 || n >= sizeof scheme) {
+      status = usage_error("'%s' names no transport before '://'",
+                           wurls[i]);
+    } else if (i == 0) {
+      memcpy(scheme, wurls[i], n);
+      scheme[n] = '\0';
+    } else if (strncmp(wurls[i], scheme, n) != 0 || scheme[n] != '\0') {
+      status = usage_error("the workers use different transports ('%s', "
+                           "'%s'): one query runs over one transport",
+                           wurls[0], wurls[i]);
+    }
+  }
+  free(cfg_urls);
+  if (status >= 0) {
+    dq_config_free(cfg);
+    free(o.urls);
+    return status;
+  }
+  if (o.transport == NULL && scheme[0] != '\0')
+    o.transport = scheme;
+  if (o.transport && dq_config_set_transport(cfg, o.transport, &err) < 0) {
     fail(&err);
     dq_config_free(cfg);
     free(o.urls);

@@ -266,11 +266,16 @@ int dq_cmd_worker(int argc, char **argv, const dq_global_opts *g) {
     wlog(LOG_ERROR, "%s", dq_error_format(&err, buf, sizeof buf));
     goto done;
   }
-  if ((listen ? dq_worker_start(ctx, listen, &w, &err)
-              : start_default(ctx, name, &w, &err)) < 0) {
+  int rc = listen ? dq_worker_start(ctx, listen, &w, &err)
+                  : start_default(ctx, name, &w, &err);
+  if (rc < 0) {
     wlog(LOG_ERROR, "cannot serve at %s: %s",
          listen ? listen : "the default address",
          dq_error_format(&err, buf, sizeof buf));
+    /* A --listen URL the transport cannot parse is a usage error, as a
+     * malformed argument is everywhere else. */
+    if (listen != NULL && rc == DQ_EINVAL)
+      status = EXIT_USAGE;
     goto done;
   }
   wlog(LOG_INFO, "transport %s %s, serving at %s",

@@ -22,6 +22,8 @@
 #include "worker.pb-c.h"
 
 #define GRPC_SCHEME "grpc://"
+/* The shortest keepalive ping interval accepted ([transport.grpc]). */
+#define GRPC_MIN_KEEPALIVE_MS 250
 
 #define GRPC_M_COORD "/dq.v1.Worker/CoordinatorChannel"
 #define GRPC_M_EXECUTE "/dq.v1.Worker/ExecuteTask"

@@ -122,6 +122,15 @@ static int grpc_tp_init(const dq_kv *options, size_t n_options,
       rc = parse_int(kv, 1, INT32_MAX, &t->deadline_ms, err);
     } else if (strcmp(kv->key, "keepalive_ms") == 0) {
       rc = parse_int(kv, 0, INT32_MAX, &t->keepalive_ms, err);
+      /* The interval is also the ping's ack timeout (below 20 s): at 1 ms
+       * every connection is declared dead before the ack can arrive, which
+       * fails every query.  0 (off) or at least GRPC_MIN_KEEPALIVE_MS. */
+      if (rc == 0 && t->keepalive_ms > 0 &&
+          t->keepalive_ms < GRPC_MIN_KEEPALIVE_MS)
+        rc = dq_error_set(err, DQ_ECONFIG,
+                          "[transport.grpc] keepalive_ms = '%s': expected 0 "
+                          "(off) or at least %d",
+                          kv->value, GRPC_MIN_KEEPALIVE_MS);
     } else if (strcmp(kv->key, "cq_threads") == 0) {
       rc = parse_int(kv, 1, 64, &v, err);
       t->cq_threads = (int)v;
@@ -224,6 +233,12 @@ int grpc_tp_target(const char *url, char *buf, size_t len, dq_error *err) {
     return dq_error_set(err, DQ_EINVAL,
                         "'%s' is not a grpc URL (expected grpc://HOST:PORT)",
                         url);
+  /* gRPC would take the digits modulo 65536 (99999 dials 34463): a port
+   * must be what it says or nothing. */
+  if (strlen(colon + 1) > 5 || strtol(colon + 1, NULL, 10) > 65535)
+    return dq_error_set(err, DQ_EINVAL,
+                        "'%s': port %s is out of range (0 to 65535)", url,
+                        colon + 1);
   if ((size_t)snprintf(buf, len, "%s", hp) >= len)
     return dq_error_set(err, DQ_EINVAL, "the URL '%s' is too long", url);
   return 0;
