@@ -92,5 +92,5 @@ include tests/soak.mk
 
 # Hostile and careless input: URLs, config files, output errors, plugin
 # permissions, signals.  Each feeds exactly the input it names.
-TESTS += tests/urls-config.test
-EXTRA_DIST += tests/urls-config.test
+TESTS += tests/urls-config.test tests/output-errors.test
+EXTRA_DIST += tests/urls-config.test tests/output-errors.test

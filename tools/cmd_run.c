@@ -31,6 +31,7 @@
 
 #include <dq/tpch.h>
 
+#include "args.h"
 #include "commands.h"
 #include "table.h"
 #include "worker_procs.h"
@@ -217,42 +218,6 @@ static int opt_value(int argc, char **argv, int *i, const char *name,
   return 1;
 }
 
-static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
-  if (s[0] < '0' || s[0] > '9') /* strtoull would take "-1" and " 1" */
-    return false;
-  errno = 0;
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno != 0 || *end != '\0' || v > max)
-    return false;
-  *out = v;
-  return true;
-}
-
-/* A plain decimal number: digits with an optional fraction and exponent.
- * strtod alone would also take leading spaces, hex floats ("0x1p-3"),
- * "inf" and "nan", none of which anyone means as a scale factor. */
-static bool plain_decimal(const char *s) {
-  const char *p = s;
-  size_t digits = 0;
-  while (*p >= '0' && *p <= '9')
-    p++, digits++;
-  if (*p == '.')
-    for (p++; *p >= '0' && *p <= '9'; p++)
-      digits++;
-  if (digits == 0)
-    return false;
-  if (*p == 'e' || *p == 'E') {
-    p++;
-    if (*p == '+' || *p == '-')
-      p++;
-    if (*p < '0' || *p > '9')
-      return false;
-    while (*p >= '0' && *p <= '9')
-      p++;
-  }
-  return *p == '\0';
-}
 
 static const run_query *find_query(const char *name) {
   for (size_t i = 0; i < run_n_queries; i++)
@@ -286,7 +251,7 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     } else if ((m = opt_value(argc, argv, &i, "--repeat", &v)) != 0) {
       if (m < 0)
         return usage_error("--repeat needs a value");
-      if (!parse_u64(v, MAX_REPEAT, &u) || u < 1)
+      if (!dq_args_u64(v, MAX_REPEAT, &u) || u < 1)
         return usage_error("--repeat must be an integer from 1 to %d, not "
                            "'%s'", MAX_REPEAT, v);
       o->repeat = (uint32_t)u;
@@ -298,7 +263,7 @@ static int parse_args(int argc, char **argv, run_opts *o) {
       char *end;
       errno = 0;
       double sf = strtod(v, &end);
-      if (!plain_decimal(v) || end == v || *end != '\0' || errno != 0 ||
+      if (!dq_args_plain_decimal(v) || end == v || *end != '\0' || errno != 0 ||
           !isfinite(sf) ||
           sf <= 0 || sf > RUN_MAX_SCALE)
         return usage_error("--scale must be a number > 0 and <= %g, not "
@@ -308,14 +273,14 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     } else if ((m = opt_value(argc, argv, &i, "--seed", &v)) != 0) {
       if (m < 0)
         return usage_error("--seed needs a value");
-      if (!parse_u64(v, UINT64_MAX, &u))
+      if (!dq_args_u64(v, UINT64_MAX, &u))
         return usage_error("--seed must be a non-negative integer, not '%s'",
                            v);
       o->seed = u;
     } else if ((m = opt_value(argc, argv, &i, "--workers", &v)) != 0) {
       if (m < 0)
         return usage_error("--workers needs a value");
-      if (!parse_u64(v, MAX_WORKERS, &u) || u == 0)
+      if (!dq_args_u64(v, MAX_WORKERS, &u) || u == 0)
         return usage_error("--workers must be an integer from 1 to %d, not "
                            "'%s'",
                            MAX_WORKERS, v);
@@ -323,7 +288,7 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     } else if ((m = opt_value(argc, argv, &i, "--tasks", &v)) != 0) {
       if (m < 0)
         return usage_error("--tasks needs a value");
-      if (!parse_u64(v, MAX_TASKS, &u) || u == 0)
+      if (!dq_args_u64(v, MAX_TASKS, &u) || u == 0)
         return usage_error("--tasks must be an integer from 1 to %d, not "
                            "'%s'",
                            MAX_TASKS, v);
@@ -531,8 +496,10 @@ static int on_local_batch(void *user, const dq_batch *b, dq_error *err) {
   return sink_add(user, b, err);
 }
 
-static void print_result(const sink *s, const run_opts *o,
-                         const run_query *q, double secs) {
+/* Prints the result; a failed write (a full disk, a closed pipe) is an
+ * error naming the reason, never a silent success. */
+static int print_result(const sink *s, const run_opts *o,
+                        const run_query *q, double secs, dq_error *err) {
   if (s->table != NULL)
     table_print(s->table, stdout);
   int64_t scanned = run_query_scanned_rows(q, o->scale);
@@ -541,7 +508,12 @@ static void print_result(const sink *s, const run_opts *o,
   if (scanned > 0 && secs > 0)
     printf(" (%.0f rows/s scanned)", (double)scanned / secs);
   printf("\n");
-  fflush(stdout);
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout))
+    return dq_error_set(err, DQ_EIO, "cannot write the result to standard "
+                        "output: %s",
+                        errno ? strerror(errno) : "a write failed");
+  return 0;
 }
 
 /* --- Explain -------------------------------------------------------------- */
@@ -846,7 +818,8 @@ static int run_local(const run_opts *o, const run_query *q) {
     if (rc < 0)
       goto done;
   }
-  print_result(&s, o, q, report_runs(secs, runs));
+  if (print_result(&s, o, q, report_runs(secs, runs), &err) < 0)
+    goto done;
   status = 0;
 done:
   if (status == 1 && err.code != 0)
@@ -1032,7 +1005,8 @@ static int run_distributed(const run_opts *o, const run_query *q,
     }
     goto done;
   }
-  print_result(&s, o, q, report_runs(secs, runs));
+  if (print_result(&s, o, q, report_runs(secs, runs), &err) < 0)
+    goto done;
   if (o->analyze && analyze(query, plan, &err) < 0)
     goto done;
   status = 0;
