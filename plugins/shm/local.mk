@@ -11,8 +11,8 @@ plugins_shm_shm_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
 	-no-undefined -shared
 plugins_shm_shm_la_LIBADD = libdq/libdq.la $(PROTOBUF_C_LIBS) $(PTHREAD_LIBS)
 
-TESTS += plugins/shm/runtime-shm.test
-EXTRA_DIST += plugins/shm/runtime-shm.test
+TESTS += plugins/shm/runtime-shm.test plugins/shm/socket-files.test
+EXTRA_DIST += plugins/shm/runtime-shm.test plugins/shm/socket-files.test
 
 # The ring on its own (compiled in: the plugin exports nothing but its
 # entry point).
