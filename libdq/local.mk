@@ -11,6 +11,7 @@ libdq_libdqcore_la_SOURCES = \
 	libdq/dl.c libdq/dl.h \
 	libdq/error.c \
 	libdq/plugin.c libdq/plugin.h \
+	libdq/plugin_trust.c libdq/plugin_trust.h \
 	libdq/boundary_reader.c libdq/boundary_reader.h \
 	libdq/routing.c libdq/routing.h \
 	libdq/task_plan.c libdq/task_plan.h \
