@@ -92,5 +92,10 @@ include tests/soak.mk
 
 # Hostile and careless input: URLs, config files, output errors, plugin
 # permissions, signals.  Each feeds exactly the input it names.
-TESTS += tests/urls-config.test tests/output-errors.test
-EXTRA_DIST += tests/urls-config.test tests/output-errors.test
+TESTS += tests/urls-config.test tests/output-errors.test tests/signals.test
+EXTRA_DIST += tests/urls-config.test tests/output-errors.test tests/signals.test
+check_PROGRAMS += tests/test_hmap
+TESTS += tests/test_hmap
+tests_test_hmap_SOURCES = tests/test_hmap.c
+tests_test_hmap_CFLAGS = $(TEST_CFLAGS)
+tests_test_hmap_LDADD = $(TEST_LIBS)

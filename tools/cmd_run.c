@@ -406,8 +406,22 @@ static void *watch(void *arg) {
       raise(interrupted);
       _exit(128 + interrupted);
     }
-    /* Before dq_query_start returns there is nothing to cancel yet: the
-     * flag stays set and is acted on at the next tick. */
+    /* Before dq_query_start returns there is no query to cancel, and it
+     * may be blocked for long (plan delivery to a stopped worker, tens of
+     * thousands of tasks): waiting for it made the first SIGTERM of a
+     * supervisor do nothing.  Leave at once instead: our connections
+     * close with the process, which frees every task delivered so far on
+     * its worker (closing a coordinator channel is what frees a task),
+     * and worker processes we started get SIGTERM (worker_procs.c). */
+    if (interrupted && w->query == NULL) {
+      erase_progress(w);
+      fprintf(stderr, "dq run: interrupted while starting the query; "
+                      "quitting\n");
+      int sig = interrupted;
+      signal(sig, SIG_DFL);
+      raise(sig);
+      _exit(128 + sig);
+    }
     if (interrupted && w->query != NULL && !w->cancelled) {
       erase_progress(w);
       dq_query_cancel(w->query); /* thread-safe, see runtime.h */
