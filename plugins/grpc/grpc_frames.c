@@ -83,6 +83,7 @@ grpc_status_code grpc_f_status_of(int code) {
   switch (code) {
   case DQ_EINVAL:
   case DQ_ECONFIG:
+  case DQ_EPROTO: /* the request was malformed, not the worker */
     return GRPC_STATUS_INVALID_ARGUMENT;
   case DQ_ENOENT:
     return GRPC_STATUS_NOT_FOUND;

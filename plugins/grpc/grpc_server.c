@@ -758,7 +758,13 @@ static void do_execute(scall *c) {
   dq__v1__execute_task_request__free_unpacked(r, NULL);
   if (rc < 0) {
     origin(c, &err);
-    send_status(c, &err);
+    /* No plan arrived for the task in plan_wait_ms: the request came
+     * before its precondition (SetPlan), which DEADLINE_EXCEEDED would
+     * hide among the client's own deadlines.  The dq error (DQ_ETIMEDOUT)
+     * still travels in the trailer. */
+    send_status_as(c, &err, rc == DQ_ETIMEDOUT
+                                ? GRPC_STATUS_FAILED_PRECONDITION
+                                : GRPC_STATUS_OK);
     return;
   }
   pthread_mutex_lock(&srv->lock);

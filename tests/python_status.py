@@ -1,0 +1,147 @@
+"""python_status.py — what a foreign gRPC client sees when a dq worker
+refuses a call: the status code (which it can act on) and the dq error in
+the `dq-error-bin` trailer (a serialized dq.v1.Error).  Run by
+tests/python-status.test with Debian's /usr/bin/python3 and stubs
+generated from proto/worker.proto in STUBS; the worker runs with
+plan_wait_ms = 200.
+
+  ExecuteTask for a task that never got a plan  FAILED_PRECONDITION, DQ_ETIMEDOUT
+  ExecuteTask whose request is not protobuf     INVALID_ARGUMENT, DQ_EPROTO
+  CoordinatorChannel whose message is garbage   INVALID_ARGUMENT, DQ_EPROTO
+  SetPlan carrying plan bytes that do not decode INVALID_ARGUMENT
+  a method dq.v1.Worker does not have           UNIMPLEMENTED
+  (with PLAN given) SetPlan + ExecuteTask of a plan scanning a file outside
+  the worker's data_dirs                        PERMISSION_DENIED, naming it
+
+usage: python_status.py STUBS URL [PLAN HEAD PATH]
+"""
+import sys
+
+sys.path.insert(0, sys.argv[1])
+import grpc  # noqa: E402
+import worker_pb2  # noqa: E402
+
+URL = sys.argv[2]
+DQ_ETIMEDOUT, DQ_EPROTO = -9, -10
+failures = []
+
+
+def dq_error(exc):
+    for key, value in exc.trailing_metadata() or ():
+        if key == "dq-error-bin":
+            e = worker_pb2.Error()
+            e.ParseFromString(value)
+            return e
+    return None
+
+
+def expect(what, exc, status, code=None, text=None):
+    if exc is None:
+        failures.append("%s: the call succeeded" % what)
+        return
+    got = exc.code()
+    e = dq_error(exc)
+    line = "%s -> %s" % (what, got.name)
+    if got != status:
+        failures.append("%s, expected %s (%s)" % (line, status.name,
+                                                  exc.details()))
+        return
+    if status != grpc.StatusCode.UNIMPLEMENTED and e is None:
+        failures.append("%s: no dq-error-bin trailer" % line)
+        return
+    if code is not None and e.code != code:
+        failures.append("%s: dq code %d, expected %d" % (line, e.code, code))
+        return
+    if text is not None and text not in e.message:
+        failures.append("%s: %r does not say %r" % (line, e.message, text))
+        return
+    print("ok: %s%s" % (line, (": " + e.message) if e else ""))
+
+
+def call(fn):
+    try:
+        for _ in fn():
+            pass
+    except grpc.RpcError as exc:
+        return exc
+    return None
+
+
+def key(task=0):
+    return worker_pb2.TaskKey(query_id=bytes(range(16)), stage_id=1,
+                              task_number=task)
+
+
+def main():
+    target = URL.split("://", 1)[1]
+    with grpc.insecure_channel(target) as ch:
+        execute = ch.unary_stream(
+            "/dq.v1.Worker/ExecuteTask",
+            request_serializer=worker_pb2.ExecuteTaskRequest.SerializeToString,
+            response_deserializer=worker_pb2.PartitionFrame.FromString)
+        raw_execute = ch.unary_stream("/dq.v1.Worker/ExecuteTask")
+        coord = ch.stream_stream(
+            "/dq.v1.Worker/CoordinatorChannel",
+            request_serializer=worker_pb2.CoordinatorMessage.SerializeToString,
+            response_deserializer=worker_pb2.TaskMetrics.FromString)
+        raw_coord = ch.stream_stream("/dq.v1.Worker/CoordinatorChannel")
+        nope = ch.unary_unary("/dq.v1.Worker/Nope")
+
+        req = worker_pb2.ExecuteTaskRequest(task_key=key(), partition_start=0,
+                                            partition_end=1)
+        expect("ExecuteTask without a plan",
+               call(lambda: execute(req, timeout=30)),
+               grpc.StatusCode.FAILED_PRECONDITION, DQ_ETIMEDOUT,
+               "no plan arrived")
+        expect("ExecuteTask with a malformed request",
+               call(lambda: raw_execute(b"\xff\xff\xff\xff", timeout=30)),
+               grpc.StatusCode.INVALID_ARGUMENT, DQ_EPROTO)
+        expect("CoordinatorChannel with a malformed message",
+               call(lambda: raw_coord(iter([b"\xff\xff\xff\xff"]),
+                                      timeout=30)),
+               grpc.StatusCode.INVALID_ARGUMENT, DQ_EPROTO)
+        bad_plan = worker_pb2.CoordinatorMessage(set_plan=worker_pb2.SetPlan(
+            task_key=key(), task_count=1, plan=b"not a plan"))
+        expect("SetPlan with plan bytes that do not decode",
+               call(lambda: coord(iter([bad_plan]), timeout=30)),
+               grpc.StatusCode.INVALID_ARGUMENT)
+        try:
+            nope(b"", timeout=30)
+            exc = None
+        except grpc.RpcError as e:
+            exc = e
+        expect("an unknown method", exc, grpc.StatusCode.UNIMPLEMENTED)
+
+        if len(sys.argv) > 3:
+            plan_bytes = open(sys.argv[3], "rb").read()
+            head = open(sys.argv[4], "rb").read()
+            path = sys.argv[5]
+            sp = worker_pb2.CoordinatorMessage(set_plan=worker_pb2.SetPlan(
+                task_key=key(), task_count=1, plan=plan_bytes))
+            # Keep the coordinator channel open while the task runs.
+            import queue
+            q = queue.Queue()
+            q.put(sp)
+
+            def msgs():
+                while True:
+                    m = q.get()
+                    if m is None:
+                        return
+                    yield m
+            chan = coord(msgs(), timeout=60)
+            req = worker_pb2.ExecuteTaskRequest(
+                task_key=key(), partition_start=0, partition_end=1,
+                producer_head=head)
+            expect("a plan scanning %s" % path,
+                   call(lambda: execute(req, timeout=30)),
+                   grpc.StatusCode.PERMISSION_DENIED, None, path)
+            q.put(None)
+            chan.cancel()
+    if failures:
+        for f in failures:
+            print("FAIL: " + f)
+        sys.exit(1)
+
+
+main()
