@@ -21,6 +21,7 @@
 
 #include <dq/dq.h>
 
+#include "file_policy.h"
 #include "hmap.h"
 #include "strlist.h"
 
@@ -53,6 +54,8 @@ struct dq_config {
   dq_strlist file_plugin_path;
   dq_strlist plugin_dirs; /* effective search order */
   dq_strlist workers;
+  dq_strlist data_dirs; /* [worker] data_dirs */
+  int data_dirs_set;
   transport_section *transports;
   size_t n_transports;
   int64_t executor[N_EXECUTOR_KEYS];
@@ -99,6 +102,7 @@ void dq_config_free(dq_config *cfg) {
   dq_strlist_free(&cfg->file_plugin_path);
   dq_strlist_free(&cfg->plugin_dirs);
   dq_strlist_free(&cfg->workers);
+  dq_strlist_free(&cfg->data_dirs);
   for (size_t i = 0; i < cfg->n_transports; i++) {
     free(cfg->transports[i].name);
     dq_strlist_free(&cfg->transports[i].keys);
@@ -294,6 +298,23 @@ static int handler(void *user, const char *section, const char *key,
     return handle_executor(ps, key, value);
   if (strncmp(section, "transport.", 10) == 0)
     return handle_transport(ps, section + 10, key, value);
+  if (strcmp(section, "worker") == 0) {
+    if (strcmp(key, "data_dirs") != 0)
+      return fail(ps, DQ_ECONFIG,
+                  "unknown key '%s' in [worker] (known keys: data_dirs)",
+                  key);
+    for (const char *p = value; *p; p = strchr(p, ':') ? strchr(p, ':') + 1
+                                                      : p + strlen(p))
+      if (*p != '/')
+        return fail(ps, DQ_ECONFIG,
+                    "[worker] data_dirs = '%s': every directory must be an "
+                    "absolute path (colon-separated)",
+                    value);
+    if (dq_strlist_push_path(&ps->cfg->data_dirs, value) < 0)
+      return fail(ps, DQ_ENOMEM, "out of memory");
+    ps->cfg->data_dirs_set = 1;
+    return 1;
+  }
   if (strcmp(section, "workers") == 0) {
     if (strstr(value, "://") == NULL)
       return fail(ps, DQ_ECONFIG,
@@ -309,7 +330,7 @@ static int handler(void *user, const char *section, const char *key,
                 "'%s' is outside any section (start with [dq])", key);
   return fail(ps, DQ_ECONFIG,
               "unknown section [%s] (known: [dq], [executor], [workers], "
-              "[transport.NAME])",
+              "[worker], [transport.NAME])",
               section);
 }
 
@@ -526,3 +547,10 @@ int64_t dq_config_executor(const dq_config *cfg, const char *name) {
 }
 
 const char *dq_plugin_dir(void) { return DQ_PLUGIN_DIR; }
+
+int dq_config_data_dirs(const dq_config *cfg, size_t *n,
+                        const char *const **dirs) {
+  *n = cfg->data_dirs.n;
+  *dirs = (const char *const *)cfg->data_dirs.items;
+  return cfg->data_dirs_set;
+}

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "csv.h"
+#include "file_policy.h"
 #include "plan.pb-c.h"
 
 static size_t scans_walk(const dq_node *n, const dq_node **out, size_t cap,
@@ -184,7 +185,16 @@ int dq_csv_pipeline_ranges(const dq_node *n, const dq_exec_env *env,
   uint32_t N = env->task_count ? env->task_count : 1;
   if (env->n_units == 0) {
     /* No coordinator cut the files: cut them the same way it would, and
-     * keep the ranges the rule of csv.h gives this pipeline. */
+     * keep the ranges the rule of csv.h gives this pipeline.  Not before
+     * the worker's file policy allows every file: even a stat would tell
+     * a client whether a file exists. */
+    char real[4096];
+    for (size_t f = 0; env->files != NULL && f < n->n_paths; f++) {
+      int prc = dq_file_policy_check(env->files, n->paths[f], real,
+                                     sizeof real, err);
+      if (prc < 0)
+        return prc;
+    }
     dq_csv_range *all;
     size_t na;
     int rc = dq_csv_split_files(n, &all, &na, err);
@@ -198,7 +208,7 @@ int dq_csv_pipeline_ranges(const dq_node *n, const dq_exec_env *env,
     *n_out = k;
     return 0;
   }
-  uint32_t scan;
+  uint32_t scan = 0;
   int rc = scan_number(n, env, &scan, err);
   if (rc != 0)
     return rc;

@@ -36,6 +36,7 @@
 #include "batch_internal.h"
 #include "csv.h"
 #include "exec.h"
+#include "file_policy.h"
 
 #define MIN_BUFFER (1u << 20)
 
@@ -184,7 +185,13 @@ static int refill(scan_csv_op *s, dq_error *err) {
 
 static int open_range(scan_csv_op *s, const dq_csv_range *r, dq_error *err) {
   s->path = r->path;
-  s->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+  /* A worker's data_dirs: the resolved path is the one opened. */
+  char real[4096];
+  int prc = dq_file_policy_check(s->op.env->files, r->path, real,
+                                 sizeof real, err);
+  if (prc < 0)
+    return prc;
+  s->fd = open(real, O_RDONLY | O_CLOEXEC);
   if (s->fd < 0)
     return dq_error_set(err, DQ_ENOENT, "cannot open CSV file %s: %s",
                         r->path, strerror(errno));

@@ -16,6 +16,7 @@
 
 #include "batch_internal.h"
 #include "exec.h"
+#include "file_policy.h"
 
 /* Prefixes err's message with the file it is about (copied first: the
  * message is formatted into the same buffer). */
@@ -49,7 +50,13 @@ static int open_next(scan_ipc_op *s, dq_error *err) {
   const dq_node *n = s->op.node;
   s->path = n->paths[s->next_file];
   s->next_file += s->stride;
-  s->f = fopen(s->path, "rb");
+  /* A worker's data_dirs: the resolved path is the one opened. */
+  char real[4096];
+  int prc = dq_file_policy_check(s->op.env->files, s->path, real,
+                                 sizeof real, err);
+  if (prc < 0)
+    return prc;
+  s->f = fopen(real, "rb");
   if (s->f == NULL)
     return dq_error_set(err, DQ_ENOENT, "cannot open Arrow IPC file %s: %s",
                         s->path, strerror(errno));

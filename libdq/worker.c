@@ -39,6 +39,7 @@
 #include "clock.h"
 #include "context.h"
 #include "exec.h"
+#include "file_policy.h"
 #include "hmap.h"
 #include "task_plan.h"
 #include "worker_internal.h"
@@ -145,6 +146,10 @@ struct dq_worker {
   /* The table by task key: SetPlan, ExecuteTask and retirement find a
    * task in O(1).  A list walk made 32,768 tasks take 45 s to retire. */
   dq_hmap index;
+  /* Which files the tasks' scans may open; NULL for an inmem worker
+   * (file_policy.h says why). */
+  dq_file_policy files_store;
+  const dq_file_policy *files;
   task *all;          /* every task object still alive */
   ws_stream_impl *streams;
   long live_tasks; /* task objects not yet freed */
@@ -494,6 +499,7 @@ static void *pipeline_main(void *arg) {
   /* Units arrive only before the task starts, so no lock is needed. */
   env.units = t->units;
   env.n_units = t->n_units;
+  env.files = w->files;
   dq_error err;
   dq_error_clear(&err);
   dq_exec *e = NULL;
@@ -1111,6 +1117,14 @@ int dq_worker_start(dq_context *ctx, const char *listen_url, dq_worker **out,
   w->batch_rows = dq_config_executor(cfg, "batch_rows");
   w->ttl_ms = dq_config_executor(cfg, "task_ttl_ms");
   w->plan_wait_ms = dq_config_executor(cfg, "plan_wait_ms");
+  if (strcmp(dq_context_transport_name(ctx), "inmem") != 0) {
+    int prc = dq_file_policy_init(&w->files_store, cfg, err);
+    if (prc < 0) {
+      free(w);
+      return prc;
+    }
+    w->files = &w->files_store;
+  }
   pthread_mutex_init(&w->lock, NULL);
   pthread_cond_init(&w->cond, NULL);
   pthread_cond_init(&w->reaper_cond, NULL);
@@ -1130,6 +1144,7 @@ int dq_worker_start(dq_context *ctx, const char *listen_url, dq_worker **out,
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
     pthread_cond_destroy(&w->reaper_cond);
+    dq_file_policy_clear(&w->files_store);
     free(w);
     return rc;
   }
@@ -1220,6 +1235,7 @@ void dq_worker_stop(dq_worker *w) {
     free(w->plans[i].bytes);
   }
   dq_hmap_clear(&w->index);
+  dq_file_policy_clear(&w->files_store);
   while (e != NULL) {
     channel_entry *next = e->next;
     w->ops->channel_close(e->ch);

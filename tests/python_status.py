@@ -10,10 +10,13 @@ plan_wait_ms = 200.
   CoordinatorChannel whose message is garbage   INVALID_ARGUMENT, DQ_EPROTO
   SetPlan carrying plan bytes that do not decode INVALID_ARGUMENT
   a method dq.v1.Worker does not have           UNIMPLEMENTED
-  (with PLAN given) SetPlan + ExecuteTask of a plan scanning a file outside
-  the worker's data_dirs                        PERMISSION_DENIED, naming it
+  (with PLAN given) SetPlan + ExecuteTask of a plan scanning PATH as CSV:
+  "refused": PATH is outside the worker's data_dirs  PERMISSION_DENIED,
+             DQ_EPERM, naming the path and the setting
+  "allowed": the same plan on a worker whose data_dirs holds PATH streams
+             its lines (so the refusal above is the policy, not the plan)
 
-usage: python_status.py STUBS URL [PLAN HEAD PATH]
+usage: python_status.py STUBS URL [PLAN HEAD PATH refused|allowed]
 """
 import sys
 
@@ -22,7 +25,7 @@ import grpc  # noqa: E402
 import worker_pb2  # noqa: E402
 
 URL = sys.argv[2]
-DQ_ETIMEDOUT, DQ_EPROTO = -9, -10
+DQ_ETIMEDOUT, DQ_EPROTO, DQ_EPERM = -9, -10, -16
 failures = []
 
 
@@ -87,6 +90,11 @@ def main():
         raw_coord = ch.stream_stream("/dq.v1.Worker/CoordinatorChannel")
         nope = ch.unary_unary("/dq.v1.Worker/Nope")
 
+        if len(sys.argv) > 3:
+            scan(execute, coord, sys.argv[3], sys.argv[4], sys.argv[5],
+                 sys.argv[6])
+            report()
+            return
         req = worker_pb2.ExecuteTaskRequest(task_key=key(), partition_start=0,
                                             partition_end=1)
         expect("ExecuteTask without a plan",
@@ -112,32 +120,56 @@ def main():
             exc = e
         expect("an unknown method", exc, grpc.StatusCode.UNIMPLEMENTED)
 
-        if len(sys.argv) > 3:
-            plan_bytes = open(sys.argv[3], "rb").read()
-            head = open(sys.argv[4], "rb").read()
-            path = sys.argv[5]
-            sp = worker_pb2.CoordinatorMessage(set_plan=worker_pb2.SetPlan(
-                task_key=key(), task_count=1, plan=plan_bytes))
-            # Keep the coordinator channel open while the task runs.
-            import queue
-            q = queue.Queue()
-            q.put(sp)
+    report()
 
-            def msgs():
-                while True:
-                    m = q.get()
-                    if m is None:
-                        return
-                    yield m
-            chan = coord(msgs(), timeout=60)
-            req = worker_pb2.ExecuteTaskRequest(
-                task_key=key(), partition_start=0, partition_end=1,
-                producer_head=head)
-            expect("a plan scanning %s" % path,
-                   call(lambda: execute(req, timeout=30)),
-                   grpc.StatusCode.PERMISSION_DENIED, None, path)
-            q.put(None)
-            chan.cancel()
+
+def scan(execute, coord, plan_path, head_path, path, mode):
+    import queue
+    plan_bytes = open(plan_path, "rb").read()
+    head = open(head_path, "rb").read()
+    sp = worker_pb2.CoordinatorMessage(set_plan=worker_pb2.SetPlan(
+        task_key=key(), task_count=1, plan=plan_bytes))
+    # The coordinator channel stays open while the task runs: closing it
+    # frees the task.
+    q = queue.Queue()
+    q.put(sp)
+
+    def msgs():
+        while True:
+            m = q.get()
+            if m is None:
+                return
+            yield m
+    chan = coord(msgs(), timeout=60)
+    req = worker_pb2.ExecuteTaskRequest(task_key=key(), partition_start=0,
+                                        partition_end=1, producer_head=head)
+    if mode == "refused":
+        exc = call(lambda: execute(req, timeout=30))
+        expect("a plan scanning %s" % path, exc,
+               grpc.StatusCode.PERMISSION_DENIED, DQ_EPERM, path)
+        e = dq_error(exc) if exc else None
+        if e is not None and "data_dirs" not in e.message:
+            failures.append("the refusal does not name data_dirs: %r"
+                            % e.message)
+    else:
+        frames = 0
+        try:
+            for f in execute(req, timeout=30):
+                frames += 1 if f.WhichOneof("body") == "ipc_message" else 0
+        except grpc.RpcError as exc:
+            failures.append("allowed scan of %s failed: %s %s"
+                            % (path, exc.code().name, exc.details()))
+        if frames < 2:  # the schema and at least one batch
+            failures.append("allowed scan of %s gave %d IPC messages"
+                            % (path, frames))
+        else:
+            print("ok: %s, inside data_dirs, streams %d IPC messages"
+                  % (path, frames))
+    q.put(None)
+    chan.cancel()
+
+
+def report():
     if failures:
         for f in failures:
             print("FAIL: " + f)

@@ -190,6 +190,28 @@ static int start_default(dq_context *ctx, const char *name, dq_worker **w,
   return dq_worker_start(ctx, url, w, err);
 }
 
+/* The transport refuses to serve beyond loopback without a token unless
+ * [transport.NAME] allow_unauthenticated = true; when that is what let it
+ * start, say so in the log, every time. */
+static void warn_unauthenticated(const dq_config *cfg, const char *name,
+                                 const char *url) {
+  size_t n = 0;
+  const dq_kv *kv = dq_config_transport_options(cfg, name, &n);
+  int allow = 0, token = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(kv[i].key, "allow_unauthenticated") == 0)
+      allow = strcmp(kv[i].value, "true") == 0;
+    else if (strcmp(kv[i].key, "token") == 0)
+      token = 1;
+  }
+  if (allow && !token)
+    wlog(LOG_WARN,
+         "serving at %s without authentication ([transport.%s] "
+         "allow_unauthenticated = true): anyone who can reach it can run "
+         "plans, which read the files under [worker] data_dirs",
+         url, name);
+}
+
 int dq_cmd_worker(int argc, char **argv, const dq_global_opts *g) {
   const char *listen = NULL, *transport = NULL;
   for (int i = 1; i < argc; i++) {
@@ -281,6 +303,7 @@ int dq_cmd_worker(int argc, char **argv, const dq_global_opts *g) {
   wlog(LOG_INFO, "transport %s %s, serving at %s",
        dq_context_transport_name(ctx), dq_context_transport_version(ctx),
        dq_worker_url(w));
+  warn_unauthenticated(cfg, dq_context_transport_name(ctx), dq_worker_url(w));
   if (printf("listening on %s\n", dq_worker_url(w)) < 0 ||
       fflush(stdout) != 0) {
     /* Whoever started us can no longer learn where we are. */

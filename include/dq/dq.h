@@ -47,7 +47,9 @@ enum {
   DQ_EEXEC = -12,       /* query execution failed */
   DQ_ETOOBIG = -13,     /* a message or value exceeds a configured limit */
   DQ_EUNSUPPORTED = -14,/* valid, but not supported by this build */
-  DQ_EINTERNAL = -15    /* a bug in dq: please report it */
+  DQ_EINTERNAL = -15,   /* a bug in dq: please report it */
+  DQ_EPERM = -16        /* refused by policy (a file outside the worker's
+                         * [worker] data_dirs) */
 };
 
 /* Identity of one task of one query: DESIGN.md's TaskKey. */

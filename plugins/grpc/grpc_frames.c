@@ -100,6 +100,8 @@ grpc_status_code grpc_f_status_of(int code) {
     return GRPC_STATUS_UNIMPLEMENTED;
   case DQ_EEXEC:
     return GRPC_STATUS_ABORTED;
+  case DQ_EPERM:
+    return GRPC_STATUS_PERMISSION_DENIED;
   default:
     return GRPC_STATUS_INTERNAL;
   }
@@ -116,7 +118,7 @@ int grpc_f_status_error(grpc_status_code status, grpc_slice details,
                                              GRPC_SLICE_START_PTR(v));
     if (e == NULL)
       break;
-    int code = e->code < 0 && e->code >= DQ_EINTERNAL ? e->code : DQ_EPROTO;
+    int code = e->code < 0 && e->code >= DQ_EPERM ? e->code : DQ_EPROTO;
     dq_error_set(err, code, "%s",
                  e->message[0] ? e->message : "the worker reported an error");
     dq_task_key key;

@@ -50,6 +50,7 @@ struct dq_transport {
   char *tls_cert, *tls_key; /* PEM contents (server) */
   char *tls_ca;             /* PEM contents (client) */
   char *token;              /* bearer token, or NULL */
+  int allow_unauthenticated; /* serve beyond loopback without a token */
 
   pthread_mutex_t lock;
   grpc_chan_entry *channels; /* one grpc_channel per URL, kept until fini */
@@ -61,6 +62,14 @@ void grpc_tp_fill_args(const dq_transport *t, int server, grpc_arg *args,
                        size_t *n);
 /* "grpc://HOST:PORT" -> "HOST:PORT" in buf; DQ_EINVAL when malformed. */
 int grpc_tp_target(const char *url, char *buf, size_t len, dq_error *err);
+
+/* --- grpc_listen.c ------------------------------------------------------- */
+/* Resolves target ("HOST:PORT" of url) for listening: *loopback = 1 when
+ * every address it names is loopback; a host that does not resolve or an
+ * address no socket can bind (in use, not ours, privileged) is
+ * DQ_EUNAVAILABLE naming the real reason. */
+int grpc_listen_check(const char *url, const char *target, int *loopback,
+                      dq_error *err);
 
 /* --- grpc_client.c ------------------------------------------------------- */
 int grpc_c_channel_open(dq_transport *t, const char *url, dq_channel **out,

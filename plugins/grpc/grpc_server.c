@@ -981,6 +981,19 @@ int grpc_s_serve(dq_transport *t, const char *listen_url,
     return rc;
   if (svc == NULL || svc->size < sizeof(dq_worker_service))
     return dq_error_set(err, DQ_EINVAL, "grpc: worker service too old");
+  int loopback = 0;
+  rc = grpc_listen_check(listen_url, target, &loopback, err);
+  if (rc < 0)
+    return rc;
+  /* TLS alone does not say who the client is: only the token does. */
+  if (!loopback && t->token == NULL && !t->allow_unauthenticated)
+    return dq_error_set(err, DQ_ECONFIG,
+                        "refusing to serve at %s without authentication: "
+                        "anyone who can reach it could run plans, and plans "
+                        "read files.  Set [transport.grpc] token (and TLS), "
+                        "listen on a loopback address, or set "
+                        "[transport.grpc] allow_unauthenticated = true",
+                        listen_url);
   dq_server *srv = calloc(1, sizeof *srv);
   if (srv == NULL)
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
@@ -1030,9 +1043,15 @@ int grpc_s_serve(dq_transport *t, const char *listen_url,
     pthread_cond_destroy(&srv->cond);
     pthread_cond_destroy(&srv->work);
     free(srv);
+    /* The address itself was bound by grpc_listen_check's probe: what is
+     * left is gRPC refusing the credentials, or a race for the port. */
     return dq_error_set(err, DQ_EUNAVAILABLE,
-                        "cannot listen at %s (address in use, bad host, or "
-                        "unreadable TLS key/certificate?)",
+                        t->tls_cert != NULL
+                            ? "cannot listen at %s: gRPC refused the TLS "
+                              "certificate or key ([transport.grpc] "
+                              "tls_cert, tls_key)"
+                            : "cannot listen at %s: the address was taken "
+                              "while gRPC was binding it",
                         listen_url);
   }
   const char *colon = strrchr(target, ':');

@@ -12,6 +12,9 @@
  *   tls_cert/tls_key  PEM files: serve over TLS
  *   tls_ca            PEM file: connect over TLS, trusting these roots
  *   token             bearer token sent by clients and required by servers
+ *   allow_unauthenticated  true: serve beyond loopback without a token
+ *                     (refused otherwise: anyone who reaches the port could
+ *                     run plans, and plans read files)
  * One instance serves and connects with the same settings, so a worker that
  * requires a token also presents it to the workers it reads from.
  */
@@ -140,6 +143,16 @@ static int grpc_tp_init(const dq_kv *options, size_t n_options,
       rc = read_file(kv, &t->tls_key, err);
     } else if (strcmp(kv->key, "tls_ca") == 0) {
       rc = read_file(kv, &t->tls_ca, err);
+    } else if (strcmp(kv->key, "allow_unauthenticated") == 0) {
+      if (strcmp(kv->value, "true") == 0)
+        t->allow_unauthenticated = 1;
+      else if (strcmp(kv->value, "false") == 0)
+        t->allow_unauthenticated = 0;
+      else
+        rc = dq_error_set(err, DQ_ECONFIG,
+                          "[transport.grpc] allow_unauthenticated = '%s': "
+                          "expected true or false",
+                          kv->value);
     } else if (strcmp(kv->key, "token") == 0) {
       free(t->token);
       t->token = strdup(kv->value);
@@ -153,7 +166,8 @@ static int grpc_tp_init(const dq_kv *options, size_t n_options,
       rc = dq_error_set(err, DQ_ECONFIG,
                         "[transport.grpc] has no option '%s' (known: "
                         "max_message_size, deadline_ms, keepalive_ms, "
-                        "cq_threads, tls_cert, tls_key, tls_ca, token)",
+                        "cq_threads, tls_cert, tls_key, tls_ca, token, "
+                        "allow_unauthenticated)",
                         kv->key);
     }
   }
