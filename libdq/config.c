@@ -39,6 +39,7 @@ static const struct executor_key {
     {"batch_rows", 8192, 1, 1 << 24},      /* target rows per batch */
     {"task_ttl_ms", 60000, 1, 86400000},   /* idle task state is freed after */
     {"plan_wait_ms", 5000, 0, 3600000},    /* ExecuteTask waits this for SetPlan */
+    {"plan_waiters", 64, 0, 65536},        /* ExecuteTasks waiting at once */
 };
 #define N_EXECUTOR_KEYS (sizeof executor_keys / sizeof executor_keys[0])
 

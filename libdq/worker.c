@@ -134,6 +134,12 @@ struct dq_worker {
   char url[256];
   dq_worker_service svc;
   int64_t batch_rows, ttl_ms, plan_wait_ms;
+  /* ExecuteTasks that may wait for their plan at once ([executor]
+   * plan_waiters): each holds a transport thread for up to plan_wait_ms,
+   * so without a bound a client could pin every thread of the host. */
+  int64_t max_plan_waiters;
+  long plan_waiters;
+  uint64_t refusals, last_refusal_log_ns;
 
   pthread_mutex_t lock;
   pthread_cond_t cond; /* tasks arrive, threads end */
@@ -838,12 +844,37 @@ static int execute_task(dq_worker *w, const dq_execute_task *req, int served,
     deadline.tv_nsec -= 1000000000;
   }
   pthread_mutex_lock(&w->lock);
-  task *t;
+  task *t = find_locked(w, &req->key);
   int timed_out = 0;
-  while ((t = find_locked(w, &req->key)) == NULL && !w->stopping &&
-         !timed_out)
+  if (t == NULL && !w->stopping && w->plan_waiters >= w->max_plan_waiters) {
+    /* Refused at once, and said in the log (once a second at most, with
+     * the count, so a flood does not become a flood of log lines). */
+    uint64_t now = dq_now_ns(), n = ++w->refusals;
+    int log_now = now - w->last_refusal_log_ns >= 1000000000u;
+    if (log_now)
+      w->last_refusal_log_ns = now;
+    long waiting = w->plan_waiters;
+    pthread_mutex_unlock(&w->lock);
+    if (log_now)
+      dq_log(DQ_LOG_WARN,
+             "worker %s: %ld ExecuteTask calls are waiting for their plans, "
+             "the most [executor] plan_waiters allows: refusing more (%llu "
+             "refused so far)",
+             w->url, waiting, (unsigned long long)n);
+    dq_error_set(err, DQ_ETOOBIG,
+                 "worker %s has %ld ExecuteTask calls waiting for their "
+                 "plans already ([executor] plan_waiters); refused",
+                 w->url, waiting);
+    dq_error_set_origin(err, w->url, &req->key);
+    return DQ_ETOOBIG;
+  }
+  int waited = t == NULL;
+  w->plan_waiters += waited;
+  while (t == NULL && (t = find_locked(w, &req->key)) == NULL &&
+         !w->stopping && !timed_out)
     timed_out = pthread_cond_timedwait(&w->cond, &w->lock, &deadline) ==
                 ETIMEDOUT;
+  w->plan_waiters -= waited;
   int stopping = w->stopping;
   pthread_mutex_unlock(&w->lock);
   if (t == NULL) {
@@ -1117,6 +1148,7 @@ int dq_worker_start(dq_context *ctx, const char *listen_url, dq_worker **out,
   w->batch_rows = dq_config_executor(cfg, "batch_rows");
   w->ttl_ms = dq_config_executor(cfg, "task_ttl_ms");
   w->plan_wait_ms = dq_config_executor(cfg, "plan_wait_ms");
+  w->max_plan_waiters = dq_config_executor(cfg, "plan_waiters");
   if (strcmp(dq_context_transport_name(ctx), "inmem") != 0) {
     int prc = dq_file_policy_init(&w->files_store, cfg, err);
     if (prc < 0) {

@@ -16,7 +16,13 @@ plan_wait_ms = 200.
   "allowed": the same plan on a worker whose data_dirs holds PATH streams
              its lines (so the refusal above is the policy, not the plan)
 
+  flood N WHY: N ExecuteTasks at once for tasks that never get a plan; the
+  worker's bound refuses the excess with RESOURCE_EXHAUSTED (DQ_ETOOBIG,
+  the message naming WHY, the setting that bounds them) while the others
+  wait for their plans; prints how many of each
+
 usage: python_status.py STUBS URL [PLAN HEAD PATH refused|allowed]
+       python_status.py STUBS URL flood N WHY
 """
 import sys
 
@@ -90,6 +96,10 @@ def main():
         raw_coord = ch.stream_stream("/dq.v1.Worker/CoordinatorChannel")
         nope = ch.unary_unary("/dq.v1.Worker/Nope")
 
+        if len(sys.argv) > 3 and sys.argv[3] == "flood":
+            flood(execute, int(sys.argv[4]), sys.argv[5])
+            report()
+            return
         if len(sys.argv) > 3:
             scan(execute, coord, sys.argv[3], sys.argv[4], sys.argv[5],
                  sys.argv[6])
@@ -167,6 +177,46 @@ def scan(execute, coord, plan_path, head_path, path, mode):
                   % (path, frames))
     q.put(None)
     chan.cancel()
+
+
+def flood(execute, n, why):
+    import threading
+    results = []
+    lock = threading.Lock()
+
+    def one(i):
+        req = worker_pb2.ExecuteTaskRequest(task_key=key(1000 + i),
+                                            partition_start=0,
+                                            partition_end=1)
+        exc = call(lambda: execute(req, timeout=60))
+        with lock:
+            results.append(exc)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    exhausted = [e for e in results
+                 if e is not None and e.code() ==
+                 grpc.StatusCode.RESOURCE_EXHAUSTED]
+    waited = [e for e in results
+              if e is not None and e.code() ==
+              grpc.StatusCode.FAILED_PRECONDITION]
+    other = [e for e in results if e is None or e not in exhausted + waited]
+    print("flood of %d: %d RESOURCE_EXHAUSTED, %d waited for a plan, %d "
+          "other" % (n, len(exhausted), len(waited), len(other)))
+    if not exhausted:
+        failures.append("no call of the flood was refused")
+    for e in exhausted:
+        d = dq_error(e)
+        text = d.message if d is not None else e.details()
+        if why not in text:
+            failures.append("a refusal does not name %s: %r" % (why, text))
+            break
+    for e in other:
+        failures.append("a flood call ended %s" % (
+            "without error" if e is None else e.code().name))
+        break
 
 
 def report():

@@ -254,6 +254,8 @@ int dq_cmd_worker(int argc, char **argv, const dq_global_opts *g) {
     }
   }
   log_init();
+  /* libdq and the plugins log in the same format under the same name. */
+  dq_log_set_program("dq worker");
 
   dq_error err;
   dq_error_clear(&err);

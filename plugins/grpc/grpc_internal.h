@@ -47,6 +47,7 @@ struct dq_transport {
   int64_t deadline_ms;      /* unary calls and plan delivery */
   int64_t keepalive_ms;     /* 0: off */
   int cq_threads;
+  long max_calls;           /* calls in progress at once per server */
   char *tls_cert, *tls_key; /* PEM contents (server) */
   char *tls_ca;             /* PEM contents (client) */
   char *token;              /* bearer token, or NULL */

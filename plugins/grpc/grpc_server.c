@@ -89,6 +89,7 @@ struct dq_server {
   int stopping;
   int shutdown_done;
   long handlers;  /* accepted calls not yet finished */
+  uint64_t refused, last_refused_log_ns; /* calls refused for a bound */
   long streams;   /* ExecuteTask handlers holding a worker stream */
   scall *calls;   /* accepted calls not yet finished */
   thr_node *live; /* handler (pool) threads, to join */
@@ -264,10 +265,11 @@ static void on_accept(dq_server *srv, scall *c, int success) {
     srv->queue = c;
   srv->queue_end = c;
   srv->queued++;
-  int refused = 0;
+  int refused = 0, over = 0;
   if (srv->queued <= srv->idle) {
     pthread_cond_signal(&srv->work);
-  } else if (spawn_locked(srv) < 0) {
+  } else if ((over = srv->handlers > srv->t->max_calls) ||
+             spawn_locked(srv) < 0) {
     /* No thread for it: refuse the call rather than leave it waiting for a
      * busy handler, which may wait for it (a stream for its producer). */
     scall **pp = &srv->queue;
@@ -284,16 +286,43 @@ static void on_accept(dq_server *srv, scall *c, int success) {
       refused = 1;
     }
   }
+  /* A bound hit is logged once a second at most, with the count. */
+  int log_now = 0;
+  uint64_t n_refused = 0;
+  long live = srv->handlers - 1;
+  if (refused) {
+    n_refused = ++srv->refused;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (now - srv->last_refused_log_ns >= 1000000000u) {
+      srv->last_refused_log_ns = now;
+      log_now = 1;
+    }
+  }
   pthread_mutex_unlock(&srv->lock);
   if (!stopping)
     request_one(srv, registered);
   join_dead(srv);
   if (refused) {
+    if (log_now)
+      dq_log(DQ_LOG_WARN,
+             over ? "worker %s: %ld calls in progress, the most "
+                    "[transport.grpc] max_calls allows: refusing more with "
+                    "RESOURCE_EXHAUSTED (%llu so far)"
+                  : "worker %s: cannot start a thread for a call with %ld "
+                    "in progress: refusing it with RESOURCE_EXHAUSTED (%llu "
+                    "so far)",
+             srv->url, live, (unsigned long long)n_refused);
     /* Its batches end now; the queue thread that sees the last of them
      * frees the call (this thread must not wait for them: it may be the
      * only one polling). */
     grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED,
-                                 "the worker cannot start a thread", NULL);
+                                 over ? "the worker has as many calls in "
+                                        "progress as [transport.grpc] "
+                                        "max_calls allows"
+                                      : "the worker cannot start a thread",
+                                 NULL);
     pthread_mutex_lock(&c->lock);
     c->orphan = 1;
     int last = orphan_done_locked(c);
