@@ -137,8 +137,22 @@ int grpc_f_status_error(grpc_status_code status, grpc_slice details,
   int code;
   switch (status) {
   case GRPC_STATUS_UNAVAILABLE:
-    code = dq_error_set(err, DQ_EUNAVAILABLE, "worker %s is unavailable: %s",
-                        url, msg);
+    /* gRPC says "last error: OK" (or "Socket closed") when the peer took
+     * the connection and dropped it during the handshake: something that
+     * is not a gRPC server, or TLS on one side only.  Say that, not OK. */
+    if (strstr(msg, "last error: OK") != NULL ||
+        strstr(msg, "Socket closed") != NULL)
+      code = dq_error_set(err, DQ_EUNAVAILABLE,
+                          "worker %s is unavailable: it accepted the "
+                          "connection and closed it during the handshake: "
+                          "it is not a dq worker (no gRPC over HTTP/2 "
+                          "there), or one side uses TLS and the other does "
+                          "not ([transport.grpc] tls_cert/tls_key on the "
+                          "worker, tls_ca here)",
+                          url);
+    else
+      code = dq_error_set(err, DQ_EUNAVAILABLE,
+                          "worker %s is unavailable: %s", url, msg);
     break;
   case GRPC_STATUS_DEADLINE_EXCEEDED:
     code = dq_error_set(err, DQ_ETIMEDOUT,

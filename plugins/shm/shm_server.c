@@ -225,8 +225,27 @@ static void serve_stream(shm_server *srv, int sock, const void *data,
       break;
     }
     dq_ipc_message_unref(m);
+    if (rc < 0 && rc != DQ_ECANCELED && rc != DQ_EUNAVAILABLE) {
+      /* A failure here (out of memory encoding, a segment that cannot be
+       * created): the reader is still there and must learn the real
+       * reason, not "the worker went away"; and the worker's log says
+       * it too. */
+      if (err.worker_url[0] == '\0')
+        dq_error_set_origin(&err, srv->url, &req.key);
+      char line[800];
+      dq_log(DQ_LOG_WARN, "%s: a stream failed on this worker: %s",
+             srv->url, dq_error_format(&err, line, sizeof line));
+      uint8_t *eb = NULL;
+      size_t el = 0;
+      dq_error e2;
+      if (shm_encode_error(&err, &eb, &el) == 0) {
+        shm_slice sl = {eb, el};
+        put_record(&sc, ring, SHM_REC_ERROR, 0, &sl, 1, &e2);
+      }
+      free(eb);
+    }
     if (rc < 0)
-      break; /* the reader cancelled or went away */
+      break; /* failed, or the reader cancelled or went away */
   }
   dq_schema_unref(schema);
   pthread_mutex_lock(&sc.lock);
@@ -323,6 +342,9 @@ static void *conn_main(void *arg) {
    * life: checked once, before any call. */
   if (shm_check_peer(c->sock, srv->t->allow_uids, srv->t->n_allow_uids,
                      &err) < 0) {
+    /* The client hears why; the worker's operator must too. */
+    dq_log(DQ_LOG_WARN, "%s: refused a connection: %s", srv->url,
+           err.message);
     shm_send_error(c->sock, &err);
   } else {
     for (int more = 1; more;) {
