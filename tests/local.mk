@@ -93,9 +93,10 @@ include tests/soak.mk
 # Hostile and careless input: URLs, config files, output errors, plugin
 # permissions, signals.  Each feeds exactly the input it names.
 TESTS += tests/urls-config.test tests/output-errors.test tests/signals.test \
-	tests/python-status.test tests/listen-auth.test
+	tests/python-status.test tests/listen-auth.test tests/tls-workers.test
 EXTRA_DIST += tests/urls-config.test tests/output-errors.test tests/signals.test \
-	tests/python-status.test tests/python_status.py tests/listen-auth.test
+	tests/python-status.test tests/python_status.py tests/listen-auth.test \
+	tests/tls-workers.test
 check_PROGRAMS += tests/test_hmap
 TESTS += tests/test_hmap
 tests_test_hmap_SOURCES = tests/test_hmap.c

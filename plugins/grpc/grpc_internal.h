@@ -61,6 +61,11 @@ struct dq_transport {
 /* Channel args for a client channel or a server. */
 void grpc_tp_fill_args(const dq_transport *t, int server, grpc_arg *args,
                        size_t *n);
+/* Whether this instance connects over TLS: tls_ca given, or tls_cert (a
+ * TLS server talks TLS to its peers). */
+static inline int grpc_tp_client_tls(const dq_transport *t) {
+  return t->tls_ca != NULL || t->tls_cert != NULL;
+}
 /* "grpc://HOST:PORT" -> "HOST:PORT" in buf; DQ_EINVAL when malformed. */
 int grpc_tp_target(const char *url, char *buf, size_t len, dq_error *err);
 
