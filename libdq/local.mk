@@ -13,7 +13,7 @@ libdq_libdqcore_la_SOURCES = \
 	libdq/plugin.c libdq/plugin.h \
 	libdq/plugin_trust.c libdq/plugin_trust.h \
 	libdq/file_policy.c libdq/file_policy.h \
-	libdq/log.c \
+	libdq/log.c libdq/endpoint.c libdq/endpoint.h \
 	libdq/boundary_reader.c libdq/boundary_reader.h \
 	libdq/routing.c libdq/routing.h \
 	libdq/task_plan.c libdq/task_plan.h \

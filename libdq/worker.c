@@ -38,6 +38,7 @@
 #include "boundary_reader.h"
 #include "clock.h"
 #include "context.h"
+#include "endpoint.h"
 #include "exec.h"
 #include "file_policy.h"
 #include "hmap.h"
@@ -154,6 +155,9 @@ struct dq_worker {
   dq_hmap index;
   /* Which files the tasks' scans may open; NULL for an inmem worker
    * (file_policy.h says why). */
+  /* URL -> (void *)1 when it reaches this worker, (void *)2 when not,
+   * resolved once per URL (endpoint.h). */
+  dq_hmap self_urls;
   dq_file_policy files_store;
   const dq_file_policy *files;
   task *all;          /* every task object still alive */
@@ -363,13 +367,31 @@ static int worker_channel(dq_worker *w, const char *url, dq_channel **out,
   return 0;
 }
 
+/* Whether url reaches this very worker: the same string, or another name
+ * of the same socket (grpc://localhost:P for grpc://127.0.0.1:P). */
+static int is_self(dq_worker *w, const char *url) {
+  if (strcmp(url, w->url) == 0)
+    return 1;
+  size_t len = strlen(url);
+  pthread_mutex_lock(&w->lock);
+  void *known = dq_hmap_get(&w->self_urls, url, len);
+  pthread_mutex_unlock(&w->lock);
+  if (known != NULL)
+    return known == (void *)1;
+  int self = dq_endpoint_same(w->url, url); /* may resolve names: unlocked */
+  pthread_mutex_lock(&w->lock);
+  dq_hmap_put(&w->self_urls, url, len, self ? (void *)1 : (void *)2);
+  pthread_mutex_unlock(&w->lock);
+  return self;
+}
+
 /* Opens a producer's stream: in-process when the producer task lives on
  * this very worker (no transport), over the transport otherwise. */
 static int worker_source_open(void *ctx, const char *url,
                               const dq_execute_task *req, dq_source *out,
                               dq_error *err) {
   dq_worker *w = ctx;
-  if (strcmp(url, w->url) == 0) {
+  if (is_self(w, url)) {
     local_src *l = calloc(1, sizeof *l);
     if (l == NULL)
       return dq_error_set(err, DQ_ENOMEM, "out of memory");
@@ -1267,6 +1289,7 @@ void dq_worker_stop(dq_worker *w) {
     free(w->plans[i].bytes);
   }
   dq_hmap_clear(&w->index);
+  dq_hmap_clear(&w->self_urls);
   dq_file_policy_clear(&w->files_store);
   while (e != NULL) {
     channel_entry *next = e->next;
