@@ -31,3 +31,11 @@ TESTS += plugins/shm/test_shm_uid
 plugins_shm_test_shm_uid_SOURCES = plugins/shm/test_shm_uid.c
 plugins_shm_test_shm_uid_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 plugins_shm_test_shm_uid_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
+
+# A stream that fails on the worker's side reaches its reader with the real
+# error (a fake worker service served by shm.so in-process).
+check_PROGRAMS += plugins/shm/test_shm_stream
+TESTS += plugins/shm/test_shm_stream
+plugins_shm_test_shm_stream_SOURCES = plugins/shm/test_shm_stream.c
+plugins_shm_test_shm_stream_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+plugins_shm_test_shm_stream_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)
