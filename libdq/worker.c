@@ -235,8 +235,24 @@ static void task_cancel(task *t) {
   pthread_mutex_unlock(&t->lock);
 }
 
+/* A peer this worker could not reach (refused, TLS trouble) may well be
+ * reachable from the coordinator: the message names both ends. */
+static void name_both_ends(task *t, dq_error *err) {
+  if (err->code == DQ_EUNAVAILABLE && err->worker_url[0] != '\0' &&
+      strcmp(err->worker_url, t->w->url) != 0 &&
+      strstr(err->message, t->w->url) == NULL) {
+    char m[sizeof err->message];
+    snprintf(m, sizeof m, "%s", err->message);
+    dq_error e2 = *err;
+    dq_error_set(&e2, err->code, "%s (dialled by worker %s)", m, t->w->url);
+    dq_error_set_origin(&e2, err->worker_url, err->has_task ? &err->task : NULL);
+    *err = e2;
+  }
+}
+
 static void task_fail(task *t, dq_error *err) {
   set_origin(t, err);
+  name_both_ends(t, err);
   pthread_mutex_lock(&t->lock);
   if (!t->failed) {
     t->failed = 1;
@@ -923,6 +939,7 @@ static int execute_task(dq_worker *w, const dq_execute_task *req, int served,
       /* Half-started (say, a producer was unreachable): fail the task for
        * good rather than start it again on the next ExecuteTask. */
       set_origin(t, err);
+      name_both_ends(t, err);
       t->started = 1;
       t->failed = 1;
       t->error = *err;

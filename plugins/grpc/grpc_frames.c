@@ -150,15 +150,13 @@ int grpc_f_status_error(grpc_status_code status, grpc_slice details,
                           "not ([transport.grpc] tls_cert/tls_key on the "
                           "worker, tls_ca here)",
                           url);
-    else if (strstr(msg, "certificate verify failed") != NULL ||
-             strstr(msg, "Ssl handshake failed") != NULL)
+    else if (strstr(msg, "Ssl handshake failed") != NULL)
       code = dq_error_set(err, DQ_EUNAVAILABLE,
                           "worker %s is up, but the TLS handshake with it "
                           "failed: the side dialing it does not trust its "
                           "certificate ([transport.grpc] tls_ca there, or "
-                          "the system's roots when tls_ca is unset; gRPC: "
-                          "%.200s)",
-                          url, msg);
+                          "the system's roots when tls_ca is unset; %.120s)",
+                          url, strstr(msg, "Ssl handshake failed"));
     else
       code = dq_error_set(err, DQ_EUNAVAILABLE,
                           "worker %s is unavailable: %s", url, msg);
