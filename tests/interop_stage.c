@@ -10,6 +10,10 @@
  *                             producer head) and DIR/expected.txt (the rows
  *                             the single-process run gives, sorted)
  *   interop_stage decode FILE prints the rows of an IPC stream, sorted
+ *   interop_stage csv PATH DIR  writes DIR/plan.bin and DIR/head.bin for a
+ *                             one-task stage scanning the file PATH as CSV
+ *                             lines (one utf8 column), coalesced: what a
+ *                             hostile client would deliver to read a file
  *
  * Exit status 0, or 1 with a message on stderr. */
 #include <stdio.h>
@@ -154,11 +158,51 @@ static int cmd_decode(const char *file) {
   return fflush(stdout) != 0;
 }
 
+static int cmd_csv(const char *file, const char *dir) {
+  dq_error err;
+  dq_plan_builder *b;
+  if (dq_plan_builder_new(&b, &err) < 0)
+    return die("builder", &err);
+  const char *names[] = {"line"};
+  dq_type types[] = {{DQ_TYPE_UTF8, 0, 0}};
+  dq_schema *schema = NULL;
+  if (dq_schema_new(1, names, types, NULL, &schema, &err) < 0)
+    return die("schema", &err);
+  dq_node *scan = dq_node_scan_csv(b, 1, &file, schema, false);
+  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t s1 = dq_plan_stage(b, scan, 1, 1, &coalesce);
+  dq_plan_stage(b, dq_node_read(b, s1), 1, 1, NULL);
+  dq_plan *p = NULL;
+  int rc = dq_plan_builder_finish(b, &p, &err);
+  dq_plan_builder_free(b);
+  dq_schema_unref(schema);
+  if (rc < 0)
+    return die("plan", &err);
+  uint8_t *plan = NULL, *head = NULL;
+  size_t plan_len, head_len;
+  dq_producer_head h;
+  int status = 1;
+  const dq_stage *st = dq_plan_stage_by_id(p, 1);
+  if (dq_task_plan_encode(st, NULL, 0, &plan, &plan_len, &err) < 0 ||
+      dq_stage_producer_head(st, &h, &err) < 0 ||
+      dq_producer_head_encode(&h, &head, &head_len, &err) < 0)
+    die("encode", &err);
+  else
+    status = write_file(dir, "plan.bin", plan, plan_len) ||
+             write_file(dir, "head.bin", head, head_len);
+  free(plan);
+  free(head);
+  dq_plan_free(p);
+  return status;
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "plan") == 0)
     return cmd_plan(argv[2]);
   if (argc == 3 && strcmp(argv[1], "decode") == 0)
     return cmd_decode(argv[2]);
+  if (argc == 4 && strcmp(argv[1], "csv") == 0)
+    return cmd_csv(argv[2], argv[3]);
   fprintf(stderr, "usage: interop_stage plan DIR | decode FILE\n");
   return 2;
 }

@@ -112,3 +112,21 @@ EXTRA_DIST += tests/headers.test tests/linkage.test tests/run.test tests/gen.tes
 # Worker processes and their tests (tools/worker_procs.c, dq worker).
 include tests/procs.mk
 include tests/soak.mk
+
+# Hostile and careless input: URLs, config files, output errors, plugin
+# permissions, signals.  Each feeds exactly the input it names.
+TESTS += tests/urls-config.test tests/output-errors.test tests/signals.test \
+	tests/python-status.test tests/listen-auth.test tests/tls-workers.test
+EXTRA_DIST += tests/urls-config.test tests/output-errors.test tests/signals.test \
+	tests/python-status.test tests/python_status.py tests/listen-auth.test \
+	tests/tls-workers.test
+check_PROGRAMS += tests/test_hmap
+TESTS += tests/test_hmap
+tests_test_hmap_SOURCES = tests/test_hmap.c
+tests_test_hmap_CFLAGS = $(TEST_CFLAGS)
+tests_test_hmap_LDADD = $(TEST_LIBS)
+check_PROGRAMS += tests/test_endpoint
+TESTS += tests/test_endpoint
+tests_test_endpoint_SOURCES = tests/test_endpoint.c
+tests_test_endpoint_CFLAGS = $(TEST_CFLAGS)
+tests_test_endpoint_LDADD = $(TEST_LIBS)

@@ -136,6 +136,31 @@ static void test_errors(void **state) {
   longline[sizeof longline - 2] = '\n';
   longline[sizeof longline - 1] = '\0';
   expect_error(longline, "bad.conf:2: line is too long");
+  /* A key given twice used to keep the last value silently: now an error
+   * naming both lines, in every section, also when the section reopens. */
+  expect_error("[dq]\ntransport = shm\n\ntransport = grpc\n",
+               "bad.conf:4: 'transport' in [dq] is set twice (lines 2 and "
+               "4)");
+  expect_error("[executor]\nbatch_rows = 2\n[dq]\n[executor]\nbatch_rows = 4\n",
+               "bad.conf:5: 'batch_rows' in [executor] is set twice (lines 2 "
+               "and 5)");
+  expect_error("[transport.grpc]\ntoken = a\ndeadline_ms = 5\ntoken = b\n",
+               "bad.conf:4: 'token' in [transport.grpc] is set twice (lines "
+               "2 and 4)");
+  expect_error("[workers]\nw1 = grpc://a:1\nw1 = grpc://b:1\n",
+               "bad.conf:3: 'w1' in [workers] is set twice (lines 2 and 3)");
+}
+
+/* The same key in different sections is no duplicate. */
+static void test_same_key_other_sections(void **state) {
+  (void)state;
+  dq_config *cfg;
+  dq_error err;
+  assert_int_equal(dq_config_parse("[transport.grpc]\ndeadline_ms = 1\n"
+                                   "[transport.shm]\ndeadline_ms = 2\n",
+                                   "ok.conf", &cfg, &err),
+                   0);
+  dq_config_free(cfg);
 }
 
 static void test_file_errors(void **state) {
@@ -219,6 +244,7 @@ int main(void) {
       cmocka_unit_test_setup(test_good_file, setup),
       cmocka_unit_test_setup(test_defaults, setup),
       cmocka_unit_test_setup(test_errors, setup),
+      cmocka_unit_test_setup(test_same_key_other_sections, setup),
       cmocka_unit_test_setup(test_file_errors, setup),
       cmocka_unit_test_setup(test_env_precedence, setup),
   };

@@ -219,6 +219,165 @@ static void test_writable_dir_refused(void **state) {
   rmdir(dir);
 }
 
+/* --- what is checked is what is loaded (plugin_trust.c) --------------------
+ * Each bypass of the old check (search directory and found file only)
+ * builds a tree under /tmp (itself sticky, so allowed above a plugin) in
+ * which the found file and its directory are safe but the file libltdl
+ * maps is not. */
+
+static void must(int rc) { assert_int_equal(rc, 0); }
+
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  assert_int_equal(fclose(f), 0);
+  must(chmod(path, 0644));
+}
+
+/* A libtool .la for fx_good.so with the given libdir and installed flag. */
+static void write_la(const char *dir, const char *libdir, int installed) {
+  char path[1024], text[2048];
+  snprintf(path, sizeof path, "%s/fx_good.la", dir);
+  snprintf(text, sizeof text,
+           "# fx_good.la - a libtool library file\n"
+           "dlname='fx_good.so'\nlibrary_names='fx_good.so'\n"
+           "old_library=''\ninstalled=%s\nshouldnotlink=yes\n"
+           "libdir='%s'\n",
+           installed ? "yes" : "no", libdir);
+  write_text(path, text);
+}
+
+static void expect_trust_refused(const char *search, const char *want) {
+  setenv("DQ_PLUGIN_PATH", search, 1);
+  dq_error err;
+  assert_int_equal(load("fx_good", NULL, &err), DQ_EPLUGIN);
+  if (strstr(err.message, want) == NULL)
+    fail_msg("expected '%s' in '%s'", want, err.message);
+}
+
+static void expect_trust_loads(const char *search) {
+  setenv("DQ_PLUGIN_PATH", search, 1);
+  dq_error err;
+  if (load("fx_good", NULL, &err) != 0)
+    fail_msg("expected fx_good to load from %s: %s", search, err.message);
+}
+
+static void rm_tree(const char *dir) {
+  char cmd[1100];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  must(system(cmd));
+}
+
+/* The .la sits in a safe directory; its libdir (installed=yes) is 0777. */
+static void test_trust_la_libdir(void **state) {
+  (void)state;
+  char top[] = "/tmp/dq-trust-XXXXXX", safe[1100], lib[1100], want[1400];
+  assert_non_null(mkdtemp(top));
+  must(chmod(top, 0755));
+  snprintf(safe, sizeof safe, "%s/safe", top);
+  snprintf(lib, sizeof lib, "%s/lib", top);
+  must(mkdir(safe, 0755));
+  must(mkdir(lib, 0755));
+  copy_module(lib);
+  write_la(safe, lib, 1);
+  expect_trust_loads(safe); /* the setup itself is sound */
+  must(chmod(lib, 0777));
+  snprintf(want, sizeof want,
+           "refusing to load plugins from directory %s: it is writable by "
+           "other users (mode 0777)",
+           lib);
+  expect_trust_refused(safe, want);
+  /* A world-writable .so behind the .la is refused as a file. */
+  must(chmod(lib, 0755));
+  char so[1200];
+  snprintf(so, sizeof so, "%s/fx_good.so", lib);
+  must(chmod(so, 0666));
+  snprintf(want, sizeof want, "from file %s: it is writable", so);
+  expect_trust_refused(safe, want);
+  rm_tree(top);
+}
+
+/* An uninstalled .la (installed=no) maps .libs/NAME.so: a 0777 .libs. */
+static void test_trust_la_dotlibs(void **state) {
+  (void)state;
+  char top[] = "/tmp/dq-trust-XXXXXX", libs[1100], want[1400];
+  assert_non_null(mkdtemp(top));
+  must(chmod(top, 0755));
+  snprintf(libs, sizeof libs, "%s/.libs", top);
+  must(mkdir(libs, 0755));
+  copy_module(libs);
+  write_la(top, "/nonexistent", 0);
+  expect_trust_loads(top);
+  must(chmod(libs, 0777));
+  snprintf(want, sizeof want,
+           "refusing to load plugins from directory %s: it is writable by "
+           "other users (mode 0777)",
+           libs);
+  expect_trust_refused(top, want);
+  rm_tree(top);
+}
+
+/* A symlink in a safe directory to a module in a 0777 directory. */
+static void test_trust_symlink(void **state) {
+  (void)state;
+  char top[] = "/tmp/dq-trust-XXXXXX", safe[1100], open_dir[1100];
+  char link[1200], target[1200], want[1400];
+  assert_non_null(mkdtemp(top));
+  must(chmod(top, 0755));
+  snprintf(safe, sizeof safe, "%s/safe", top);
+  snprintf(open_dir, sizeof open_dir, "%s/open", top);
+  must(mkdir(safe, 0755));
+  must(mkdir(open_dir, 0755));
+  copy_module(open_dir);
+  snprintf(link, sizeof link, "%s/fx_good.so", safe);
+  snprintf(target, sizeof target, "%s/fx_good.so", open_dir);
+  must(symlink(target, link));
+  expect_trust_loads(safe);
+  must(chmod(open_dir, 0777));
+  snprintf(want, sizeof want,
+           "refusing to load plugins from directory %s: it is writable by "
+           "other users (mode 0777)",
+           open_dir);
+  expect_trust_refused(safe, want);
+  rm_tree(top);
+}
+
+/* A safe directory inside a world-writable parent: refused without the
+ * sticky bit (the parent's users can rename ours away), accepted with it. */
+static void test_trust_parent(void **state) {
+  (void)state;
+  char top[] = "/tmp/dq-trust-XXXXXX", safe[1100], want[1400];
+  assert_non_null(mkdtemp(top));
+  snprintf(safe, sizeof safe, "%s/safe", top);
+  must(mkdir(safe, 0755));
+  copy_module(safe);
+  must(chmod(top, 0777));
+  snprintf(want, sizeof want,
+           "refusing to load plugins from directory %s: it is writable by "
+           "other users (mode 0777)",
+           top);
+  expect_trust_refused(safe, want);
+  must(chmod(top, 01777));
+  expect_trust_loads(safe);
+  rm_tree(top);
+}
+
+/* Owned by another (non-root) user: refused, they could chmod it later. */
+static void test_trust_owner(void **state) {
+  (void)state;
+  if (geteuid() != 0)
+    skip(); /* chown to another user needs root */
+  char top[] = "/tmp/dq-trust-XXXXXX", so[1100];
+  assert_non_null(mkdtemp(top));
+  must(chmod(top, 0755));
+  copy_module(top);
+  snprintf(so, sizeof so, "%s/fx_good.so", top);
+  must(chown(so, 65534, 65534));
+  expect_trust_refused(top, "belongs to uid 65534");
+  rm_tree(top);
+}
+
 typedef struct listing {
   int good, major, total;
 } listing;
@@ -272,6 +431,11 @@ int main(void) {
       cmocka_unit_test_setup(test_undefined_symbol, setup),
       cmocka_unit_test_setup(test_unknown_name, setup),
       cmocka_unit_test_setup(test_writable_dir_refused, setup),
+      cmocka_unit_test_setup(test_trust_la_libdir, setup),
+      cmocka_unit_test_setup(test_trust_la_dotlibs, setup),
+      cmocka_unit_test_setup(test_trust_symlink, setup),
+      cmocka_unit_test_setup(test_trust_parent, setup),
+      cmocka_unit_test_setup(test_trust_owner, setup),
       cmocka_unit_test_setup(test_list, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,19 +7,27 @@
  * The data is the same the built-in queries scan (same scale and seed give
  * the same rows).  CSV follows RFC 4180: a header line, fields quoted when
  * they hold a comma, quote or line break, NULL as an empty field, decimals
- * exactly at their scale, dates as YYYY-MM-DD. */
+ * exactly at their scale, dates as YYYY-MM-DD.
+ *
+ * Each table is written to a temporary file next to its final name and
+ * renamed over it only once every byte is written and flushed: a full
+ * disk leaves the previous file (or none), never a truncated one, and the
+ * error names the file.  Arguments are checked in full before --out is
+ * created. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <dq/batch.h>
 #include <dq/dq.h>
 #include <dq/ipc.h>
 #include <dq/tpch.h>
 
+#include "args.h"
 #include "commands.h"
 
 static void usage(FILE *f) {
@@ -114,10 +122,37 @@ static void write_csv_batch(FILE *f, const dq_batch *b) {
   }
 }
 
+/* Opens a new temporary file beside path (same directory, so rename is
+ * atomic) with the mode a plain fopen would have given. */
+static FILE *open_temp(const char *path, char *tmp, size_t len,
+                       dq_error *err) {
+  if (snprintf(tmp, len, "%s.XXXXXX", path) >= (int)len) {
+    dq_error_set(err, DQ_EINVAL, "output path too long");
+    return NULL;
+  }
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    dq_error_set(err, DQ_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    return NULL;
+  }
+  mode_t mask = umask(0);
+  umask(mask);
+  /* mkstemp's 0600 is a safe fallback should fchmod fail. */
+  int ignored = fchmod(fd, 0666 & ~mask);
+  (void)ignored;
+  FILE *f = fdopen(fd, "wb");
+  if (f == NULL) {
+    dq_error_set(err, DQ_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    close(fd);
+    unlink(tmp);
+  }
+  return f;
+}
+
 /* Writes one table; returns 0 or a DQ_E* code (err filled). */
 static int gen_table(const char *table, double scale, uint64_t seed,
                      int arrow, const char *dir, dq_error *err) {
-  char path[4096];
+  char path[4096], tmp[4096 + 8];
   if (snprintf(path, sizeof path, "%s/%s.%s", dir, table,
                arrow ? "arrow" : "csv") >= (int)sizeof path)
     return dq_error_set(err, DQ_EINVAL, "output path too long");
@@ -125,11 +160,10 @@ static int gen_table(const char *table, double scale, uint64_t seed,
   int rc = dq_tpch_table_schema(table, &schema, err);
   if (rc < 0)
     return rc;
-  FILE *f = fopen(path, "wb");
+  FILE *f = open_temp(path, tmp, sizeof tmp, err);
   if (f == NULL) {
     dq_schema_unref(schema);
-    return dq_error_set(err, DQ_EIO, "cannot create %s: %s", path,
-                        strerror(errno));
+    return err->code;
   }
   static char buf[1 << 20];
   setvbuf(f, buf, _IOFBF, sizeof buf);
@@ -155,10 +189,16 @@ static int gen_table(const char *table, double scale, uint64_t seed,
     if (rc < 0)
       break;
     rows += dq_batch_n_rows(b);
-    if (arrow)
+    if (arrow) {
       rc = dq_ipc_writer_write(w, b, err);
-    else
+    } else {
+      errno = 0;
       write_csv_batch(f, b);
+      /* stdio remembers a failed write: stop at the first, naming why. */
+      if (ferror(f))
+        rc = dq_error_set(err, DQ_EIO, "writing %s: %s", path,
+                          errno ? strerror(errno) : "write failed");
+    }
     dq_batch_unref(b);
   }
   if (rc == 0 && arrow) {
@@ -166,10 +206,24 @@ static int gen_table(const char *table, double scale, uint64_t seed,
     w = NULL;
   }
   dq_ipc_writer_free(w);
-  if (fflush(f) != 0 && rc == 0)
-    rc = dq_error_set(err, DQ_EIO, "writing %s: %s", path, strerror(errno));
+  errno = 0;
+  if ((fflush(f) != 0 || ferror(f)) && rc == 0)
+    rc = dq_error_set(err, DQ_EIO, "writing %s: %s", path,
+                      errno ? strerror(errno) : "write failed");
   if (fclose(f) != 0 && rc == 0)
     rc = dq_error_set(err, DQ_EIO, "writing %s: %s", path, strerror(errno));
+  if (rc == 0 && rename(tmp, path) != 0)
+    rc = dq_error_set(err, DQ_EIO, "cannot rename %s to %s: %s", tmp, path,
+                      strerror(errno));
+  if (rc < 0) {
+    unlink(tmp);
+    /* The IPC writer's own message may not say which file it was. */
+    if (strstr(err->message, path) == NULL && strstr(err->message, tmp) == NULL) {
+      char m[sizeof err->message];
+      snprintf(m, sizeof m, "%s", err->message);
+      dq_error_set(err, rc, "writing %s: %s", path, m);
+    }
+  }
   dq_schema_unref(schema);
   if (rc == 0)
     fprintf(stderr, "%-9s %10lld rows -> %s\n", table, (long long)rows, path);
@@ -192,18 +246,17 @@ int dq_cmd_gen(int argc, char **argv, const dq_global_opts *g) {
       fprintf(stderr, "dq gen: %s needs a value\n", a);
       return 2;
     }
-    char *end;
     if (strcmp(a, "--scale") == 0) {
-      scale = strtod(v, &end);
-      if (*end != '\0' || !(scale > 0) || scale > 100000) {
+      scale = strtod(v, NULL);
+      if (!dq_args_plain_decimal(v) || !(scale > 0) || scale > 100000) {
         fprintf(stderr, "dq gen: --scale must be a number in (0, 100000], "
                         "not '%s'\n", v);
         return 2;
       }
     } else if (strcmp(a, "--seed") == 0) {
-      seed = strtoull(v, &end, 10);
-      if (*end != '\0') {
-        fprintf(stderr, "dq gen: --seed must be an integer, not '%s'\n", v);
+      if (!dq_args_u64(v, UINT64_MAX, &seed)) {
+        fprintf(stderr, "dq gen: --seed must be a non-negative integer, not "
+                        "'%s'\n", v);
         return 2;
       }
     } else if (strcmp(a, "--tables") == 0) {
@@ -228,22 +281,30 @@ int dq_cmd_gen(int argc, char **argv, const dq_global_opts *g) {
     usage(stderr);
     return 2;
   }
-  if (mkdir(out, 0777) != 0 && errno != EEXIST) {
-    fprintf(stderr, "dq gen: cannot create %s: %s\n", out, strerror(errno));
-    return 1;
-  }
-  /* Check every name before writing anything. */
+  /* Check every name before creating or writing anything: an empty name
+   * (",", "a,,b", a trailing comma) or one given twice is a typo, and an
+   * unknown one must not leave an empty --out behind. */
   const char *const *all = dq_tpch_table_names();
   char list[256];
-  snprintf(list, sizeof list, "%s", tables ? tables : "");
   const char *names[16];
   size_t n = 0;
   if (tables == NULL) {
     for (; all[n] != NULL; n++)
       names[n] = all[n];
   } else {
-    for (char *t = strtok(list, ","); t != NULL && n < 16;
-         t = strtok(NULL, ",")) {
+    if (snprintf(list, sizeof list, "%s", tables) >= (int)sizeof list) {
+      fprintf(stderr, "dq gen: --tables '%s' is too long\n", tables);
+      return 2;
+    }
+    for (char *t = list, *next; t != NULL; t = next) {
+      next = strchr(t, ',');
+      if (next != NULL)
+        *next++ = '\0';
+      if (*t == '\0') {
+        fprintf(stderr, "dq gen: --tables '%s' has an empty table name\n",
+                tables);
+        return 2;
+      }
       if (dq_tpch_table_units(t, scale) < 0) {
         fprintf(stderr, "dq gen: unknown table '%s'; the tables are:", t);
         for (size_t k = 0; all[k]; k++)
@@ -251,8 +312,21 @@ int dq_cmd_gen(int argc, char **argv, const dq_global_opts *g) {
         fprintf(stderr, "\n");
         return 2;
       }
+      for (size_t k = 0; k < n; k++)
+        if (strcmp(names[k], t) == 0) {
+          fprintf(stderr, "dq gen: --tables names '%s' twice\n", t);
+          return 2;
+        }
+      if (n == sizeof names / sizeof names[0]) {
+        fprintf(stderr, "dq gen: --tables names too many tables\n");
+        return 2;
+      }
       names[n++] = t;
     }
+  }
+  if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "dq gen: cannot create %s: %s\n", out, strerror(errno));
+    return 1;
   }
   for (size_t i = 0; i < n; i++) {
     dq_error err;

@@ -31,6 +31,7 @@
 
 #include <dq/tpch.h>
 
+#include "args.h"
 #include "commands.h"
 #include "table.h"
 #include "worker_procs.h"
@@ -217,17 +218,6 @@ static int opt_value(int argc, char **argv, int *i, const char *name,
   return 1;
 }
 
-static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
-  if (s[0] < '0' || s[0] > '9') /* strtoull would take "-1" and " 1" */
-    return false;
-  errno = 0;
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno != 0 || *end != '\0' || v > max)
-    return false;
-  *out = v;
-  return true;
-}
 
 static const run_query *find_query(const char *name) {
   for (size_t i = 0; i < run_n_queries; i++)
@@ -261,7 +251,7 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     } else if ((m = opt_value(argc, argv, &i, "--repeat", &v)) != 0) {
       if (m < 0)
         return usage_error("--repeat needs a value");
-      if (!parse_u64(v, MAX_REPEAT, &u) || u < 1)
+      if (!dq_args_u64(v, MAX_REPEAT, &u) || u < 1)
         return usage_error("--repeat must be an integer from 1 to %d, not "
                            "'%s'", MAX_REPEAT, v);
       o->repeat = (uint32_t)u;
@@ -273,7 +263,8 @@ static int parse_args(int argc, char **argv, run_opts *o) {
       char *end;
       errno = 0;
       double sf = strtod(v, &end);
-      if (end == v || *end != '\0' || errno != 0 || !isfinite(sf) ||
+      if (!dq_args_plain_decimal(v) || end == v || *end != '\0' || errno != 0 ||
+          !isfinite(sf) ||
           sf <= 0 || sf > RUN_MAX_SCALE)
         return usage_error("--scale must be a number > 0 and <= %g, not "
                            "'%s'",
@@ -282,14 +273,14 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     } else if ((m = opt_value(argc, argv, &i, "--seed", &v)) != 0) {
       if (m < 0)
         return usage_error("--seed needs a value");
-      if (!parse_u64(v, UINT64_MAX, &u))
+      if (!dq_args_u64(v, UINT64_MAX, &u))
         return usage_error("--seed must be a non-negative integer, not '%s'",
                            v);
       o->seed = u;
     } else if ((m = opt_value(argc, argv, &i, "--workers", &v)) != 0) {
       if (m < 0)
         return usage_error("--workers needs a value");
-      if (!parse_u64(v, MAX_WORKERS, &u) || u == 0)
+      if (!dq_args_u64(v, MAX_WORKERS, &u) || u == 0)
         return usage_error("--workers must be an integer from 1 to %d, not "
                            "'%s'",
                            MAX_WORKERS, v);
@@ -297,7 +288,7 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     } else if ((m = opt_value(argc, argv, &i, "--tasks", &v)) != 0) {
       if (m < 0)
         return usage_error("--tasks needs a value");
-      if (!parse_u64(v, MAX_TASKS, &u) || u == 0)
+      if (!dq_args_u64(v, MAX_TASKS, &u) || u == 0)
         return usage_error("--tasks must be an integer from 1 to %d, not "
                            "'%s'",
                            MAX_TASKS, v);
@@ -415,8 +406,22 @@ static void *watch(void *arg) {
       raise(interrupted);
       _exit(128 + interrupted);
     }
-    /* Before dq_query_start returns there is nothing to cancel yet: the
-     * flag stays set and is acted on at the next tick. */
+    /* Before dq_query_start returns there is no query to cancel, and it
+     * may be blocked for long (plan delivery to a stopped worker, tens of
+     * thousands of tasks): waiting for it made the first SIGTERM of a
+     * supervisor do nothing.  Leave at once instead: our connections
+     * close with the process, which frees every task delivered so far on
+     * its worker (closing a coordinator channel is what frees a task),
+     * and worker processes we started get SIGTERM (worker_procs.c). */
+    if (interrupted && w->query == NULL) {
+      erase_progress(w);
+      fprintf(stderr, "dq run: interrupted while starting the query; "
+                      "quitting\n");
+      int sig = interrupted;
+      signal(sig, SIG_DFL);
+      raise(sig);
+      _exit(128 + sig);
+    }
     if (interrupted && w->query != NULL && !w->cancelled) {
       erase_progress(w);
       dq_query_cancel(w->query); /* thread-safe, see runtime.h */
@@ -505,8 +510,10 @@ static int on_local_batch(void *user, const dq_batch *b, dq_error *err) {
   return sink_add(user, b, err);
 }
 
-static void print_result(const sink *s, const run_opts *o,
-                         const run_query *q, double secs) {
+/* Prints the result; a failed write (a full disk, a closed pipe) is an
+ * error naming the reason, never a silent success. */
+static int print_result(const sink *s, const run_opts *o,
+                        const run_query *q, double secs, dq_error *err) {
   if (s->table != NULL)
     table_print(s->table, stdout);
   int64_t scanned = run_query_scanned_rows(q, o->scale);
@@ -515,7 +522,12 @@ static void print_result(const sink *s, const run_opts *o,
   if (scanned > 0 && secs > 0)
     printf(" (%.0f rows/s scanned)", (double)scanned / secs);
   printf("\n");
-  fflush(stdout);
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout))
+    return dq_error_set(err, DQ_EIO, "cannot write the result to standard "
+                        "output: %s",
+                        errno ? strerror(errno) : "a write failed");
+  return 0;
 }
 
 /* --- Explain -------------------------------------------------------------- */
@@ -820,7 +832,8 @@ static int run_local(const run_opts *o, const run_query *q) {
     if (rc < 0)
       goto done;
   }
-  print_result(&s, o, q, report_runs(secs, runs));
+  if (print_result(&s, o, q, report_runs(secs, runs), &err) < 0)
+    goto done;
   status = 0;
 done:
   if (status == 1 && err.code != 0)
@@ -864,6 +877,19 @@ static void listen_url(const char *transport, char *buf, size_t len) {
     snprintf(buf, len, "grpc://127.0.0.1:0");
   else
     snprintf(buf, len, "%s://", transport);
+}
+
+/* Whether err is a transport refusing one of urls as malformed: opening a
+ * channel parses the URL and fails with DQ_EINVAL naming it, before any
+ * task exists (so the error names no task). */
+static bool bad_url(const dq_error *err, const char *const *urls,
+                    size_t n_urls) {
+  if (err->code != DQ_EINVAL || err->has_task)
+    return false;
+  for (size_t i = 0; i < n_urls; i++)
+    if (strcmp(err->worker_url, urls[i]) == 0)
+      return true;
+  return false;
 }
 
 static int run_distributed(const run_opts *o, const run_query *q,
@@ -978,6 +1004,12 @@ static int run_distributed(const run_opts *o, const run_query *q,
     }
     secs[r] = watcher_stop(&w);
   }
+  if (rc < 0 && bad_url(&err, urls, n_urls)) {
+    /* A URL the user gave that the transport cannot parse is a usage
+     * error like any other malformed argument, not a failed query. */
+    status = usage_error("%s", err.message);
+    goto done;
+  }
   if (rc < 0) {
     if (interrupted) {
       fprintf(stderr, "dq run: interrupted; the query was cancelled on every "
@@ -987,7 +1019,8 @@ static int run_distributed(const run_opts *o, const run_query *q,
     }
     goto done;
   }
-  print_result(&s, o, q, report_runs(secs, runs));
+  if (print_result(&s, o, q, report_runs(secs, runs), &err) < 0)
+    goto done;
   if (o->analyze && analyze(query, plan, &err) < 0)
     goto done;
   status = 0;
@@ -1028,36 +1061,58 @@ int dq_cmd_run(int argc, char **argv, const dq_global_opts *g) {
     return status;
   }
 
-  /* --worker URLs name their transport: without --transport, that is the
-   * one to use, whatever the config's default (which could not reach them
-   * anyway). */
-  char scheme[64] = "";
-  for (size_t i = 0; i < o.n_urls && o.transport == NULL; i++) {
-    size_t n = (size_t)(strstr(o.urls[i], "://") - o.urls[i]);
-    if (n == 0 || n >= sizeof scheme) {
-      status = usage_error("'%s' names no transport before '://'",
-                           o.urls[i]);
-    } else if (i == 0) {
-      memcpy(scheme, o.urls[i], n);
-      scheme[n] = '\0';
-    } else if (strncmp(o.urls[i], scheme, n) != 0 || scheme[n] != '\0') {
-      status = usage_error("the workers use different transports ('%s', "
-                           "'%s'): one query runs over one transport",
-                           o.urls[0], o.urls[i]);
-    }
-    if (status >= 0) {
-      free(o.urls);
-      return status;
-    }
-  }
-  if (o.transport == NULL && scheme[0] != '\0')
-    o.transport = scheme;
-
   dq_error err;
   dq_error_clear(&err);
   dq_config *cfg = NULL;
-  if (dq_config_load(g->config_path, &cfg, &err) < 0 ||
-      (o.transport && dq_config_set_transport(cfg, o.transport, &err) < 0)) {
+  if (dq_config_load(g->config_path, &cfg, &err) < 0) {
+    fail(&err);
+    dq_config_free(cfg);
+    free(o.urls);
+    return 1;
+  }
+
+  /* Worker URLs name their transport: without --transport, that is the
+   * one to use, whatever the config's default (which could not reach them
+   * anyway).  The config's [workers] behave as --worker does, when they
+   * are the workers this run uses. */
+  const char *const *wurls = (const char *const *)o.urls;
+  size_t n_wurls = o.n_urls;
+  const char **cfg_urls = NULL;
+  if (n_wurls == 0 && o.n_workers == 0 && dq_config_n_workers(cfg) > 0) {
+    n_wurls = dq_config_n_workers(cfg);
+    if ((cfg_urls = calloc(n_wurls, sizeof *cfg_urls)) == NULL) {
+      fprintf(stderr, "dq run: out of memory\n");
+      status = 1;
+    }
+    for (size_t i = 0; cfg_urls != NULL && i < n_wurls; i++)
+      cfg_urls[i] = dq_config_worker(cfg, i);
+    wurls = cfg_urls;
+  }
+  char scheme[64] = "";
+  for (size_t i = 0; i < n_wurls && o.transport == NULL && status < 0;
+       i++) {
+    size_t n = (size_t)(strstr(wurls[i], "://") - wurls[i]);
+    if (n == 0 || n >= sizeof scheme) {
+      status = usage_error("'%s' names no transport before '://'",
+                           wurls[i]);
+    } else if (i == 0) {
+      memcpy(scheme, wurls[i], n);
+      scheme[n] = '\0';
+    } else if (strncmp(wurls[i], scheme, n) != 0 || scheme[n] != '\0') {
+      status = usage_error("the workers use different transports ('%s', "
+                           "'%s'): one query runs over one transport",
+                           wurls[0], wurls[i]);
+    }
+  }
+  free(cfg_urls);
+  if (status >= 0) {
+    dq_config_free(cfg);
+    free(o.urls);
+    return status;
+  }
+  if (o.transport == NULL && scheme[0] != '\0')
+    o.transport = scheme;
+  if (o.transport && dq_config_set_transport(cfg, o.transport, &err) < 0) {
     fail(&err);
     dq_config_free(cfg);
     free(o.urls);

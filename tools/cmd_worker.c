@@ -190,6 +190,28 @@ static int start_default(dq_context *ctx, const char *name, dq_worker **w,
   return dq_worker_start(ctx, url, w, err);
 }
 
+/* The transport refuses to serve beyond loopback without a token unless
+ * [transport.NAME] allow_unauthenticated = true; when that is what let it
+ * start, say so in the log, every time. */
+static void warn_unauthenticated(const dq_config *cfg, const char *name,
+                                 const char *url) {
+  size_t n = 0;
+  const dq_kv *kv = dq_config_transport_options(cfg, name, &n);
+  int allow = 0, token = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(kv[i].key, "allow_unauthenticated") == 0)
+      allow = strcmp(kv[i].value, "true") == 0;
+    else if (strcmp(kv[i].key, "token") == 0)
+      token = 1;
+  }
+  if (allow && !token)
+    wlog(LOG_WARN,
+         "serving at %s without authentication ([transport.%s] "
+         "allow_unauthenticated = true): anyone who can reach it can run "
+         "plans, which read the files under [worker] data_dirs",
+         url, name);
+}
+
 int dq_cmd_worker(int argc, char **argv, const dq_global_opts *g) {
   const char *listen = NULL, *transport = NULL;
   for (int i = 1; i < argc; i++) {
@@ -232,6 +254,8 @@ int dq_cmd_worker(int argc, char **argv, const dq_global_opts *g) {
     }
   }
   log_init();
+  /* libdq and the plugins log in the same format under the same name. */
+  dq_log_set_program("dq worker");
 
   dq_error err;
   dq_error_clear(&err);
@@ -266,16 +290,22 @@ int dq_cmd_worker(int argc, char **argv, const dq_global_opts *g) {
     wlog(LOG_ERROR, "%s", dq_error_format(&err, buf, sizeof buf));
     goto done;
   }
-  if ((listen ? dq_worker_start(ctx, listen, &w, &err)
-              : start_default(ctx, name, &w, &err)) < 0) {
+  int rc = listen ? dq_worker_start(ctx, listen, &w, &err)
+                  : start_default(ctx, name, &w, &err);
+  if (rc < 0) {
     wlog(LOG_ERROR, "cannot serve at %s: %s",
          listen ? listen : "the default address",
          dq_error_format(&err, buf, sizeof buf));
+    /* A --listen URL the transport cannot parse is a usage error, as a
+     * malformed argument is everywhere else. */
+    if (listen != NULL && rc == DQ_EINVAL)
+      status = EXIT_USAGE;
     goto done;
   }
   wlog(LOG_INFO, "transport %s %s, serving at %s",
        dq_context_transport_name(ctx), dq_context_transport_version(ctx),
        dq_worker_url(w));
+  warn_unauthenticated(cfg, dq_context_transport_name(ctx), dq_worker_url(w));
   if (printf("listening on %s\n", dq_worker_url(w)) < 0 ||
       fflush(stdout) != 0) {
     /* Whoever started us can no longer learn where we are. */

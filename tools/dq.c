@@ -1,4 +1,8 @@
-/* dq.c — the dq command: global options and dispatch to subcommands. */
+/* dq.c — the dq command: global options, dispatch to subcommands, and the
+ * last word on standard output: whatever a command printed must have
+ * reached it, or dq says so and exits non-zero (`dq run > /dev/full` used
+ * to exit 0 with the result lost). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,7 +33,35 @@ static void usage(FILE *f) {
           "Run 'dq COMMAND --help' for a command's options.\n");
 }
 
-int main(int argc, char **argv) {
+/* Flushes and closes stdout; a write that failed now or earlier turns a
+ * successful status into 1, with the reason on stderr. */
+static int close_stdout(int status) {
+  int bad = ferror(stdout);
+  errno = 0;
+  if (fflush(stdout) != 0)
+    bad = 1;
+  int e = errno;
+  if (fclose(stdout) != 0) {
+    bad = 1;
+    e = e ? e : errno;
+  }
+  /* A command that failed has said why; its output was lost either way. */
+  if (!bad || status != 0)
+    return status;
+  if (e != 0)
+    fprintf(stderr, "dq: cannot write to standard output: %s\n",
+            strerror(e));
+  else /* an earlier write failed; its errno is gone */
+    fprintf(stderr, "dq: cannot write to standard output: a write failed, "
+                    "the output is incomplete\n");
+  return 1;
+}
+
+static int dispatch(int argc, char **argv);
+
+int main(int argc, char **argv) { return close_stdout(dispatch(argc, argv)); }
+
+static int dispatch(int argc, char **argv) {
   dq_global_opts g = {0};
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {

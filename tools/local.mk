@@ -2,7 +2,7 @@
 bin_PROGRAMS += tools/dq
 tools_dq_SOURCES = tools/dq.c tools/commands.h tools/cmd_plugins.c \
 	tools/cmd_gen.c tools/cmd_run.c tools/cmd_worker.c tools/worker_procs.c tools/worker_procs.h \
-	tools/table.c tools/table.h
+	tools/table.c tools/table.h tools/args.c tools/args.h
 tools_dq_LDADD = libdq/libdq.la $(PTHREAD_LIBS)
 
 # dq-transport-check: the conformance checker for transport plugins.  It

@@ -47,7 +47,9 @@ enum {
   DQ_EEXEC = -12,       /* query execution failed */
   DQ_ETOOBIG = -13,     /* a message or value exceeds a configured limit */
   DQ_EUNSUPPORTED = -14,/* valid, but not supported by this build */
-  DQ_EINTERNAL = -15    /* a bug in dq: please report it */
+  DQ_EINTERNAL = -15,   /* a bug in dq: please report it */
+  DQ_EPERM = -16        /* refused by policy (a file outside the worker's
+                         * [worker] data_dirs) */
 };
 
 /* Identity of one task of one query: DESIGN.md's TaskKey. */
@@ -175,6 +177,20 @@ DQ_EXPORT const dq_config *dq_context_config(const dq_context *ctx);
 /* Name and version of the loaded transport plugin. */
 DQ_EXPORT const char *dq_context_transport_name(const dq_context *ctx);
 DQ_EXPORT const char *dq_context_transport_version(const dq_context *ctx);
+
+/* ---------------------------------------------------------------------------
+ * Logging: one line per message on stderr, "PROGRAM[PID]: LEVEL: message",
+ * for what happens where no caller is waiting for an error (a worker
+ * refusing a flood of calls, a peer with the wrong uid, a transport
+ * library's own diagnostics).  The level comes from DQ_LOG (error, warn,
+ * info, debug; default warn).
+ * ------------------------------------------------------------------------- */
+enum { DQ_LOG_ERROR = 0, DQ_LOG_WARN = 1, DQ_LOG_INFO = 2, DQ_LOG_DEBUG = 3 };
+/* The name lines start with (default "dq"); call before any thread logs. */
+DQ_EXPORT void dq_log_set_program(const char *name);
+/* Whether a message of this level would be written. */
+DQ_EXPORT int dq_log_enabled(int level);
+DQ_EXPORT void dq_log(int level, const char *fmt, ...) DQ_PRINTF(2, 3);
 
 #ifdef __cplusplus
 }

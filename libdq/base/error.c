@@ -63,6 +63,7 @@ const char *dq_strerror(int code) {
   case DQ_ETOOBIG: return "DQ_ETOOBIG";
   case DQ_EUNSUPPORTED: return "DQ_EUNSUPPORTED";
   case DQ_EINTERNAL: return "DQ_EINTERNAL";
+  case DQ_EPERM: return "DQ_EPERM";
   default: return "DQ_E?";
   }
 }

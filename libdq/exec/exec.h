@@ -45,6 +45,8 @@ typedef struct dq_exec_env {
   /* Filled in by dq_exec_open: the stage's root (a scan finds its
    * number among the stage's scans, which its work units name). */
   const dq_node *root;
+  /* Which files scans may open (file_policy.h); NULL: any. */
+  const struct dq_file_policy *files;
 } dq_exec_env;
 
 /* Bytes held by the operators of one pipeline that keep data across

@@ -57,6 +57,7 @@ int dq_op_scan_open(const dq_node *n, const dq_exec_env *env,
       .batch_rows = env->batch_rows > 0 ? env->batch_rows
                                         : DQ_EXEC_DEFAULT_BATCH_ROWS,
       .units_sent = env->n_units > 0,
+      .files = env->files,
   };
   dq_work_unit *mine = NULL;
   int rc = 0;

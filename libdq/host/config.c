@@ -21,7 +21,9 @@
 
 #include <dq/dq.h>
 
+#include "base/hmap.h"
 #include "base/strlist.h"
+#include "host/config.h"
 
 #ifndef DQ_PLUGIN_DIR
 #error "DQ_PLUGIN_DIR must be defined by the build"
@@ -35,6 +37,7 @@ static const struct executor_key {
     {"batch_rows", 8192, 1, 1 << 24},      /* target rows per batch */
     {"task_ttl_ms", 60000, 1, 86400000},   /* idle task state is freed after */
     {"plan_wait_ms", 5000, 0, 3600000},    /* ExecuteTask waits this for SetPlan */
+    {"plan_waiters", 64, 0, 65536},        /* ExecuteTasks waiting at once */
 };
 #define N_EXECUTOR_KEYS (sizeof executor_keys / sizeof executor_keys[0])
 
@@ -50,6 +53,8 @@ struct dq_config {
   dq_strlist file_plugin_path;
   dq_strlist plugin_dirs; /* effective search order */
   dq_strlist workers;
+  dq_strlist data_dirs; /* [worker] data_dirs */
+  int data_dirs_set;
   transport_section *transports;
   size_t n_transports;
   int64_t executor[N_EXECUTOR_KEYS];
@@ -96,6 +101,7 @@ void dq_config_free(dq_config *cfg) {
   dq_strlist_free(&cfg->file_plugin_path);
   dq_strlist_free(&cfg->plugin_dirs);
   dq_strlist_free(&cfg->workers);
+  dq_strlist_free(&cfg->data_dirs);
   for (size_t i = 0; i < cfg->n_transports; i++) {
     free(cfg->transports[i].name);
     dq_strlist_free(&cfg->transports[i].keys);
@@ -117,6 +123,9 @@ typedef struct parse_state {
   int err_code;
   char err_msg[400];
   int seen_transport; /* [dq] transport given in the file */
+  /* "section\0key" -> the line it was set on: a key given twice is an
+   * error naming both lines, not a silent "last one wins". */
+  dq_hmap seen;
 } parse_state;
 
 /* inih's line reader: one line per call, counting, refusing over-long lines
@@ -262,17 +271,57 @@ static int handle_transport(parse_state *ps, const char *tname,
   return 1;
 }
 
+/* Records where section/key was set; fails naming both lines when it was
+ * set before (an indented continuation line counts as setting it again). */
+static int note_key(parse_state *ps, const char *section, const char *key) {
+  size_t sl = strlen(section), kl = strlen(key);
+  char buf[2 * 200 + 2]; /* inih's own name limits are smaller */
+  if (sl + 1 + kl > sizeof buf)
+    return fail(ps, DQ_ECONFIG, "key '%s' in [%s] is too long", key, section);
+  memcpy(buf, section, sl);
+  buf[sl] = '\0';
+  memcpy(buf + sl + 1, key, kl);
+  intptr_t first = (intptr_t)dq_hmap_get(&ps->seen, buf, sl + 1 + kl);
+  if (first != 0)
+    return fail(ps, DQ_ECONFIG,
+                "'%s' in [%s] is set twice (lines %ld and %d): remove one",
+                key, section, (long)first, ps->line);
+  if (dq_hmap_put(&ps->seen, buf, sl + 1 + kl, (void *)(intptr_t)ps->line) <
+      0)
+    return fail(ps, DQ_ENOMEM, "out of memory");
+  return 1;
+}
+
 static int handler(void *user, const char *section, const char *key,
                    const char *value) {
   parse_state *ps = user;
   if (ps->err_line != 0)
     return 0; /* keep the first error only */
+  if (!note_key(ps, section, key))
+    return 0;
   if (strcmp(section, "dq") == 0)
     return handle_dq(ps, key, value);
   if (strcmp(section, "executor") == 0)
     return handle_executor(ps, key, value);
   if (strncmp(section, "transport.", 10) == 0)
     return handle_transport(ps, section + 10, key, value);
+  if (strcmp(section, "worker") == 0) {
+    if (strcmp(key, "data_dirs") != 0)
+      return fail(ps, DQ_ECONFIG,
+                  "unknown key '%s' in [worker] (known keys: data_dirs)",
+                  key);
+    for (const char *p = value; *p; p = strchr(p, ':') ? strchr(p, ':') + 1
+                                                      : p + strlen(p))
+      if (*p != '/')
+        return fail(ps, DQ_ECONFIG,
+                    "[worker] data_dirs = '%s': every directory must be an "
+                    "absolute path (colon-separated)",
+                    value);
+    if (dq_strlist_push_path(&ps->cfg->data_dirs, value) < 0)
+      return fail(ps, DQ_ENOMEM, "out of memory");
+    ps->cfg->data_dirs_set = 1;
+    return 1;
+  }
   if (strcmp(section, "workers") == 0) {
     if (strstr(value, "://") == NULL)
       return fail(ps, DQ_ECONFIG,
@@ -288,7 +337,7 @@ static int handler(void *user, const char *section, const char *key,
                 "'%s' is outside any section (start with [dq])", key);
   return fail(ps, DQ_ECONFIG,
               "unknown section [%s] (known: [dq], [executor], [workers], "
-              "[transport.NAME])",
+              "[worker], [transport.NAME])",
               section);
 }
 
@@ -339,6 +388,7 @@ static int parse_text(const char *text, const char *name, dq_config **out,
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
   parse_state ps = {.cfg = cfg, .name = name, .text = text};
   int rc = ini_parse_stream(read_line, &ps, handler, &ps);
+  dq_hmap_clear(&ps.seen);
   if (rc != 0 || ps.err_line != 0) {
     int code;
     if (ps.err_line != 0 && (rc <= 0 || ps.err_line <= rc))
@@ -504,3 +554,10 @@ int64_t dq_config_executor(const dq_config *cfg, const char *name) {
 }
 
 const char *dq_plugin_dir(void) { return DQ_PLUGIN_DIR; }
+
+int dq_config_data_dirs(const dq_config *cfg, size_t *n,
+                        const char *const **dirs) {
+  *n = cfg->data_dirs.n;
+  *dirs = (const char *const *)cfg->data_dirs.items;
+  return cfg->data_dirs_set;
+}

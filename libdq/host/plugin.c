@@ -24,6 +24,7 @@
 #include "host/dl.h"
 #include "host/plugin.h"
 #include "base/strlist.h"
+#include "host/plugin_trust.h"
 
 struct dq_plugin {
   char *name;
@@ -167,8 +168,11 @@ static int open_checked(const char *dir, const char *name, char *path,
   if (!file_exists(path))
     path_join(path, path_len, dir, name, ".so");
   int rc = check_writable_by_others(dir, "directory", err);
+  /* The file actually mapped and every directory above it (a .la's
+   * libdir or .libs/, symlinks): plugin_trust.c. */
+  dq_plugin_trust trust;
   if (rc == 0)
-    rc = check_writable_by_others(path, "file", err);
+    rc = dq_plugin_trust_check(dir, name, &trust, err);
   if (rc < 0)
     return rc;
   char why[512];
@@ -176,7 +180,10 @@ static int open_checked(const char *dir, const char *name, char *path,
   if (dl == NULL)
     return dq_error_set(err, DQ_EPLUGIN, "%s: cannot be loaded: %s", path,
                         why);
-  rc = check_descriptor(dl, path, name, desc, seen, err);
+  rc = dq_plugin_trust_loaded(&trust, dq_dl_sym(dl, DQ_TRANSPORT_ENTRY), path,
+                              err);
+  if (rc == 0)
+    rc = check_descriptor(dl, path, name, desc, seen, err);
   if (rc < 0) {
     dq_dl_close(dl);
     return rc;

@@ -40,13 +40,17 @@
 #include <dq/transport.h>
 
 #include "arrow/batch_internal.h"
+#include "base/clock.h"
+#include "base/hmap.h"
+#include "exec/exec.h"
+#include "host/config.h"
+#include "host/context.h"
+#include "host/endpoint.h"
 #include "runtime/boundary_reader.h"
 #include "runtime/settings.h"
-#include "base/clock.h"
-#include "host/context.h"
-#include "exec/exec.h"
 #include "runtime/task_plan.h"
 #include "runtime/worker_internal.h"
+#include "scan/file_policy.h"
 
 /* A producer head may not ask for more output partitions than this. */
 #define MAX_OUT_PARTITIONS (1u << 16)
@@ -64,7 +68,7 @@ typedef struct ws_stream_impl ws_stream_impl;
 
 struct task {
   dq_worker *w;
-  task *next;       /* in w->tasks, while in the table */
+  task *next, *prev; /* in w->tasks, while in the table */
   task *all_prev, *all_next; /* in w->all, while the object lives */
   long refs;        /* guarded by w->lock */
   int in_table;
@@ -141,6 +145,12 @@ struct dq_worker {
   dq_worker_service svc;
   dq_query_settings settings; /* defaults for tasks */
   int64_t ttl_ms, plan_wait_ms;
+  /* ExecuteTasks that may wait for their plan at once ([executor]
+   * plan_waiters): each holds a transport thread for up to plan_wait_ms,
+   * so without a bound a client could pin every thread of the host. */
+  int64_t max_plan_waiters;
+  long plan_waiters;
+  uint64_t refusals, last_refusal_log_ns;
 
   pthread_mutex_t lock;
   pthread_cond_t cond; /* tasks arrive, threads end */
@@ -150,6 +160,16 @@ struct dq_worker {
   pthread_cond_t reaper_cond;
   task *tasks;        /* the table: tasks coordinators can reach */
   long n_table;
+  /* The table by task key: SetPlan, ExecuteTask and retirement find a
+   * task in O(1).  A list walk made 32,768 tasks take 45 s to retire. */
+  dq_hmap index;
+  /* Which files the tasks' scans may open; NULL for an inmem worker
+   * (file_policy.h says why). */
+  /* URL -> (void *)1 when it reaches this worker, (void *)2 when not,
+   * resolved once per URL (endpoint.h). */
+  dq_hmap self_urls;
+  dq_file_policy files_store;
+  const dq_file_policy *files;
   task *all;          /* every task object still alive */
   ws_stream_impl *streams;
   long live_tasks; /* task objects not yet freed */
@@ -225,8 +245,24 @@ static void task_cancel(task *t) {
   pthread_mutex_unlock(&t->lock);
 }
 
+/* A peer this worker could not reach (refused, TLS trouble) may well be
+ * reachable from the coordinator: the message names both ends. */
+static void name_both_ends(task *t, dq_error *err) {
+  if (err->code == DQ_EUNAVAILABLE && err->worker_url[0] != '\0' &&
+      strcmp(err->worker_url, t->w->url) != 0 &&
+      strstr(err->message, t->w->url) == NULL) {
+    char m[sizeof err->message];
+    snprintf(m, sizeof m, "%s", err->message);
+    dq_error e2 = *err;
+    dq_error_set(&e2, err->code, "%s (dialled by worker %s)", m, t->w->url);
+    dq_error_set_origin(&e2, err->worker_url, err->has_task ? &err->task : NULL);
+    *err = e2;
+  }
+}
+
 static void task_fail(task *t, dq_error *err) {
   set_origin(t, err);
+  name_both_ends(t, err);
   pthread_mutex_lock(&t->lock);
   if (!t->failed) {
     t->failed = 1;
@@ -236,17 +272,30 @@ static void task_fail(task *t, dq_error *err) {
   task_cancel(t);
 }
 
+/* The index key of a task: its key's bytes, in a fixed layout. */
+#define KEY_BYTES 24
+static void key_bytes(const dq_task_key *k, uint8_t out[KEY_BYTES]) {
+  memcpy(out, k->query_id, 16);
+  memcpy(out + 16, &k->stage_id, 4);
+  memcpy(out + 20, &k->task_number, 4);
+}
+
 /* Removes t from the table (if still there) and drops the table's ref. */
 static void task_retire(task *t) {
   dq_worker *w = t->w;
   pthread_mutex_lock(&w->lock);
   int was = t->in_table;
   if (was) {
-    for (task **pp = &w->tasks; *pp != NULL; pp = &(*pp)->next)
-      if (*pp == t) {
-        *pp = t->next;
-        break;
-      }
+    if (t->prev)
+      t->prev->next = t->next;
+    else
+      w->tasks = t->next;
+    if (t->next)
+      t->next->prev = t->prev;
+    t->next = t->prev = NULL;
+    uint8_t kb[KEY_BYTES];
+    key_bytes(&t->key, kb);
+    dq_hmap_remove(&w->index, kb, sizeof kb);
     t->in_table = 0;
     w->n_table--;
   }
@@ -264,11 +313,13 @@ static int key_equal(const dq_task_key *a, const dq_task_key *b) {
 
 /* Finds a task in the table and takes a reference; w->lock held. */
 static task *find_locked(dq_worker *w, const dq_task_key *key) {
-  for (task *t = w->tasks; t != NULL; t = t->next)
-    if (key_equal(&t->key, key)) {
-      t->refs++;
-      return t;
-    }
+  uint8_t kb[KEY_BYTES];
+  key_bytes(key, kb);
+  task *t = dq_hmap_get(&w->index, kb, sizeof kb);
+  if (t != NULL && key_equal(&t->key, key)) {
+    t->refs++;
+    return t;
+  }
   return NULL;
 }
 
@@ -342,13 +393,31 @@ static int worker_channel(dq_worker *w, const char *url, dq_channel **out,
   return 0;
 }
 
+/* Whether url reaches this very worker: the same string, or another name
+ * of the same socket (grpc://localhost:P for grpc://127.0.0.1:P). */
+static int is_self(dq_worker *w, const char *url) {
+  if (strcmp(url, w->url) == 0)
+    return 1;
+  size_t len = strlen(url);
+  pthread_mutex_lock(&w->lock);
+  void *known = dq_hmap_get(&w->self_urls, url, len);
+  pthread_mutex_unlock(&w->lock);
+  if (known != NULL)
+    return known == (void *)1;
+  int self = dq_endpoint_same(w->url, url); /* may resolve names: unlocked */
+  pthread_mutex_lock(&w->lock);
+  dq_hmap_put(&w->self_urls, url, len, self ? (void *)1 : (void *)2);
+  pthread_mutex_unlock(&w->lock);
+  return self;
+}
+
 /* Opens a producer's stream: in-process when the producer task lives on
  * this very worker (no transport), over the transport otherwise. */
 static int worker_source_open(void *ctx, const char *url,
                               const dq_execute_task *req, dq_source *out,
                               dq_error *err) {
   dq_worker *w = ctx;
-  if (strcmp(url, w->url) == 0) {
+  if (is_self(w, url)) {
     local_src *l = calloc(1, sizeof *l);
     if (l == NULL)
       return dq_error_set(err, DQ_ENOMEM, "out of memory");
@@ -484,6 +553,7 @@ static void *pipeline_main(void *arg) {
   /* Units arrive only before the task starts, so no lock is needed. */
   env.units = t->units;
   env.n_units = t->n_units;
+  env.files = w->files;
   dq_error err;
   dq_error_clear(&err);
   dq_exec *e = NULL;
@@ -748,16 +818,23 @@ static int ws_coord_open(void *self, const dq_set_plan *plan,
   }
   pthread_mutex_lock(&w->lock);
   task *dup = NULL;
+  uint8_t kb[KEY_BYTES];
   if (w->stopping) {
     rc = dq_error_set(err, DQ_EUNAVAILABLE, "worker %s is stopping", w->url);
   } else if ((dup = find_locked(w, &plan->key)) != NULL) {
     dup->refs--; /* never 0 here: the table holds one */
     rc = dq_error_set(err, DQ_EINVAL, "the task already has a plan");
+  } else if (key_bytes(&plan->key, kb),
+             dq_hmap_put(&w->index, kb, sizeof kb, t) < 0) {
+    rc = dq_error_set(err, DQ_ENOMEM, "out of memory for the task table");
   } else {
     t->refs = 2; /* the table's and the coordinator handle's */
     t->in_table = 1;
     t->handle_open = 1;
     t->next = w->tasks;
+    t->prev = NULL;
+    if (w->tasks)
+      w->tasks->prev = t;
     w->tasks = t;
     w->n_table++;
     t->all_next = w->all;
@@ -869,12 +946,37 @@ static int execute_task(dq_worker *w, const dq_execute_task *req, int served,
     deadline.tv_nsec -= 1000000000;
   }
   pthread_mutex_lock(&w->lock);
-  task *t;
+  task *t = find_locked(w, &req->key);
   int timed_out = 0;
-  while ((t = find_locked(w, &req->key)) == NULL && !w->stopping &&
-         !timed_out)
+  if (t == NULL && !w->stopping && w->plan_waiters >= w->max_plan_waiters) {
+    /* Refused at once, and said in the log (once a second at most, with
+     * the count, so a flood does not become a flood of log lines). */
+    uint64_t now = dq_now_ns(), n = ++w->refusals;
+    int log_now = now - w->last_refusal_log_ns >= 1000000000u;
+    if (log_now)
+      w->last_refusal_log_ns = now;
+    long waiting = w->plan_waiters;
+    pthread_mutex_unlock(&w->lock);
+    if (log_now)
+      dq_log(DQ_LOG_WARN,
+             "worker %s: %ld ExecuteTask calls are waiting for their plans, "
+             "the most [executor] plan_waiters allows: refusing more (%llu "
+             "refused so far)",
+             w->url, waiting, (unsigned long long)n);
+    dq_error_set(err, DQ_ETOOBIG,
+                 "worker %s has %ld ExecuteTask calls waiting for their "
+                 "plans already ([executor] plan_waiters); refused",
+                 w->url, waiting);
+    dq_error_set_origin(err, w->url, &req->key);
+    return DQ_ETOOBIG;
+  }
+  int waited = t == NULL;
+  w->plan_waiters += waited;
+  while (t == NULL && (t = find_locked(w, &req->key)) == NULL &&
+         !w->stopping && !timed_out)
     timed_out = pthread_cond_timedwait(&w->cond, &w->lock, &deadline) ==
                 ETIMEDOUT;
+  w->plan_waiters -= waited;
   int stopping = w->stopping;
   pthread_mutex_unlock(&w->lock);
   if (t == NULL) {
@@ -905,6 +1007,7 @@ static int execute_task(dq_worker *w, const dq_execute_task *req, int served,
       /* Half-started (say, a producer was unreachable): fail the task for
        * good rather than start it again on the next ExecuteTask. */
       set_origin(t, err);
+      name_both_ends(t, err);
       t->started = 1;
       t->failed = 1;
       t->error = *err;
@@ -1102,22 +1205,36 @@ static void *reaper_main(void *arg) {
     ts.tv_nsec %= 1000000000;
     pthread_cond_timedwait(&w->reaper_cond, &w->lock, &ts);
     uint64_t now = dq_now_ns();
-    task *expired = NULL;
-    for (task *t = w->tasks; t != NULL && expired == NULL; t = t->next) {
+    /* Every idle task of this pass at once (one per pass made a table of
+     * 65,536 abandoned tasks take hours to empty). */
+    task **expired = NULL;
+    size_t n_expired = 0, cap = 0;
+    for (task *t = w->tasks; t != NULL; t = t->next) {
       /* Another thread may touch the task after `now` was read: only a
        * task last touched more than ttl before now is idle. */
       uint64_t last = atomic_load(&t->last_activity);
       if (last < now && now - last > ttl_ns && t->running == 0) {
+        if (n_expired == cap) {
+          size_t nc = cap ? cap * 2 : 16;
+          task **grown = realloc(expired, nc * sizeof *grown);
+          if (grown == NULL)
+            break; /* the rest waits for the next pass */
+          expired = grown;
+          cap = nc;
+        }
         t->refs++;
-        expired = t;
+        expired[n_expired++] = t;
       }
     }
-    if (expired != NULL) {
+    if (n_expired > 0) {
       pthread_mutex_unlock(&w->lock);
-      task_retire(expired);
-      task_unref(expired);
+      for (size_t i = 0; i < n_expired; i++) {
+        task_retire(expired[i]);
+        task_unref(expired[i]);
+      }
       pthread_mutex_lock(&w->lock);
     }
+    free(expired);
   }
   pthread_mutex_unlock(&w->lock);
   return NULL;
@@ -1138,6 +1255,18 @@ int dq_worker_start(dq_context *ctx, const char *listen_url, dq_worker **out,
   dq_query_settings_from_config(cfg, &w->settings);
   w->ttl_ms = dq_config_executor(cfg, "task_ttl_ms");
   w->plan_wait_ms = dq_config_executor(cfg, "plan_wait_ms");
+  w->max_plan_waiters = dq_config_executor(cfg, "plan_waiters");
+  if (strcmp(dq_context_transport_name(ctx), "inmem") != 0) {
+    size_t n_dirs;
+    const char *const *dirs;
+    int given = dq_config_data_dirs(cfg, &n_dirs, &dirs);
+    int prc = dq_file_policy_init(&w->files_store, given, n_dirs, dirs, err);
+    if (prc < 0) {
+      free(w);
+      return prc;
+    }
+    w->files = &w->files_store;
+  }
   pthread_mutex_init(&w->lock, NULL);
   pthread_cond_init(&w->cond, NULL);
   pthread_cond_init(&w->reaper_cond, NULL);
@@ -1157,6 +1286,7 @@ int dq_worker_start(dq_context *ctx, const char *listen_url, dq_worker **out,
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
     pthread_cond_destroy(&w->reaper_cond);
+    dq_file_policy_clear(&w->files_store);
     free(w);
     return rc;
   }
@@ -1246,6 +1376,9 @@ void dq_worker_stop(dq_worker *w) {
     dq_task_plan_free(w->plans[i].tp);
     free(w->plans[i].bytes);
   }
+  dq_hmap_clear(&w->index);
+  dq_hmap_clear(&w->self_urls);
+  dq_file_policy_clear(&w->files_store);
   while (e != NULL) {
     channel_entry *next = e->next;
     w->ops->channel_close(e->ch);

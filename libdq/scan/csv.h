@@ -38,6 +38,7 @@ int dq_csv_split_files(const dq_csv_params *p, dq_csv_range **out,
 
 /* A reader of `ranges` (taken over, also on failure), in order. */
 int dq_csv_reader_open(const dq_csv_params *p,
+                       const struct dq_file_policy *files,
                        const dq_source_projection *proj, int64_t batch_rows,
                        dq_csv_range *ranges, size_t n_ranges,
                        dq_source_reader **out, dq_error *err);

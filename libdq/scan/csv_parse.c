@@ -36,6 +36,7 @@
 
 #include "arrow/batch_internal.h"
 #include "scan/csv.h"
+#include "scan/file_policy.h"
 
 #define MIN_BUFFER (1u << 20)
 
@@ -59,6 +60,7 @@ typedef struct col_out {
 typedef struct scan_csv_op {
   dq_source_reader r;
   const dq_csv_params *p;
+  const struct dq_file_policy *files; /* NULL: any file */
   dq_source_projection proj;
   bool identity; /* the projection is every column, in order */
   dq_csv_range *ranges;
@@ -187,7 +189,13 @@ static int refill(scan_csv_op *s, dq_error *err) {
 
 static int open_range(scan_csv_op *s, const dq_csv_range *r, dq_error *err) {
   s->path = r->path;
-  s->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+  /* A worker's data_dirs: the resolved path is the one opened. */
+  char real[4096];
+  int prc = dq_file_policy_check(s->files, r->path, real,
+                                 sizeof real, err);
+  if (prc < 0)
+    return prc;
+  s->fd = open(real, O_RDONLY | O_CLOEXEC);
   if (s->fd < 0)
     return dq_error_set(err, DQ_ENOENT, "cannot open CSV file %s: %s",
                         r->path, strerror(errno));
@@ -827,6 +835,7 @@ static void scan_close(dq_source_reader *r) {
 }
 
 int dq_csv_reader_open(const dq_csv_params *p,
+                       const struct dq_file_policy *files,
                        const dq_source_projection *proj, int64_t batch_rows,
                        dq_csv_range *ranges, size_t n_ranges,
                        dq_source_reader **out, dq_error *err) {
@@ -839,6 +848,7 @@ int dq_csv_reader_open(const dq_csv_params *p,
   s->r.next = scan_next;
   s->r.close = scan_close;
   s->p = p;
+  s->files = files;
   s->proj = *proj;
   s->ranges = ranges;
   s->n_ranges = n_ranges;

@@ -6,6 +6,7 @@
 # never the reverse.
 libdq_libdqcore_la_SOURCES += \
 	libdq/scan/source.c libdq/scan/source.h \
+	libdq/scan/file_policy.c libdq/scan/file_policy.h \
 	libdq/scan/source_registry.c \
 	libdq/scan/source_tpch.c libdq/scan/source_tpch.h \
 	libdq/scan/source_csv.c libdq/scan/source_csv.h \

@@ -49,6 +49,9 @@ typedef struct dq_source_slice {
   bool units_sent;
   const dq_work_unit *units;
   size_t n_units;
+  /* Which files a reader may open (file_policy.h): every path is checked
+   * and the resolved one opened; NULL: any. */
+  const struct dq_file_policy *files;
 } dq_source_slice;
 
 /* The projection a scan node asks for: columns of the source's full

@@ -15,6 +15,7 @@
 
 #include "source.pb-c.h"
 #include "scan/csv.h"
+#include "scan/file_policy.h"
 #include "scan/source_csv.h"
 
 static void csv_free(void *state) {
@@ -257,6 +258,16 @@ static int pipeline_ranges(const dq_csv_params *p, const dq_source_slice *sl,
   uint32_t P = sl->n_partitions ? sl->n_partitions : 1;
   uint32_t N = sl->task_count ? sl->task_count : 1;
   if (!sl->units_sent) {
+    /* No coordinator cut the files: cut them the same way it would, and
+     * keep the ranges this pipeline's rule gives.  Not before the file
+     * policy allows every file: even a stat tells whether one exists. */
+    char real[4096];
+    for (size_t f = 0; sl->files != NULL && f < p->n_paths; f++) {
+      int prc = dq_file_policy_check(sl->files, p->paths[f], real,
+                                     sizeof real, err);
+      if (prc < 0)
+        return prc;
+    }
     dq_csv_range *all;
     size_t na;
     int rc = dq_csv_split_files(p, &all, &na, err);
@@ -317,7 +328,8 @@ static int csv_open(const void *state, const dq_source_projection *proj,
   int rc = pipeline_ranges(state, slice, &r, &n, err);
   if (rc != 0)
     return rc;
-  return dq_csv_reader_open(state, proj, slice->batch_rows, r, n, out, err);
+  return dq_csv_reader_open(state, slice->files, proj, slice->batch_rows, r,
+                            n, out, err);
 }
 
 const dq_source_kind dq_source_csv = {

@@ -18,6 +18,7 @@
 
 #include "arrow/batch_internal.h"
 #include "source.pb-c.h"
+#include "scan/file_policy.h"
 #include "scan/source.h"
 #include "scan/source_ipc.h"
 
@@ -164,6 +165,7 @@ static double ipc_row_estimate(const void *state) {
 typedef struct ipc_reader {
   dq_source_reader r;
   const ipc_state *s;
+  const struct dq_file_policy *files; /* NULL: any file */
   dq_source_projection proj;
   size_t next_file; /* index into the state's paths */
   size_t stride;
@@ -185,7 +187,12 @@ static int open_next(ipc_reader *t, dq_error *err) {
   const dq_source_projection *p = &t->proj;
   t->path = t->s->paths[t->next_file];
   t->next_file += t->stride;
-  t->f = fopen(t->path, "rb");
+  /* A worker's data_dirs: the resolved path is the one opened. */
+  char real[4096];
+  int prc = dq_file_policy_check(t->files, t->path, real, sizeof real, err);
+  if (prc < 0)
+    return prc;
+  t->f = fopen(real, "rb");
   if (t->f == NULL)
     return dq_error_set(err, DQ_ENOENT, "cannot open Arrow IPC file %s: %s",
                         t->path, strerror(errno));
@@ -248,6 +255,7 @@ static int ipc_open(const void *state, const dq_source_projection *proj,
   uint32_t pipes = slice->n_partitions ? slice->n_partitions : 1;
   uint32_t tasks = slice->task_count ? slice->task_count : 1;
   t->s = state;
+  t->files = slice->files;
   t->proj = *proj;
   t->next_file = (size_t)slice->task_number * pipes + slice->partition;
   t->stride = (size_t)tasks * pipes;

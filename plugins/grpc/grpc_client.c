@@ -84,9 +84,13 @@ int grpc_c_channel_open(dq_transport *t, const char *url, dq_channel **out,
     e = e->next;
   if (e == NULL) {
     e = calloc(1, sizeof *e);
+    /* A worker serving TLS dials its peers (which serve the same way)
+     * over TLS too: one [transport.grpc] section serves both roles.  It
+     * trusts tls_ca, else the system's roots (gRPC's default). */
     grpc_channel_credentials *creds =
-        t->tls_ca ? grpc_ssl_credentials_create(t->tls_ca, NULL, NULL, NULL)
-                  : grpc_insecure_credentials_create();
+        grpc_tp_client_tls(t)
+            ? grpc_ssl_credentials_create(t->tls_ca, NULL, NULL, NULL)
+            : grpc_insecure_credentials_create();
     if (e == NULL || creds == NULL) {
       pthread_mutex_unlock(&t->lock);
       if (creds)

@@ -83,6 +83,7 @@ grpc_status_code grpc_f_status_of(int code) {
   switch (code) {
   case DQ_EINVAL:
   case DQ_ECONFIG:
+  case DQ_EPROTO: /* the request was malformed, not the worker */
     return GRPC_STATUS_INVALID_ARGUMENT;
   case DQ_ENOENT:
     return GRPC_STATUS_NOT_FOUND;
@@ -99,6 +100,8 @@ grpc_status_code grpc_f_status_of(int code) {
     return GRPC_STATUS_UNIMPLEMENTED;
   case DQ_EEXEC:
     return GRPC_STATUS_ABORTED;
+  case DQ_EPERM:
+    return GRPC_STATUS_PERMISSION_DENIED;
   default:
     return GRPC_STATUS_INTERNAL;
   }
@@ -115,7 +118,7 @@ int grpc_f_status_error(grpc_status_code status, grpc_slice details,
                                              GRPC_SLICE_START_PTR(v));
     if (e == NULL)
       break;
-    int code = e->code < 0 && e->code >= DQ_EINTERNAL ? e->code : DQ_EPROTO;
+    int code = e->code < 0 && e->code >= DQ_EPERM ? e->code : DQ_EPROTO;
     dq_error_set(err, code, "%s",
                  e->message[0] ? e->message : "the worker reported an error");
     dq_task_key key;
@@ -134,8 +137,29 @@ int grpc_f_status_error(grpc_status_code status, grpc_slice details,
   int code;
   switch (status) {
   case GRPC_STATUS_UNAVAILABLE:
-    code = dq_error_set(err, DQ_EUNAVAILABLE, "worker %s is unavailable: %s",
-                        url, msg);
+    /* gRPC says "last error: OK" (or "Socket closed") when the peer took
+     * the connection and dropped it during the handshake: something that
+     * is not a gRPC server, or TLS on one side only.  Say that, not OK. */
+    if (strstr(msg, "last error: OK") != NULL ||
+        strstr(msg, "Socket closed") != NULL)
+      code = dq_error_set(err, DQ_EUNAVAILABLE,
+                          "worker %s is unavailable: it accepted the "
+                          "connection and closed it during the handshake: "
+                          "it is not a dq worker (no gRPC over HTTP/2 "
+                          "there), or one side uses TLS and the other does "
+                          "not ([transport.grpc] tls_cert/tls_key on the "
+                          "worker, tls_ca here)",
+                          url);
+    else if (strstr(msg, "Ssl handshake failed") != NULL)
+      code = dq_error_set(err, DQ_EUNAVAILABLE,
+                          "worker %s is up, but the TLS handshake with it "
+                          "failed: the side dialing it does not trust its "
+                          "certificate ([transport.grpc] tls_ca there, or "
+                          "the system's roots when tls_ca is unset; %.120s)",
+                          url, strstr(msg, "Ssl handshake failed"));
+    else
+      code = dq_error_set(err, DQ_EUNAVAILABLE,
+                          "worker %s is unavailable: %s", url, msg);
     break;
   case GRPC_STATUS_DEADLINE_EXCEEDED:
     code = dq_error_set(err, DQ_ETIMEDOUT,

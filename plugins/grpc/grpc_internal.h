@@ -22,6 +22,8 @@
 #include "worker.pb-c.h"
 
 #define GRPC_SCHEME "grpc://"
+/* The shortest keepalive ping interval accepted ([transport.grpc]). */
+#define GRPC_MIN_KEEPALIVE_MS 250
 
 #define GRPC_M_COORD "/dq.v1.Worker/CoordinatorChannel"
 #define GRPC_M_EXECUTE "/dq.v1.Worker/ExecuteTask"
@@ -45,9 +47,11 @@ struct dq_transport {
   int64_t deadline_ms;      /* unary calls and plan delivery */
   int64_t keepalive_ms;     /* 0: off */
   int cq_threads;
+  long max_calls;           /* calls in progress at once per server */
   char *tls_cert, *tls_key; /* PEM contents (server) */
   char *tls_ca;             /* PEM contents (client) */
   char *token;              /* bearer token, or NULL */
+  int allow_unauthenticated; /* serve beyond loopback without a token */
 
   pthread_mutex_t lock;
   grpc_chan_entry *channels; /* one grpc_channel per URL, kept until fini */
@@ -57,8 +61,21 @@ struct dq_transport {
 /* Channel args for a client channel or a server. */
 void grpc_tp_fill_args(const dq_transport *t, int server, grpc_arg *args,
                        size_t *n);
+/* Whether this instance connects over TLS: tls_ca given, or tls_cert (a
+ * TLS server talks TLS to its peers). */
+static inline int grpc_tp_client_tls(const dq_transport *t) {
+  return t->tls_ca != NULL || t->tls_cert != NULL;
+}
 /* "grpc://HOST:PORT" -> "HOST:PORT" in buf; DQ_EINVAL when malformed. */
 int grpc_tp_target(const char *url, char *buf, size_t len, dq_error *err);
+
+/* --- grpc_listen.c ------------------------------------------------------- */
+/* Resolves target ("HOST:PORT" of url) for listening: *loopback = 1 when
+ * every address it names is loopback; a host that does not resolve or an
+ * address no socket can bind (in use, not ours, privileged) is
+ * DQ_EUNAVAILABLE naming the real reason. */
+int grpc_listen_check(const char *url, const char *target, int *loopback,
+                      dq_error *err);
 
 /* --- grpc_client.c ------------------------------------------------------- */
 int grpc_c_channel_open(dq_transport *t, const char *url, dq_channel **out,

@@ -89,6 +89,7 @@ struct dq_server {
   int stopping;
   int shutdown_done;
   long handlers;  /* accepted calls not yet finished */
+  uint64_t refused, last_refused_log_ns; /* calls refused for a bound */
   long streams;   /* ExecuteTask handlers holding a worker stream */
   scall *calls;   /* accepted calls not yet finished */
   thr_node *live; /* handler (pool) threads, to join */
@@ -264,10 +265,11 @@ static void on_accept(dq_server *srv, scall *c, int success) {
     srv->queue = c;
   srv->queue_end = c;
   srv->queued++;
-  int refused = 0;
+  int refused = 0, over = 0;
   if (srv->queued <= srv->idle) {
     pthread_cond_signal(&srv->work);
-  } else if (spawn_locked(srv) < 0) {
+  } else if ((over = srv->handlers > srv->t->max_calls) ||
+             spawn_locked(srv) < 0) {
     /* No thread for it: refuse the call rather than leave it waiting for a
      * busy handler, which may wait for it (a stream for its producer). */
     scall **pp = &srv->queue;
@@ -284,16 +286,43 @@ static void on_accept(dq_server *srv, scall *c, int success) {
       refused = 1;
     }
   }
+  /* A bound hit is logged once a second at most, with the count. */
+  int log_now = 0;
+  uint64_t n_refused = 0;
+  long live = srv->handlers - 1;
+  if (refused) {
+    n_refused = ++srv->refused;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (now - srv->last_refused_log_ns >= 1000000000u) {
+      srv->last_refused_log_ns = now;
+      log_now = 1;
+    }
+  }
   pthread_mutex_unlock(&srv->lock);
   if (!stopping)
     request_one(srv, registered);
   join_dead(srv);
   if (refused) {
+    if (log_now)
+      dq_log(DQ_LOG_WARN,
+             over ? "worker %s: %ld calls in progress, the most "
+                    "[transport.grpc] max_calls allows: refusing more with "
+                    "RESOURCE_EXHAUSTED (%llu so far)"
+                  : "worker %s: cannot start a thread for a call with %ld "
+                    "in progress: refusing it with RESOURCE_EXHAUSTED (%llu "
+                    "so far)",
+             srv->url, live, (unsigned long long)n_refused);
     /* Its batches end now; the queue thread that sees the last of them
      * frees the call (this thread must not wait for them: it may be the
      * only one polling). */
     grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED,
-                                 "the worker cannot start a thread", NULL);
+                                 over ? "the worker has as many calls in "
+                                        "progress as [transport.grpc] "
+                                        "max_calls allows"
+                                      : "the worker cannot start a thread",
+                                 NULL);
     pthread_mutex_lock(&c->lock);
     c->orphan = 1;
     int last = orphan_done_locked(c);
@@ -758,7 +787,13 @@ static void do_execute(scall *c) {
   dq__v1__execute_task_request__free_unpacked(r, NULL);
   if (rc < 0) {
     origin(c, &err);
-    send_status(c, &err);
+    /* No plan arrived for the task in plan_wait_ms: the request came
+     * before its precondition (SetPlan), which DEADLINE_EXCEEDED would
+     * hide among the client's own deadlines.  The dq error (DQ_ETIMEDOUT)
+     * still travels in the trailer. */
+    send_status_as(c, &err, rc == DQ_ETIMEDOUT
+                                ? GRPC_STATUS_FAILED_PRECONDITION
+                                : GRPC_STATUS_OK);
     return;
   }
   pthread_mutex_lock(&srv->lock);
@@ -975,6 +1010,19 @@ int grpc_s_serve(dq_transport *t, const char *listen_url,
     return rc;
   if (svc == NULL || svc->size < sizeof(dq_worker_service))
     return dq_error_set(err, DQ_EINVAL, "grpc: worker service too old");
+  int loopback = 0;
+  rc = grpc_listen_check(listen_url, target, &loopback, err);
+  if (rc < 0)
+    return rc;
+  /* TLS alone does not say who the client is: only the token does. */
+  if (!loopback && t->token == NULL && !t->allow_unauthenticated)
+    return dq_error_set(err, DQ_ECONFIG,
+                        "refusing to serve at %s without authentication: "
+                        "anyone who can reach it could run plans, and plans "
+                        "read files.  Set [transport.grpc] token (and TLS), "
+                        "listen on a loopback address, or set "
+                        "[transport.grpc] allow_unauthenticated = true",
+                        listen_url);
   dq_server *srv = calloc(1, sizeof *srv);
   if (srv == NULL)
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
@@ -1024,9 +1072,15 @@ int grpc_s_serve(dq_transport *t, const char *listen_url,
     pthread_cond_destroy(&srv->cond);
     pthread_cond_destroy(&srv->work);
     free(srv);
+    /* The address itself was bound by grpc_listen_check's probe: what is
+     * left is gRPC refusing the credentials, or a race for the port. */
     return dq_error_set(err, DQ_EUNAVAILABLE,
-                        "cannot listen at %s (address in use, bad host, or "
-                        "unreadable TLS key/certificate?)",
+                        t->tls_cert != NULL
+                            ? "cannot listen at %s: gRPC refused the TLS "
+                              "certificate or key ([transport.grpc] "
+                              "tls_cert, tls_key)"
+                            : "cannot listen at %s: the address was taken "
+                              "while gRPC was binding it",
                         listen_url);
   }
   const char *colon = strrchr(target, ':');

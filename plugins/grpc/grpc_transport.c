@@ -9,9 +9,15 @@
  *   deadline_ms       unary calls and plan delivery (default 10000)
  *   keepalive_ms      HTTP/2 keepalive ping interval, 0 = off (default 0)
  *   cq_threads        server completion-queue threads (default 2)
+ *   max_calls         calls a server handles at once, each on its own
+ *                     thread (default 4096); more are refused with
+ *                     RESOURCE_EXHAUSTED at once, and logged
  *   tls_cert/tls_key  PEM files: serve over TLS
  *   tls_ca            PEM file: connect over TLS, trusting these roots
  *   token             bearer token sent by clients and required by servers
+ *   allow_unauthenticated  true: serve beyond loopback without a token
+ *                     (refused otherwise: anyone who reaches the port could
+ *                     run plans, and plans read files)
  * One instance serves and connects with the same settings, so a worker that
  * requires a token also presents it to the workers it reads from.
  */
@@ -22,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <grpc/support/log.h>
 
 #include "grpc_internal.h"
 
@@ -93,6 +101,44 @@ static void quiet_executor(void) {
   dlclose(h);
 }
 
+/* gRPC core prints its own diagnostics on stderr ("E1207 12:00:00 ...
+ * Connection refused"), beside dq's log and in another format.  They go
+ * through dq_log instead: gRPC's errors are details of failures dq reports
+ * itself (as the call's error), so they are info; the rest debug.  The
+ * hook is process-wide and outlives this module (libgrpc stays loaded), so
+ * it is installed only if gRPC's default can be put back when the last
+ * instance ends (gpr_default_log, C++ in this build: looked up). */
+static void route_log(gpr_log_func_args *a) {
+  int level = a->severity == GPR_LOG_SEVERITY_ERROR ? DQ_LOG_INFO
+                                                    : DQ_LOG_DEBUG;
+  if (!dq_log_enabled(level))
+    return;
+  const char *file = strrchr(a->file ? a->file : "", '/');
+  dq_log(level, "grpc: %s (%s:%d)", a->message ? a->message : "",
+         file ? file + 1 : (a->file ? a->file : "?"), a->line);
+}
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int log_users;
+static gpr_log_func default_log;
+
+static void log_hook(int on) {
+  pthread_mutex_lock(&log_lock);
+  if (on && log_users++ == 0) {
+    void *h = dlopen("libgpr.so.29", RTLD_LAZY | RTLD_NOLOAD);
+    default_log = h ? (gpr_log_func)dlsym(
+                          h, "_Z15gpr_default_logP17gpr_log_func_args")
+                    : NULL;
+    if (h)
+      dlclose(h);
+    if (default_log != NULL)
+      gpr_set_log_function(route_log);
+  } else if (!on && --log_users == 0 && default_log != NULL) {
+    gpr_set_log_function(default_log);
+  }
+  pthread_mutex_unlock(&log_lock);
+}
+
 static void free_transport(dq_transport *t) {
   free(t->tls_cert);
   free(t->tls_key);
@@ -112,6 +158,7 @@ static int grpc_tp_init(const dq_kv *options, size_t n_options,
   t->deadline_ms = 10000;
   t->keepalive_ms = 0;
   t->cq_threads = 2;
+  t->max_calls = 4096;
   int rc = 0;
   for (size_t i = 0; i < n_options && rc == 0; i++) {
     const dq_kv *kv = &options[i];
@@ -122,6 +169,18 @@ static int grpc_tp_init(const dq_kv *options, size_t n_options,
       rc = parse_int(kv, 1, INT32_MAX, &t->deadline_ms, err);
     } else if (strcmp(kv->key, "keepalive_ms") == 0) {
       rc = parse_int(kv, 0, INT32_MAX, &t->keepalive_ms, err);
+      /* The interval is also the ping's ack timeout (below 20 s): at 1 ms
+       * every connection is declared dead before the ack can arrive, which
+       * fails every query.  0 (off) or at least GRPC_MIN_KEEPALIVE_MS. */
+      if (rc == 0 && t->keepalive_ms > 0 &&
+          t->keepalive_ms < GRPC_MIN_KEEPALIVE_MS)
+        rc = dq_error_set(err, DQ_ECONFIG,
+                          "[transport.grpc] keepalive_ms = '%s': expected 0 "
+                          "(off) or at least %d",
+                          kv->value, GRPC_MIN_KEEPALIVE_MS);
+    } else if (strcmp(kv->key, "max_calls") == 0) {
+      rc = parse_int(kv, 16, 1000000, &v, err);
+      t->max_calls = (long)v;
     } else if (strcmp(kv->key, "cq_threads") == 0) {
       rc = parse_int(kv, 1, 64, &v, err);
       t->cq_threads = (int)v;
@@ -131,6 +190,16 @@ static int grpc_tp_init(const dq_kv *options, size_t n_options,
       rc = read_file(kv, &t->tls_key, err);
     } else if (strcmp(kv->key, "tls_ca") == 0) {
       rc = read_file(kv, &t->tls_ca, err);
+    } else if (strcmp(kv->key, "allow_unauthenticated") == 0) {
+      if (strcmp(kv->value, "true") == 0)
+        t->allow_unauthenticated = 1;
+      else if (strcmp(kv->value, "false") == 0)
+        t->allow_unauthenticated = 0;
+      else
+        rc = dq_error_set(err, DQ_ECONFIG,
+                          "[transport.grpc] allow_unauthenticated = '%s': "
+                          "expected true or false",
+                          kv->value);
     } else if (strcmp(kv->key, "token") == 0) {
       free(t->token);
       t->token = strdup(kv->value);
@@ -144,7 +213,9 @@ static int grpc_tp_init(const dq_kv *options, size_t n_options,
       rc = dq_error_set(err, DQ_ECONFIG,
                         "[transport.grpc] has no option '%s' (known: "
                         "max_message_size, deadline_ms, keepalive_ms, "
-                        "cq_threads, tls_cert, tls_key, tls_ca, token)",
+                        "cq_threads, max_calls, tls_cert, tls_key, tls_ca, "
+                        "token, "
+                        "allow_unauthenticated)",
                         kv->key);
     }
   }
@@ -158,6 +229,7 @@ static int grpc_tp_init(const dq_kv *options, size_t n_options,
   }
   grpc_init();
   quiet_executor();
+  log_hook(1);
   *out = t;
   return 0;
 }
@@ -168,6 +240,7 @@ static void grpc_tp_fini(dq_transport *t) {
   grpc_c_close_all(t);
   free_transport(t);
   grpc_shutdown();
+  log_hook(0);
 }
 
 void grpc_tp_fill_args(const dq_transport *t, int server, grpc_arg *args,
@@ -224,6 +297,12 @@ int grpc_tp_target(const char *url, char *buf, size_t len, dq_error *err) {
     return dq_error_set(err, DQ_EINVAL,
                         "'%s' is not a grpc URL (expected grpc://HOST:PORT)",
                         url);
+  /* gRPC would take the digits modulo 65536 (99999 dials 34463): a port
+   * must be what it says or nothing. */
+  if (strlen(colon + 1) > 5 || strtol(colon + 1, NULL, 10) > 65535)
+    return dq_error_set(err, DQ_EINVAL,
+                        "'%s': port %s is out of range (0 to 65535)", url,
+                        colon + 1);
   if ((size_t)snprintf(buf, len, "%s", hp) >= len)
     return dq_error_set(err, DQ_EINVAL, "the URL '%s' is too long", url);
   return 0;

@@ -6,7 +6,8 @@ if HAVE_GRPC
 pkglib_LTLIBRARIES += plugins/grpc/grpc.la
 plugins_grpc_grpc_la_SOURCES = plugins/grpc/grpc_transport.c \
 	plugins/grpc/grpc_client.c plugins/grpc/grpc_server.c \
-	plugins/grpc/grpc_frames.c plugins/grpc/grpc_internal.h
+	plugins/grpc/grpc_frames.c plugins/grpc/grpc_listen.c \
+	plugins/grpc/grpc_internal.h
 nodist_plugins_grpc_grpc_la_SOURCES = proto/worker.pb-c.c proto/worker.pb-c.h
 plugins_grpc_grpc_la_CFLAGS = $(AM_CFLAGS) $(GRPC_CFLAGS) $(PROTOBUF_C_CFLAGS)
 plugins_grpc_grpc_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \

@@ -274,6 +274,46 @@ static void test_unknown_key(void **state) {
   assert_non_null(strstr(err.message, "max_message_size = 'lots'"));
   assert_true(tp_new(&p, "tls_cert = /nonexistent/cert.pem\n", &err) < 0);
   assert_non_null(strstr(err.message, "/nonexistent/cert.pem"));
+  /* A 1 ms keepalive declares every connection dead before its ping can be
+   * answered: below the minimum it is a config error, 0 (off) is fine. */
+  assert_true(tp_new(&p, "keepalive_ms = 1\n", &err) < 0);
+  assert_non_null(strstr(err.message, "keepalive_ms = '1'"));
+  assert_non_null(strstr(err.message, "at least 250"));
+  assert_true(tp_new(&p, "keepalive_ms = 249\n", &err) < 0);
+  tp_must(&p, "keepalive_ms = 0\n");
+  tp_free(&p);
+  tp_must(&p, "keepalive_ms = 250\n");
+  tp_free(&p);
+}
+
+/* Ports above 65535 were taken modulo 65536 by gRPC (99999 dialled 34463):
+ * every URL parse refuses them, client and server alike. */
+static void test_port_range(void **state) {
+  (void)state;
+  tp p;
+  tp_must(&p, NULL);
+  dq_error err;
+  dq_channel *ch;
+  static const char *const bad[] = {
+      "grpc://127.0.0.1:99999", "grpc://127.0.0.1:65536",
+      "grpc://127.0.0.1:000000080", "grpc://localhost:4294967377"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(p.ops->channel_open(p.t, bad[i], &ch, &err), DQ_EINVAL);
+    assert_non_null(strstr(err.message, "out of range"));
+    assert_non_null(strstr(err.message, bad[i]));
+    fake f;
+    fake_init(&f, MODE_BIG, 1);
+    dq_server *srv;
+    assert_int_equal(p.ops->serve(p.t, bad[i], &f.svc, &srv, &err),
+                     DQ_EINVAL);
+    assert_non_null(strstr(err.message, "out of range"));
+    fake_free(&f);
+  }
+  /* The largest port parses (nothing listens there: no call is made). */
+  assert_int_equal(p.ops->channel_open(p.t, "grpc://127.0.0.1:65535", &ch,
+                                       &err), 0);
+  p.ops->channel_close(ch);
+  tp_free(&p);
 }
 
 static void test_worker_info(void **state) {
@@ -733,6 +773,7 @@ int main(void) {
   }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_unknown_key),
+      cmocka_unit_test(test_port_range),
       cmocka_unit_test(test_worker_info),
       cmocka_unit_test(test_unreachable),
       cmocka_unit_test(test_token),

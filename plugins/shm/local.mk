@@ -11,8 +11,8 @@ plugins_shm_shm_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
 	-no-undefined -shared
 plugins_shm_shm_la_LIBADD = libdq/libdq.la $(PROTOBUF_C_LIBS) $(PTHREAD_LIBS)
 
-TESTS += plugins/shm/runtime-shm.test
-EXTRA_DIST += plugins/shm/runtime-shm.test
+TESTS += plugins/shm/runtime-shm.test plugins/shm/socket-files.test
+EXTRA_DIST += plugins/shm/runtime-shm.test plugins/shm/socket-files.test
 
 # The ring on its own (compiled in: the plugin exports nothing but its
 # entry point).
@@ -32,3 +32,11 @@ plugins_shm_test_shm_uid_SOURCES = plugins/shm/test_shm_uid.c
 plugins_shm_test_shm_uid_CPPFLAGS = $(TEST_CPPFLAGS)
 plugins_shm_test_shm_uid_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 plugins_shm_test_shm_uid_LDADD = $(SHARED_TEST_LIBS)
+
+# A stream that fails on the worker's side reaches its reader with the real
+# error (a fake worker service served by shm.so in-process).
+check_PROGRAMS += plugins/shm/test_shm_stream
+TESTS += plugins/shm/test_shm_stream
+plugins_shm_test_shm_stream_SOURCES = plugins/shm/test_shm_stream.c
+plugins_shm_test_shm_stream_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+plugins_shm_test_shm_stream_LDADD = libdq/libdqcore.la $(CMOCKA_LIBS)

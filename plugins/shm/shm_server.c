@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -46,6 +47,11 @@ struct shm_server {
   pthread_mutex_t lock;
   int stopping;
   conn *conns;
+  /* The socket file we bound (socket_dir only): stop() unlinks the file
+   * only while it is still this one. */
+  int bound_file;
+  dev_t file_dev;
+  ino_t file_ino;
 };
 
 /* --- streams ------------------------------------------------------------------*/
@@ -219,8 +225,27 @@ static void serve_stream(shm_server *srv, int sock, const void *data,
       break;
     }
     dq_ipc_message_unref(m);
+    if (rc < 0 && rc != DQ_ECANCELED && rc != DQ_EUNAVAILABLE) {
+      /* A failure here (out of memory encoding, a segment that cannot be
+       * created): the reader is still there and must learn the real
+       * reason, not "the worker went away"; and the worker's log says
+       * it too. */
+      if (err.worker_url[0] == '\0')
+        dq_error_set_origin(&err, srv->url, &req.key);
+      char line[800];
+      dq_log(DQ_LOG_WARN, "%s: a stream failed on this worker: %s",
+             srv->url, dq_error_format(&err, line, sizeof line));
+      uint8_t *eb = NULL;
+      size_t el = 0;
+      dq_error e2;
+      if (shm_encode_error(&err, &eb, &el) == 0) {
+        shm_slice sl = {eb, el};
+        put_record(&sc, ring, SHM_REC_ERROR, 0, &sl, 1, &e2);
+      }
+      free(eb);
+    }
     if (rc < 0)
-      break; /* the reader cancelled or went away */
+      break; /* failed, or the reader cancelled or went away */
   }
   dq_schema_unref(schema);
   pthread_mutex_lock(&sc.lock);
@@ -317,6 +342,9 @@ static void *conn_main(void *arg) {
    * life: checked once, before any call. */
   if (shm_check_peer(c->sock, srv->t->allow_uids, srv->t->n_allow_uids,
                      &err) < 0) {
+    /* The client hears why; the worker's operator must too. */
+    dq_log(DQ_LOG_WARN, "%s: refused a connection: %s", srv->url,
+           err.message);
     shm_send_error(c->sock, &err);
   } else {
     for (int more = 1; more;) {
@@ -437,6 +465,81 @@ int shm_address(const shm_transport *t, const char *name,
   return 0;
 }
 
+/* Who is at addr: the pid of a process accepting connections there (> 0),
+ * 0 when nobody listens (ECONNREFUSED: a socket file left by a killed
+ * worker), -1 when it cannot tell. */
+static long listener_pid(const struct sockaddr_un *addr, socklen_t alen) {
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return -1;
+  long pid = -1;
+  if (connect(s, (const struct sockaddr *)addr, alen) == 0) {
+    struct ucred cred;
+    socklen_t clen = sizeof cred;
+    pid = getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0
+              ? (long)cred.pid
+              : -1;
+    if (pid == 0)
+      pid = -1;
+  } else if (errno == ECONNREFUSED) {
+    pid = 0;
+  }
+  close(s);
+  return pid;
+}
+
+/* Binds lsock to addr.  An address in use is either a live worker (named,
+ * with its pid, and left alone) or, for a socket file, one left behind by
+ * a worker that was killed: nobody accepts on it, so it is replaced.
+ * Nothing here ever unlinks a file that is not a socket, or one a live
+ * process listens on. */
+static int bind_listener(shm_server *srv, const struct sockaddr_un *addr,
+                         socklen_t alen, dq_error *err) {
+  for (int attempt = 0;; attempt++) {
+    if (bind(srv->lsock, (const struct sockaddr *)addr, alen) == 0)
+      break;
+    int e = errno;
+    if (e != EADDRINUSE)
+      return dq_error_set(err, DQ_EIO, "cannot bind %s (%s): %s", srv->url,
+                          addr->sun_path[0] ? addr->sun_path
+                                            : "abstract socket",
+                          strerror(e));
+    long pid = listener_pid(addr, alen);
+    if (pid > 0)
+      return dq_error_set(err, DQ_EUNAVAILABLE,
+                          "a worker is already serving %s (pid %ld)",
+                          srv->url, pid);
+    struct stat st;
+    if (pid == 0 && attempt == 0 && addr->sun_path[0] != '\0' &&
+        lstat(addr->sun_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+        st.st_uid == getuid() && unlink(addr->sun_path) == 0)
+      continue; /* stale: its worker is gone; bind again */
+    return dq_error_set(err, DQ_EUNAVAILABLE,
+                        "%s is in use (%s) and its owner does not answer",
+                        srv->url,
+                        addr->sun_path[0] ? addr->sun_path
+                                          : "abstract socket");
+  }
+  if (addr->sun_path[0] != '\0') {
+    struct stat st;
+    if (stat(addr->sun_path, &st) == 0) {
+      srv->bound_file = 1;
+      srv->file_dev = st.st_dev;
+      srv->file_ino = st.st_ino;
+    }
+  }
+  return 0;
+}
+
+/* Unlinks the socket file srv bound, if it is still that file. */
+static void unlink_own_socket(shm_server *srv, const char *path) {
+  struct stat st;
+  if (srv->bound_file && lstat(path, &st) == 0 &&
+      st.st_dev == srv->file_dev && st.st_ino == srv->file_ino)
+    unlink(path);
+  srv->bound_file = 0;
+}
+
 int shm_serve(shm_transport *t, const char *listen_url,
               const dq_worker_service *svc, shm_server **out, dq_error *err) {
   char name[128];
@@ -461,9 +564,8 @@ int shm_serve(shm_transport *t, const char *listen_url,
   srv->lsock = rc == 0 ? socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
   if (rc == 0 && srv->lsock < 0)
     rc = dq_error_set(err, DQ_EIO, "socket: %s", strerror(errno));
-  if (rc == 0 && bind(srv->lsock, (struct sockaddr *)&addr, alen) != 0)
-    rc = dq_error_set(err, errno == EADDRINUSE ? DQ_EINVAL : DQ_EIO,
-                      "cannot serve at %s: %s", srv->url, strerror(errno));
+  if (rc == 0)
+    rc = bind_listener(srv, &addr, alen, err);
   if (rc == 0 && listen(srv->lsock, 128) != 0)
     rc = dq_error_set(err, DQ_EIO, "listen: %s", strerror(errno));
   if (rc == 0 && pthread_create(&srv->acceptor, NULL, accept_main, srv) != 0)
@@ -471,8 +573,7 @@ int shm_serve(shm_transport *t, const char *listen_url,
   if (rc < 0) {
     if (srv->lsock >= 0)
       close(srv->lsock);
-    if (t->socket_dir[0] != '\0' && addr.sun_path[0] != '\0')
-      unlink(addr.sun_path);
+    unlink_own_socket(srv, addr.sun_path); /* never another's */
     pthread_mutex_destroy(&srv->lock);
     free(srv);
     return rc;
@@ -501,7 +602,7 @@ void shm_stop(shm_server *srv) {
     struct sockaddr_un addr;
     socklen_t alen;
     if (shm_address(srv->t, srv->url + 6, &addr, &alen, NULL) == 0)
-      unlink(addr.sun_path);
+      unlink_own_socket(srv, addr.sun_path);
   }
   pthread_mutex_lock(&srv->lock);
   while (srv->conns != NULL) {

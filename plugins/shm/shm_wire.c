@@ -213,7 +213,7 @@ int shm_error_from_msg(const void *data, size_t len, dq_error *err) {
   Dq__V1__Error *m = dq__v1__error__unpack(NULL, len, data);
   if (m == NULL)
     return dq_error_set(err, DQ_EPROTO, "the worker sent a malformed error");
-  int code = m->code < 0 && m->code >= DQ_EINTERNAL ? m->code : DQ_EEXEC;
+  int code = m->code < 0 && m->code >= DQ_EPERM ? m->code : DQ_EEXEC;
   dq_error_set(err, code, "%s", m->message ? m->message : "");
   if (m->worker_url != NULL && m->worker_url[0] != '\0')
     dq_error_set_origin(err, m->worker_url, NULL);

@@ -1,7 +1,7 @@
 /* test_shm_uid.c — a connection from a uid the worker does not allow is
- * refused with a message naming it.  The worker runs in this process; a
- * child drops to uid 65534 and calls it.  Needs root to switch uid: skipped
- * otherwise. */
+ * refused with a message naming it, and the worker's log says so too (it
+ * used to log nothing).  The worker runs in this process; a child drops to
+ * uid 65534 and calls it.  Needs root to switch uid: skipped otherwise. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,16 +72,38 @@ static void test_other_uid_refused(void **state) {
   assert_int_equal(ops->get_worker_info(ch, &info, &err), 0);
   assert_string_equal(info.url, c.urls[0]);
   ops->channel_close(ch);
+  /* The worker's log (stderr, through dq_log) goes to a file for the
+   * refusal, then back. */
+  char logpath[] = "/tmp/dq-shm-uid-log-XXXXXX";
+  int logfd = mkstemp(logpath);
+  assert_true(logfd >= 0);
   fflush(NULL);
+  int saved = dup(STDERR_FILENO);
+  assert_true(saved >= 0);
+  assert_int_equal(dup2(logfd, STDERR_FILENO), STDERR_FILENO);
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0)
     _exit(child(ctx, c.urls[0]));
   int status;
   assert_int_equal(waitpid(pid, &status, 0), pid);
+  char want[128];
+  snprintf(want, sizeof want, "warn: %s: refused a connection: ",
+           c.urls[0]);
+  /* The refusal is logged before the workers' stop returns. */
+  dqt_cluster_stop(&c, "test_shm_uid");
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  char log[4096] = "";
+  ssize_t n = pread(logfd, log, sizeof log - 1, 0);
+  close(logfd);
+  unlink(logpath);
+  log[n > 0 ? n : 0] = '\0';
   assert_true(WIFEXITED(status));
   assert_int_equal(WEXITSTATUS(status), 0);
-  dqt_cluster_stop(&c, "test_shm_uid");
+  if (strstr(log, want) == NULL || strstr(log, "uid 65534") == NULL)
+    fail_msg("the worker's log does not record the refusal: '%s'", log);
 }
 
 int main(void) {
