@@ -42,3 +42,4 @@ include libdq/exec.mk
 include libdq/csv.mk
 include libdq/queries.mk
 include libdq/planner.mk
+include libdq/wire.mk
