@@ -276,6 +276,15 @@ int dq_plugin_acquire(const dq_config *cfg, const char *name,
   if (rc == 0)
     rc = open_checked(dir, name, path, sizeof path, &p->dl, &p->desc, NULL,
                       err);
+  /* Loaded for use: resident from now on.  Batches a transport lent (ring
+   * memory, received buffers) carry release callbacks in the module, and a
+   * caller may keep them past dq_context_free; unloading is never safe
+   * while one lives, and counting them all would tax every batch.  Only
+   * modules that passed every check get here: rejected ones and `dq
+   * plugins` probes are still unloaded. */
+  if (rc == 0 && dq_dl_make_resident(p->dl) < 0)
+    rc = dq_error_set(err, DQ_EPLUGIN,
+                      "%s: libltdl cannot keep the module loaded", path);
   if (rc == 0) {
     p->name = dup_str(name);
     p->path = dup_str(path);

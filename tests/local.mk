@@ -89,3 +89,11 @@ EXTRA_DIST += tests/headers.test tests/linkage.test tests/run.test tests/gen.tes
 # Worker processes and their tests (tools/worker_procs.c, dq worker).
 include tests/procs.mk
 include tests/soak.mk
+
+# Result batches kept past dq_context_free over every transport: plugins
+# loaded for use stay resident (see <dq/transport.h>).
+check_PROGRAMS += tests/test_resident
+TESTS += tests/test_resident
+tests_test_resident_SOURCES = tests/test_resident.c
+tests_test_resident_CFLAGS = $(TEST_CFLAGS)
+tests_test_resident_LDADD = $(TEST_LIBS)

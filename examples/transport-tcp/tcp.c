@@ -20,8 +20,9 @@
  *    to fit max_message_size) and received into a 64-byte aligned block
  *    that the decoded batch points into (no copy).
  *  - Server: one acceptor thread, one thread per connection, plus a watcher
- *    per stream.  Every thread is joined before stop() returns, because the
- *    plugin may be unloaded right after.
+ *    per stream.  Every thread is joined before stop() returns: after it the
+ *    worker service is gone (the module itself stays loaded, so batches
+ *    pointing into our receive blocks may be released at any later time).
  */
 #define _GNU_SOURCE /* getaddrinfo, MSG_NOSIGNAL, pipe2 */
 #include <errno.h>
