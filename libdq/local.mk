@@ -29,6 +29,12 @@ libdq_libdq_la_SOURCES =
 libdq_libdq_la_LIBADD = libdq/libdqcore.la
 libdq_libdq_la_LDFLAGS = $(AM_LDFLAGS) -version-info $(LIBDQ_LT_VERSION) \
 	-no-undefined
+# Symbol versions (libdq/libdq.map, docs/abi.md) where the linker has them.
+if HAVE_VERSION_SCRIPT
+libdq_libdq_la_LDFLAGS += -Wl,--version-script=$(srcdir)/libdq/libdq.map
+EXTRA_libdq_libdq_la_DEPENDENCIES = libdq/libdq.map
+endif
+EXTRA_DIST += libdq/libdq.map
 
 pkgconfig_DATA += libdq/libdq.pc
 EXTRA_DIST += libdq/libdq.pc.in
