@@ -111,7 +111,7 @@ static void test_shm(void **state) {
 
 static void test_grpc(void **state) {
   (void)state;
-  keep_batches_past_context("grpc", "grpc://127.0.0.1:0");
+  keep_batches_past_context("grpc", "grpc://");
 }
 
 static void test_inmem(void **state) {

@@ -106,10 +106,9 @@ static void cluster_start(cluster *c, size_t n, const char *extra) {
   if (dq_context_new(c->cfg, &c->ctx, &err) < 0)
     fail_msg("context: %s", err.message);
   char listen[128];
-  snprintf(listen, sizeof listen, "%s://%s", transport(),
-           strcmp(transport(), "inmem") == 0 || strcmp(transport(), "shm") == 0
-               ? "" /* a fresh name */
-               : "127.0.0.1:0");
+  /* NAME:// is a fresh address of the transport's choosing, whatever its
+   * address form (<dq/transport.h>, serve). */
+  snprintf(listen, sizeof listen, "%s://", transport());
   if (process_mode()) {
     cluster_spawn(c, n, text);
   } else {

@@ -8,6 +8,7 @@ tools_dq_LDADD = libdq/libdq.la $(PTHREAD_LIBS)
 # dq-transport-check: the conformance checker for transport plugins.  It
 # links libdq's internals (libdqcore.la) to drive the ops one by one.
 bin_PROGRAMS += tools/dq-transport-check
-tools_dq_transport_check_SOURCES = tools/transport_check.c
+tools_dq_transport_check_SOURCES = tools/transport_check.c \
+	tools/check_probe.c tools/check_probe.h
 tools_dq_transport_check_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
 tools_dq_transport_check_LDADD = libdq/libdqcore.la $(PTHREAD_LIBS)

@@ -1026,6 +1026,9 @@ static int tcp_serve(dq_transport *t, const char *listen_url,
                      const dq_worker_service *svc, dq_server **out,
                      dq_error *err) {
   char host[256], port[16];
+  /* "tcp://" alone asks for a fresh address: a free port on loopback. */
+  if (strcmp(listen_url, SCHEME) == 0)
+    listen_url = SCHEME "127.0.0.1:0";
   int rc = parse_url(listen_url, host, sizeof host, port, sizeof port, err);
   if (rc < 0)
     return rc;

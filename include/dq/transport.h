@@ -315,9 +315,12 @@ typedef struct dq_transport_ops {
   void (*stream_close)(dq_stream *s);
 
   /* Server side.  Serves svc (borrowed until stop) at listen_url; a port of
-   * 0 binds an ephemeral port, see server_url (the integration suite starts
-   * its workers at NAME://127.0.0.1:0).  A listen_url the transport cannot
-   * parse is DQ_EINVAL.  Requests are handled on the transport's own
+   * 0 binds an ephemeral port, see server_url.  "NAME://" with nothing
+   * after the scheme asks for a fresh address of the transport's choosing
+   * (a free loopback port for a network transport, a new name for a local
+   * one): every transport must take it, and the integration suite and
+   * dq-transport-check start their workers there.  A listen_url the
+   * transport cannot parse is DQ_EINVAL.  Requests are handled on the transport's own
    * threads, which call svc's functions; svc->size smaller than the
    * transport's sizeof(dq_worker_service) is DQ_EINVAL. */
   int (*serve)(dq_transport *t, const char *listen_url,

@@ -915,6 +915,10 @@ int grpc_s_serve(dq_transport *t, const char *listen_url,
                  const dq_worker_service *svc, dq_server **out,
                  dq_error *err) {
   char target[280];
+  /* "grpc://" alone: a fresh address of our choosing (dq-transport(7)),
+   * a free port on loopback. */
+  if (listen_url != NULL && strcmp(listen_url, GRPC_SCHEME) == 0)
+    listen_url = GRPC_SCHEME "127.0.0.1:0";
   int rc = grpc_tp_target(listen_url, target, sizeof target, err);
   if (rc < 0)
     return rc;
