@@ -12,7 +12,9 @@
  *    buffer to free with dq_wire_free.  Decoders trust nothing: truncated or
  *    corrupt bytes, a task key whose query id is not 16 bytes, a string
  *    that does not fit its C field — all are DQ_EPROTO with a sentence
- *    naming the message and the fault; nothing is silently dropped.
+ *    naming the message and the fault; nothing is silently dropped.  (A
+ *    message cut exactly at a field boundary is a valid shorter message
+ *    to protobuf, so a transport's framing must carry each length.)
  *    Decoded structs are owned by the caller and freed with the matching
  *    *_free function (fixed-size ones, dq_worker_info and dq_error, are
  *    filled in the caller's storage).
