@@ -158,6 +158,32 @@ static dq_plan *scan_plan(double scale, uint32_t tasks, uint32_t parts,
   return rc < 0 ? NULL : p;
 }
 
+/* A plan whose stage 1 fails while it runs, after the worker accepted
+ * the stream: it scans a CSV file that does not exist. */
+static dq_plan *failing_plan(dq_error *err) {
+  dq_plan_builder *b;
+  if (dq_plan_builder_new(&b, err) < 0)
+    return NULL;
+  const char *name = "x";
+  dq_type t = {DQ_TYPE_INT64, 0, 0};
+  bool nullable = true;
+  dq_schema *schema = NULL;
+  if (dq_schema_new(1, &name, &t, &nullable, &schema, err) < 0) {
+    dq_plan_builder_free(b);
+    return NULL;
+  }
+  const char *path = "/nonexistent/dq-transport-check/missing.csv";
+  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t s1 = dq_plan_stage(b, dq_node_scan_csv(b, 1, &path, schema, false),
+                              1, 1, &coalesce);
+  dq_schema_unref(schema);
+  dq_plan_stage(b, dq_node_read(b, s1), 1, 1, NULL);
+  dq_plan *p = NULL;
+  int rc = dq_plan_builder_finish(b, &p, err);
+  dq_plan_builder_free(b);
+  return rc < 0 ? NULL : p;
+}
+
 /* A delivered stage-1 task and what reading it needs. */
 typedef struct task_under_test {
   dq_set_plan sp;
@@ -777,7 +803,7 @@ static void check_cancel(checker *c) {
 static void sticky_error(checker *c, dq_stream *s, int rc,
                          const dq_error *err) {
   if (rc >= 0) {
-    pass("error-is-sticky", "the stream did not fail");
+    fail("error-is-sticky", "the stream did not fail");
     return;
   }
   for (int i = 0; i < 2; i++) {
@@ -909,11 +935,7 @@ static void check_errors(checker *c) {
     rc = execute(c, &tu, 0, 1, &s, &err);
     if (rc == 0) {
       rc = (int)drain(c, s, 0, 1, &err);
-      /* The refusal came as a stream error: it must stay. */
-      sticky_error(c, s, rc, &err);
       c->ops->stream_close(s);
-    } else {
-      pass("error-is-sticky", "the refusal came from execute_task");
     }
     if (rc != DQ_EPROTO && rc != DQ_EINVAL)
       fail("malformed-producer-head", "got %d (%s), expected DQ_EPROTO or "
@@ -927,6 +949,38 @@ static void check_errors(checker *c) {
   } else {
     fail("malformed-producer-head", "setup: %s", why(&err));
   }
+
+  /* A task that fails while its stream is read: the worker's error must
+   * arrive through stream_next (or execute_task) naming the worker, and a
+   * stream error must stay (sticky). */
+  dq_plan *fp = failing_plan(&err);
+  if (fp == NULL || deliver(c, fp, 5, 1, &tu, &err) < 0) {
+    fail("stream-error", "setup: %s", why(&err));
+  } else {
+    dq_stream *s = NULL;
+    dq_error_clear(&err);
+    rc = execute(c, &tu, 0, 1, &s, &err);
+    int in_stream = rc == 0;
+    if (rc == 0)
+      rc = (int)drain(c, s, 0, 1, &err);
+    if (rc >= 0)
+      fail("stream-error", "reading a task that cannot run ended well");
+    else if (strcmp(err.worker_url, c->urls[1]) != 0)
+      fail("stream-error", "the error names worker '%s', expected %s: %s",
+           err.worker_url, c->urls[1], why(&err));
+    else
+      pass("stream-error", "%s", err.message);
+    if (in_stream) {
+      sticky_error(c, s, rc, &err);
+      c->ops->stream_close(s);
+    } else {
+      fail("error-is-sticky", "execute_task refused a task that could only "
+           "fail once it ran: %s", why(&err));
+    }
+  }
+  if (fp != NULL)
+    undeliver(c, &tu);
+  dq_plan_free(fp);
 
   /* A malformed task plan: the worker's decoder refuses it. */
   dq_error_clear(&err);
