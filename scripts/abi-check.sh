@@ -34,7 +34,7 @@ tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT
 # No locations and no path: the dump must not depend on where it was built.
 abidw --headers-dir "$src/include/dq" --drop-private-types --no-show-locs \
-  --no-corpus-path --out-file "$tmp/libdq.abi" "$so" || {
+  --no-corpus-path --no-comp-dir-path --out-file "$tmp/libdq.abi" "$so" || {
   echo "abi-check: abidw failed on $so (built without -g?)" >&2
   exit 2
 }
