@@ -37,6 +37,8 @@ CLEANFILES += -r $(SDK_CHECK_DIR)
 installcheck-local:
 	@set -e; \
 	for f in '$(DESTDIR)$(includedir)/dq/transport.h' \
+	  '$(DESTDIR)$(includedir)/dq/wire.h' \
+	  '$(DESTDIR)$(pkgdatadir)/worker.proto' \
 	  '$(DESTDIR)$(includedir)/dq/ipc.h' \
 	  '$(DESTDIR)$(libdir)/pkgconfig/libdq.pc' \
 	  '$(DESTDIR)$(bindir)/dq$(EXEEXT)' \

@@ -19,6 +19,12 @@ libdq_libdq_la_SOURCES =
 libdq_libdq_la_LIBADD = libdq/libdqcore.la
 libdq_libdq_la_LDFLAGS = $(AM_LDFLAGS) -version-info $(LIBDQ_LT_VERSION) \
 	-no-undefined
+# Symbol versions (libdq/libdq.map, docs/abi.md) where the linker has them.
+if HAVE_VERSION_SCRIPT
+libdq_libdq_la_LDFLAGS += -Wl,--version-script=$(srcdir)/libdq/libdq.map
+EXTRA_libdq_libdq_la_DEPENDENCIES = libdq/libdq.map
+endif
+EXTRA_DIST += libdq/libdq.map
 
 pkgconfig_DATA += libdq/libdq.pc
 EXTRA_DIST += libdq/libdq.pc.in
@@ -30,6 +36,7 @@ EXTRA_DIST += libdq/libdq.pc.in
 include libdq/base/local.mk
 include libdq/arrow/local.mk
 include libdq/ipc/local.mk
+include libdq/wire/local.mk
 include libdq/expr/local.mk
 include libdq/tpch/local.mk
 include libdq/scan/local.mk

@@ -130,3 +130,10 @@ TESTS += tests/test_endpoint
 tests_test_endpoint_SOURCES = tests/test_endpoint.c
 tests_test_endpoint_CFLAGS = $(TEST_CFLAGS)
 tests_test_endpoint_LDADD = $(TEST_LIBS)
+# Result batches kept past dq_context_free over every transport: plugins
+# loaded for use stay resident (see <dq/transport.h>).
+check_PROGRAMS += tests/test_resident
+TESTS += tests/test_resident
+tests_test_resident_SOURCES = tests/test_resident.c
+tests_test_resident_CFLAGS = $(TEST_CFLAGS)
+tests_test_resident_LDADD = $(SHARED_TEST_LIBS)

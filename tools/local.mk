@@ -11,6 +11,7 @@ tools_dq_LDADD = libdq/libdq.la $(PTHREAD_LIBS)
 # (libdq/base/internal_export.h).
 bin_PROGRAMS += tools/dq-transport-check
 tools_dq_transport_check_SOURCES = tools/transport_check.c \
+	tools/check_probe.c tools/check_probe.h \
 	tests/harness/usage.c tests/harness/usage.h
 tools_dq_transport_check_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS) \
 	-I$(top_srcdir)/tests/harness

@@ -18,6 +18,8 @@
  * process), which exports those few functions as DQ_INTERNAL
  * (libdq/base/internal_export.h); its thread and descriptor counts are the
  * test harness's (tests/harness/usage.c). */
+#include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +40,7 @@
 #include "runtime/task_plan.h"
 #include "runtime/worker_internal.h"
 #include "usage.h"
+#include "check_probe.h"
 
 #define N_WORKERS 2
 #define PLAN_WAIT_MS 300
@@ -94,6 +97,7 @@ typedef struct checker {
   dq_worker *w[N_WORKERS];
   const char *urls[N_WORKERS];
   char listen[256];
+  const char *unreachable; /* --unreachable-url, or NULL: derived */
 } checker;
 
 static long tasks_left(checker *c) {
@@ -128,6 +132,32 @@ static dq_plan *scan_plan(double scale, uint32_t tasks, uint32_t parts,
   uint32_t s1 = dq_plan_stage(
       b, dq_node_scan_tpch(b, "lineitem", scale, 7, cols, 2), tasks, parts,
       &coalesce);
+  dq_plan_stage(b, dq_node_read(b, s1), 1, 1, NULL);
+  dq_plan *p = NULL;
+  int rc = dq_plan_builder_finish(b, &p, err);
+  dq_plan_builder_free(b);
+  return rc < 0 ? NULL : p;
+}
+
+/* A plan whose stage 1 fails while it runs, after the worker accepted
+ * the stream: it scans a CSV file that does not exist. */
+static dq_plan *failing_plan(dq_error *err) {
+  dq_plan_builder *b;
+  if (dq_plan_builder_new(&b, err) < 0)
+    return NULL;
+  const char *name = "x";
+  dq_type t = {DQ_TYPE_INT64, 0, 0};
+  bool nullable = true;
+  dq_schema *schema = NULL;
+  if (dq_schema_new(1, &name, &t, &nullable, &schema, err) < 0) {
+    dq_plan_builder_free(b);
+    return NULL;
+  }
+  const char *path = "/nonexistent/dq-transport-check/missing.csv";
+  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
+  uint32_t s1 = dq_plan_stage(b, dq_node_scan_csv(b, 1, &path, schema, false),
+                              1, 1, &coalesce);
+  dq_schema_unref(schema);
   dq_plan_stage(b, dq_node_read(b, s1), 1, 1, NULL);
   dq_plan *p = NULL;
   int rc = dq_plan_builder_finish(b, &p, err);
@@ -331,17 +361,20 @@ static int check_load(checker *c) {
 static int check_serve(checker *c) {
   dq_error err;
   dq_error_clear(&err);
+  char fresh[128];
+  snprintf(fresh, sizeof fresh, "%s://", c->name);
+  int by_default = strcmp(c->listen, fresh) == 0;
   for (int i = 0; i < N_WORKERS; i++) {
-    /* A network transport binds port 0; inmem-like ones take NAME://. */
     int rc = dq_worker_start(c->ctx, c->listen, &c->w[i], &err);
-    if (rc < 0) {
-      char alt[128];
-      snprintf(alt, sizeof alt, "%s://", c->name);
-      dq_error e2;
-      if (strcmp(alt, c->listen) != 0 &&
-          dq_worker_start(c->ctx, alt, &c->w[i], &e2) == 0) {
-        snprintf(c->listen, sizeof c->listen, "%s", alt);
-        rc = 0;
+    if (i == 0 && by_default) {
+      /* NAME:// must give a fresh address (dq-transport(7)); a plugin
+       * that refuses it still gets the other checks, over a port 0. */
+      if (rc < 0) {
+        fail("fresh-address", "serving at %s: %s", fresh, why(&err));
+        snprintf(c->listen, sizeof c->listen, "%s://127.0.0.1:0", c->name);
+        rc = dq_worker_start(c->ctx, c->listen, &c->w[i], &err);
+      } else {
+        pass("fresh-address", "%s", dq_worker_url(c->w[i]));
       }
     }
     if (rc < 0) {
@@ -389,6 +422,125 @@ static void check_worker_info(checker *c) {
   c->ops->channel_close(ch);
 }
 
+/* SetPlan and TaskMetrics through the transport, to and from a service
+ * that records them (check_probe.c): every field must arrive as sent —
+ * the config pairs, which libdq's own worker ignores, included. */
+static void check_wire_intact(checker *c) {
+  dq_error err;
+  dq_error_clear(&err);
+  check_probe pr;
+  check_probe_init(&pr);
+  dq_server *srv = NULL;
+  if (c->ops->serve(c->t, c->listen, &pr.svc, &srv, &err) < 0) {
+    fail("setplan-intact", "serving a recording service at %s: %s",
+         c->listen, why(&err));
+    check_probe_free(&pr);
+    return;
+  }
+  const char *url = c->ops->server_url(srv);
+  pthread_mutex_lock(&pr.lock);
+  snprintf(pr.url, sizeof pr.url, "%s", url);
+  pthread_mutex_unlock(&pr.lock);
+
+  static uint8_t plan[3000];
+  for (size_t i = 0; i < sizeof plan; i++)
+    plan[i] = (uint8_t)(i * 7 + i / 256); /* zeros and 0xff included */
+  static char longv[1201];
+  memset(longv, 'v', sizeof longv - 1);
+  const dq_kv config[] = {{"batch_rows", "8192"},
+                          {"empty", ""},
+                          {"spaces and = signs", " a = b; c # d "},
+                          {"utf8", "d\xc3\xa9j\xc3\xa0 vu"},
+                          {"long", longv},
+                          {"batch_rows", "repeated keys stay"}};
+  size_t n_config = sizeof config / sizeof config[0];
+  dq_set_plan sp;
+  memset(&sp, 0, sizeof sp);
+  for (int i = 0; i < 16; i++)
+    sp.key.query_id[i] = (uint8_t)(0xa0 + i);
+  sp.key.stage_id = 0x10003;
+  sp.key.task_number = 0x20002;
+  sp.task_count = 0x30004;
+  sp.plan = plan;
+  sp.plan_len = sizeof plan;
+  sp.target_worker_url = url;
+  sp.config = config;
+  sp.n_config = n_config;
+
+  dq_channel *ch = NULL;
+  dq_coord *co = NULL;
+  int rc = c->ops->channel_open(c->t, url, &ch, &err);
+  if (rc == 0)
+    rc = c->ops->coord_open(ch, &sp, &co, &err);
+  if (rc < 0) {
+    fail("setplan-intact", "coord_open to the recording service: %s",
+         why(&err));
+  } else {
+    char what[160] = "";
+    pthread_mutex_lock(&pr.lock);
+    if (memcmp(&pr.key, &sp.key, sizeof sp.key) != 0)
+      snprintf(what, sizeof what, "the task key differs");
+    else if (pr.task_count != sp.task_count)
+      snprintf(what, sizeof what, "task_count %u, sent %u", pr.task_count,
+               sp.task_count);
+    else if (pr.plan_len != sp.plan_len ||
+             memcmp(pr.plan, sp.plan, sp.plan_len) != 0)
+      snprintf(what, sizeof what, "the plan bytes differ (%zu bytes, sent "
+               "%zu)", pr.plan_len, sp.plan_len);
+    else if (strcmp(pr.target, url) != 0)
+      snprintf(what, sizeof what, "target_worker_url '%.60s'", pr.target);
+    else if (pr.n_config != n_config)
+      snprintf(what, sizeof what, "%zu config pairs arrived, %zu were sent",
+               pr.n_config, n_config);
+    for (size_t i = 0; what[0] == '\0' && i < n_config; i++)
+      if (strcmp(pr.keys[i], config[i].key) != 0 ||
+          strcmp(pr.values[i], config[i].value) != 0)
+        snprintf(what, sizeof what, "config pair %zu arrived as '%.40s' = "
+                 "'%.40s'", i, pr.keys[i], pr.values[i]);
+    pthread_mutex_unlock(&pr.lock);
+    if (what[0] != '\0')
+      fail("setplan-intact", "%s", what);
+    else
+      pass("setplan-intact", "%zu plan bytes, %zu config pairs",
+           sp.plan_len, n_config);
+
+    dq_task_metrics m;
+    memset(&m, 0, sizeof m);
+    const dq_task_metrics *want = &pr.metrics;
+    if (c->ops->coord_finish(co, &m, &err) < 0)
+      fail("metrics-intact", "coord_finish: %s", why(&err));
+    else if (memcmp(&m.key, &sp.key, sizeof sp.key) != 0 ||
+             m.plan_bytes != want->plan_bytes ||
+             m.queued_ns != want->queued_ns || m.run_ns != want->run_ns ||
+             m.rows_out != want->rows_out ||
+             m.batches_out != want->batches_out ||
+             m.bytes_out != want->bytes_out)
+      fail("metrics-intact", "the task's counters differ from what the "
+           "service answered");
+    else if (m.n_boundaries != want->n_boundaries || m.boundaries == NULL ||
+             memcmp(m.boundaries, want->boundaries,
+                    want->n_boundaries * sizeof *m.boundaries) != 0)
+      fail("metrics-intact", "%zu boundary metrics arrived, %zu were sent, "
+           "or their values differ", m.n_boundaries, want->n_boundaries);
+    else
+      pass("metrics-intact", "%zu boundaries", m.n_boundaries);
+    c->ops->coord_close(co);
+    uint64_t deadline = dq_now_ns() + 2000000000ull;
+    while (check_probe_closed(&pr) == 0 && dq_now_ns() < deadline)
+      usleep(2000);
+    if (check_probe_closed(&pr) != 1)
+      fail("coord-close-reaches-service", "the service saw %d coord_close "
+           "calls 2 s after the client closed, expected 1",
+           check_probe_closed(&pr));
+    else
+      pass("coord-close-reaches-service", NULL);
+  }
+  if (ch != NULL)
+    c->ops->channel_close(ch);
+  c->ops->stop(srv);
+  check_probe_free(&pr);
+}
+
 /* SetPlan, a work unit, ExecuteTask to END, finish with metrics, close. */
 static void check_coord_lifecycle(checker *c, int64_t want_rows) {
   dq_error err;
@@ -428,14 +580,23 @@ static void check_coord_lifecycle(checker *c, int64_t want_rows) {
     else
       pass("stream-next", "%lld rows", (long long)rows);
     dq_frame f;
-    memset(&f, 0, sizeof f);
-    int rc = c->ops->stream_next(s, &f, &err);
-    if (rc != 0 || f.kind != DQ_FRAME_END)
-      fail("stream-next-after-end", "got %d (kind %u), expected END again",
-           rc, f.kind);
-    else
-      pass("stream-next-after-end", NULL);
-    release_frame(&f);
+    int rc = 0;
+    int calls = rows < 0 ? 0 : 3; /* END is sticky: every later call */
+    if (rows < 0)
+      fail("stream-next-after-end", "the stream never reached END");
+    for (int i = 0; i < calls; i++) {
+      memset(&f, 0, sizeof f);
+      rc = c->ops->stream_next(s, &f, &err);
+      int kind = (int)f.kind;
+      release_frame(&f);
+      if (rc != 0 || kind != DQ_FRAME_END) {
+        fail("stream-next-after-end", "call %d after END got %d (kind %d), "
+             "expected END again", i + 1, rc, kind);
+        break;
+      }
+      if (i == calls - 1)
+        pass("stream-next-after-end", "END %d times", calls);
+    }
     c->ops->stream_close(s);
 
     /* Work units must come before the task starts: the worker's refusal
@@ -618,14 +779,57 @@ static void check_cancel(checker *c) {
   dq_plan_free(p);
 }
 
+/* After a stream failed with rc (err), two more stream_next calls must
+ * return the same code, with nothing to release. */
+static void sticky_error(checker *c, dq_stream *s, int rc,
+                         const dq_error *err) {
+  if (rc >= 0) {
+    fail("error-is-sticky", "the stream did not fail");
+    return;
+  }
+  for (int i = 0; i < 2; i++) {
+    dq_frame f;
+    memset(&f, 0, sizeof f);
+    dq_error again;
+    dq_error_clear(&again);
+    int rc2 = c->ops->stream_next(s, &f, &again);
+    int leaked = f.schema.release != NULL || f.array.release != NULL;
+    release_frame(&f);
+    if (rc2 != rc || leaked) {
+      fail("error-is-sticky", "after %s, call %d returned %d%s", why(err),
+           i + 2, rc2, leaked ? " and a frame" : "");
+      return;
+    }
+  }
+  pass("error-is-sticky", "%s", dq_strerror(rc));
+}
+
+/* A well-formed URL where nobody serves: --unreachable-url, else a
+ * worker's URL with port 1 (HOST:PORT forms) or with a suffix added to its
+ * name or path (shm://NAME, unix:///path and the like). */
+static void unreachable_url(const checker *c, char *buf, size_t len) {
+  if (c->unreachable != NULL) {
+    snprintf(buf, len, "%s", c->unreachable);
+    return;
+  }
+  const char *u = c->urls[0];
+  const char *rest = strstr(u, "://");
+  rest = rest ? rest + 3 : u;
+  const char *colon = strrchr(rest, ':');
+  int port = colon != NULL && colon[1] != '\0' &&
+             strspn(colon + 1, "0123456789") == strlen(colon + 1);
+  if (port)
+    snprintf(buf, len, "%.*s:1", (int)(colon - u), u);
+  else
+    snprintf(buf, len, "%s-dq-check-nobody", u);
+}
+
 static void check_errors(checker *c) {
   dq_error err;
-  /* Unreachable URL: at channel_open or at the first call. */
-  char bad[160];
-  if (strstr(c->listen, "127.0.0.1") != NULL)
-    snprintf(bad, sizeof bad, "%s://127.0.0.1:1", c->name);
-  else
-    snprintf(bad, sizeof bad, "%s://dq-transport-check-nobody", c->name);
+  /* A real connect failure: DQ_EUNAVAILABLE naming the URL, at
+   * channel_open or at the first call. */
+  char bad[300];
+  unreachable_url(c, bad, sizeof bad);
   dq_error_clear(&err);
   dq_channel *ch = NULL;
   int rc = c->ops->channel_open(c->t, bad, &ch, &err);
@@ -634,10 +838,15 @@ static void check_errors(checker *c) {
     rc = c->ops->get_worker_info(ch, &info, &err);
     c->ops->channel_close(ch);
   }
-  if (rc != DQ_EUNAVAILABLE && rc != DQ_EINVAL)
-    fail("unreachable-url", "%s gave %d, expected DQ_EUNAVAILABLE", bad, rc);
+  if (rc != DQ_EUNAVAILABLE)
+    fail("unreachable-url", "%s gave %d (%s), expected DQ_EUNAVAILABLE (if "
+         "the plugin cannot parse it, pass one with --unreachable-url)",
+         bad, rc, why(&err));
   else if (err.message[0] == '\0')
     fail("unreachable-url", "the error has no message");
+  else if (strcmp(err.worker_url, bad) != 0)
+    fail("unreachable-url", "the error names worker '%s', expected %s "
+         "(dq_error_set_origin)", err.worker_url, bad);
   else
     pass("unreachable-url", "%s", err.message);
 
@@ -721,6 +930,38 @@ static void check_errors(checker *c) {
   } else {
     fail("malformed-producer-head", "setup: %s", why(&err));
   }
+
+  /* A task that fails while its stream is read: the worker's error must
+   * arrive through stream_next (or execute_task) naming the worker, and a
+   * stream error must stay (sticky). */
+  dq_plan *fp = failing_plan(&err);
+  if (fp == NULL || deliver(c, fp, 5, 1, &tu, &err) < 0) {
+    fail("stream-error", "setup: %s", why(&err));
+  } else {
+    dq_stream *s = NULL;
+    dq_error_clear(&err);
+    rc = execute(c, &tu, 0, 1, &s, &err);
+    int in_stream = rc == 0;
+    if (rc == 0)
+      rc = (int)drain(c, s, 0, 1, &err);
+    if (rc >= 0)
+      fail("stream-error", "reading a task that cannot run ended well");
+    else if (strcmp(err.worker_url, c->urls[1]) != 0)
+      fail("stream-error", "the error names worker '%s', expected %s: %s",
+           err.worker_url, c->urls[1], why(&err));
+    else
+      pass("stream-error", "%s", err.message);
+    if (in_stream) {
+      sticky_error(c, s, rc, &err);
+      c->ops->stream_close(s);
+    } else {
+      fail("error-is-sticky", "execute_task refused a task that could only "
+           "fail once it ran: %s", why(&err));
+    }
+  }
+  if (fp != NULL)
+    undeliver(c, &tu);
+  dq_plan_free(fp);
 
   /* A malformed task plan: the worker's decoder refuses it. */
   dq_error_clear(&err);
@@ -885,59 +1126,147 @@ static void check_queries(checker *c) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: dq-transport-check [--verbose] [--listen URL] NAME\n"
+          "usage: dq-transport-check [--verbose] [--config FILE] "
+          "[--option KEY=VALUE]...\n"
+          "                          [--listen URL] [--unreachable-url URL] "
+          "NAME\n"
           "Checks that the transport plugin NAME (found on $DQ_PLUGIN_PATH, "
           "then in\n%s) conforms to <dq/transport.h>: loading, every op, "
           "cancellation,\nerror paths, real queries and cleanup.  Prints "
           "`PASS check` or\n`FAIL check: reason` per check; exits 0 only if "
           "all pass.\n\n"
-          "  --listen URL   where the test workers listen (default "
-          "NAME://127.0.0.1:0,\n"
-          "                 then NAME:// if the plugin refuses that)\n"
-          "  --verbose      details on PASS lines too\n",
+          "  --config FILE         a dq.conf whose [transport.NAME] options "
+          "(and [dq]\n"
+          "                        plugin_path) the plugin gets\n"
+          "  --option KEY=VALUE    one more [transport.NAME] option (after "
+          "the file's)\n"
+          "  --listen URL          where the test workers listen (default "
+          "NAME://, a\n"
+          "                        fresh address; then NAME://127.0.0.1:0)\n"
+          "  --unreachable-url URL a well-formed URL nobody serves (default: "
+          "derived\n"
+          "                        from a worker's URL)\n"
+          "  --verbose             details on PASS lines too\n",
           dq_plugin_dir());
 }
+
+/* The file's text, or NULL (err says why). */
+static char *read_text(const char *path, dq_error *err) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    dq_error_set(err, DQ_EIO, "cannot read %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  size_t got;
+  while (buf != NULL && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+    n += got;
+    if (n + 1 == cap) {
+      char *g = realloc(buf, cap * 2);
+      if (g == NULL) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = g;
+      cap *= 2;
+    }
+  }
+  fclose(f);
+  if (buf == NULL)
+    dq_error_set(err, DQ_ENOMEM, "out of memory reading %s", path);
+  else
+    buf[n] = '\0';
+  return buf;
+}
+
+#define MAX_OPTIONS 64
 
 int main(int argc, char **argv) {
   checker c;
   memset(&c, 0, sizeof c);
-  const char *listen = NULL;
+  const char *listen = NULL, *config = NULL;
+  const char *options[MAX_OPTIONS];
+  size_t n_options = 0;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+    const char *a = argv[i];
+    int more = i + 1 < argc;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
       return 0;
-    } else if (strcmp(argv[i], "--verbose") == 0 ||
-               strcmp(argv[i], "-v") == 0) {
+    } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
       verbose = 1;
-    } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+    } else if (strcmp(a, "--listen") == 0 && more) {
       listen = argv[++i];
-    } else if (argv[i][0] == '-' || c.name != NULL) {
+    } else if (strcmp(a, "--config") == 0 && more) {
+      config = argv[++i];
+    } else if (strcmp(a, "--unreachable-url") == 0 && more) {
+      c.unreachable = argv[++i];
+    } else if (strcmp(a, "--option") == 0 && more) {
+      const char *o = argv[++i];
+      const char *eq = strchr(o, '=');
+      /* The pair becomes an INI line: refuse what would not survive it. */
+      if (eq == NULL || eq == o || strpbrk(o, "\n\r[];#") != NULL ||
+          n_options == MAX_OPTIONS) {
+        fprintf(stderr, "dq-transport-check: --option wants KEY=VALUE "
+                "(no newline, '[', ']', ';' or '#'; at most %d): '%s'\n",
+                MAX_OPTIONS, o);
+        return 2;
+      }
+      options[n_options++] = o;
+    } else if (a[0] == '-' || c.name != NULL) {
       usage(stderr);
       return 2;
     } else {
-      c.name = argv[i];
+      c.name = a;
     }
   }
   if (c.name == NULL) {
     usage(stderr);
     return 2;
   }
+  /* NAME:// asks the plugin for a fresh address (dq-transport(7)). */
   if (listen != NULL)
     snprintf(c.listen, sizeof c.listen, "%s", listen);
   else
-    snprintf(c.listen, sizeof c.listen, "%s://127.0.0.1:0", c.name);
+    snprintf(c.listen, sizeof c.listen, "%s://", c.name);
 
   long threads0, fds0;
   dqt_self_counts(0, &threads0, &fds0);
-  char text[256];
-  snprintf(text, sizeof text,
-           "[dq]\ntransport = %s\n[executor]\nplan_wait_ms = %d\n", c.name,
-           PLAN_WAIT_MS);
+  /* The configuration: --config's file (DQ_CONFIG is ignored), then the
+   * checker's own settings and the --option pairs.  A key the file sets
+   * that the checker sets too ([dq] transport, [executor] plan_wait_ms)
+   * is an error naming both lines, as in any config. */
   dq_error err;
   dq_error_clear(&err);
-  /* DQ_CONFIG is ignored: the checker's settings are its own, but the
-   * config may carry [transport.NAME] options in a later version. */
-  if (dq_config_parse(text, "dq-transport-check", &c.cfg, &err) < 0) {
+  char *file = config ? read_text(config, &err) : NULL;
+  if (config != NULL && file == NULL) {
+    fprintf(stderr, "dq-transport-check: %s\n", err.message);
+    return 2;
+  }
+  size_t cap = (file ? strlen(file) : 0) + 256 + strlen(c.name) * 2;
+  for (size_t i = 0; i < n_options; i++)
+    cap += strlen(options[i]) + 2;
+  char *text = malloc(cap);
+  if (text == NULL) {
+    free(file);
+    fprintf(stderr, "dq-transport-check: out of memory\n");
+    return 2;
+  }
+  int off = snprintf(text, cap,
+                     "%s\n[dq]\ntransport = %s\n[executor]\n"
+                     "plan_wait_ms = %d\n[transport.%s]\n",
+                     file ? file : "", c.name, PLAN_WAIT_MS, c.name);
+  for (size_t i = 0; i < n_options; i++)
+    off += snprintf(text + off, cap - (size_t)off, "%s\n", options[i]);
+  free(file);
+  int rc = dq_config_parse(text, config ? config : "dq-transport-check",
+                           &c.cfg, &err);
+  free(text);
+  if (rc == 0)
+    rc = dq_config_set_transport(c.cfg, c.name, &err);
+  if (rc < 0) {
     fail("config", "%s", err.message);
     goto summary;
   }
@@ -945,6 +1274,7 @@ int main(int argc, char **argv) {
     goto summary;
   if (check_serve(&c) == 0) {
     check_worker_info(&c);
+    check_wire_intact(&c);
     dq_error_clear(&err);
     int64_t want = local_rows(0.002, &err);
     if (want < 0)

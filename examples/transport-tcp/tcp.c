@@ -1,5 +1,5 @@
 /* tcp.c — an out-of-tree dq transport over plain TCP sockets, built against
- * an installed dq with nothing but <dq/transport.h>, <dq/ipc.h> and
+ * an installed dq with nothing but <dq/transport.h>, <dq/wire.h> and
  * `pkg-config libdq`.  It is the worked example of dq-transport(7).
  *
  * Design (README.md has the wire format):
@@ -14,12 +14,15 @@
  *    recv() wakes at once, and on the server a watcher thread sees the
  *    end-of-file and calls the service's stream_cancel, which wakes the
  *    thread blocked in the service's stream_next.
- *  - Batches travel as Arrow IPC encapsulated messages (libdq's codec):
- *    sent straight from the batch's buffers with sendmsg, received into a
- *    64-byte aligned block that the decoded batch points into (no copy).
+ *  - Messages are worker.proto bytes and batches Arrow IPC encapsulated
+ *    messages, both made by libdq's <dq/wire.h>: this file only frames
+ *    them.  Batches are sent straight from their buffers with sendmsg (split
+ *    to fit max_message_size) and received into a 64-byte aligned block
+ *    that the decoded batch points into (no copy).
  *  - Server: one acceptor thread, one thread per connection, plus a watcher
- *    per stream.  Every thread is joined before stop() returns, because the
- *    plugin may be unloaded right after.
+ *    per stream.  Every thread is joined before stop() returns: after it the
+ *    worker service is gone (the module itself stays loaded, so batches
+ *    pointing into our receive blocks may be released at any later time).
  */
 #define _GNU_SOURCE /* getaddrinfo, MSG_NOSIGNAL, pipe2 */
 #include <errno.h>
@@ -43,24 +46,26 @@
 #include <dq/dq.h>
 #include <dq/ipc.h>
 #include <dq/transport.h>
+#include <dq/wire.h>
 
 #define SCHEME "tcp://"
 #define TCP_VERSION "0.1.0"
 /* First 8 bytes a client sends on every connection: a peer that is not a
  * dq tcp transport (or a future incompatible one) is refused at once. */
-static const uint8_t tcp_magic[8] = {'D', 'Q', 'T', 'C', 'P', 0, 0, 1};
+static const uint8_t tcp_magic[8] = {'D', 'Q', 'T', 'C', 'P', 0, 0, 2};
 
-/* Message types.  Requests open a connection; replies and frames answer. */
+/* Message types.  Requests open a connection; replies and frames answer.
+ * Payloads are dq.v1 messages of worker.proto unless said otherwise. */
 enum {
-  M_INFO = 1,      /* -> M_INFO_OK | M_ERROR */
-  M_SETPLAN = 2,   /* -> M_OK | M_ERROR; the connection is the channel */
-  M_WORK_UNIT = 3, /* -> M_OK | M_ERROR */
-  M_FINISH = 4,    /* -> M_METRICS | M_ERROR */
-  M_EXECUTE = 5,   /* -> M_OK | M_ERROR, then frames */
+  M_INFO = 1,      /* (empty) -> M_INFO_OK | M_ERROR */
+  M_SETPLAN = 2,   /* SetPlan -> M_OK | M_ERROR; the connection is the channel */
+  M_WORK_UNIT = 3, /* the unit's bytes -> M_OK | M_ERROR */
+  M_FINISH = 4,    /* (empty) -> M_METRICS | M_ERROR */
+  M_EXECUTE = 5,   /* ExecuteTaskRequest -> M_OK | M_ERROR, then frames */
   M_OK = 16,
-  M_ERROR = 17,
-  M_INFO_OK = 18,
-  M_METRICS = 19,
+  M_ERROR = 17,    /* Error */
+  M_INFO_OK = 18,  /* WorkerInfo */
+  M_METRICS = 19,  /* TaskMetrics */
   M_F_SCHEMA = 32, /* an IPC schema message */
   M_F_BATCH = 33,  /* u32 partition, an IPC record batch message */
   M_F_EOS = 34,    /* u32 partition */
@@ -89,8 +94,7 @@ struct dq_coord {
   int fd;
   uint32_t max_message;
   char url[256];
-  dq_task_metrics metrics;
-  dq_boundary_metrics *boundaries;
+  dq_task_metrics *metrics; /* the last coord_finish's answer */
 };
 
 struct dq_stream {
@@ -100,122 +104,8 @@ struct dq_stream {
   atomic_bool cancelled;
   int state; /* 0 streaming, 1 ended (END seen), 2 failed */
   dq_error error;
-  dq_schema *schema; /* from the SCHEMA frame, to decode batches against */
+  dq_wire_frame_decoder *frames; /* knows the stream's schema */
 };
-
-/* --- byte buffers (encoding) -------------------------------------------- */
-
-typedef struct wbuf {
-  uint8_t *p;
-  size_t n, cap;
-  int oom;
-} wbuf;
-
-static void wb_put(wbuf *b, const void *data, size_t len) {
-  if (b->oom)
-    return;
-  if (b->n + len > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + len)
-      cap *= 2;
-    uint8_t *p = realloc(b->p, cap);
-    if (p == NULL) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, data, len);
-  b->n += len;
-}
-
-static void wb_u32(wbuf *b, uint32_t v) {
-  uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-                  (uint8_t)(v >> 24)};
-  wb_put(b, x, 4);
-}
-
-static void wb_u64(wbuf *b, uint64_t v) {
-  wb_u32(b, (uint32_t)v);
-  wb_u32(b, (uint32_t)(v >> 32));
-}
-
-static void wb_bytes(wbuf *b, const void *data, size_t len) {
-  wb_u32(b, (uint32_t)len);
-  wb_put(b, data, len);
-}
-
-static void wb_str(wbuf *b, const char *s) {
-  wb_bytes(b, s ? s : "", s ? strlen(s) : 0);
-}
-
-static void wb_key(wbuf *b, const dq_task_key *k) {
-  wb_put(b, k->query_id, 16);
-  wb_u32(b, k->stage_id);
-  wb_u32(b, k->task_number);
-}
-
-/* --- byte readers (decoding: every length is checked) ------------------- */
-
-typedef struct rbuf {
-  const uint8_t *p;
-  size_t n, off;
-  int bad;
-} rbuf;
-
-static const uint8_t *rb_take(rbuf *b, size_t len) {
-  if (b->bad || len > b->n - b->off) {
-    b->bad = 1;
-    return NULL;
-  }
-  const uint8_t *p = b->p + b->off;
-  b->off += len;
-  return p;
-}
-
-static uint32_t rb_u32(rbuf *b) {
-  const uint8_t *x = rb_take(b, 4);
-  return x ? (uint32_t)x[0] | (uint32_t)x[1] << 8 | (uint32_t)x[2] << 16 |
-                 (uint32_t)x[3] << 24
-           : 0;
-}
-
-static uint64_t rb_u64(rbuf *b) {
-  uint64_t lo = rb_u32(b);
-  return lo | (uint64_t)rb_u32(b) << 32;
-}
-
-static const uint8_t *rb_bytes(rbuf *b, size_t *len) {
-  *len = rb_u32(b);
-  return rb_take(b, *len);
-}
-
-/* A string into a NUL-terminated heap copy (NULL when malformed). */
-static char *rb_str(rbuf *b) {
-  size_t len;
-  const uint8_t *s = rb_bytes(b, &len);
-  if (s == NULL || memchr(s, '\0', len) != NULL) {
-    b->bad = 1;
-    return NULL;
-  }
-  char *c = malloc(len + 1);
-  if (c == NULL) {
-    b->bad = 1;
-    return NULL;
-  }
-  memcpy(c, s, len);
-  c[len] = '\0';
-  return c;
-}
-
-static void rb_key(rbuf *b, dq_task_key *k) {
-  const uint8_t *q = rb_take(b, 16);
-  if (q)
-    memcpy(k->query_id, q, 16);
-  k->stage_id = rb_u32(b);
-  k->task_number = rb_u32(b);
-}
 
 /* --- socket I/O ---------------------------------------------------------- */
 
@@ -322,48 +212,32 @@ static void set_nodelay(int fd) {
 
 /* --- errors on the wire --------------------------------------------------- */
 
-static int send_error(int fd, const dq_error *e) {
-  wbuf b = {0};
-  wb_u32(&b, (uint32_t)e->code);
-  wb_u32(&b, (uint32_t)(e->has_task != 0));
-  wb_key(&b, &e->task);
-  wb_str(&b, e->worker_url);
-  wb_str(&b, e->message);
-  int rc = b.oom ? -1 : send_msg(fd, M_ERROR, b.p, b.n);
-  free(b.p);
+/* Sends a message <dq/wire.h> encoded; frees the buffer. */
+static int send_wire(int fd, uint32_t type, void *buf, size_t len) {
+  int rc = send_msg(fd, type, buf, len);
+  dq_wire_free(buf);
   return rc;
+}
+
+static int send_error(int fd, const dq_error *e) {
+  void *buf;
+  size_t len;
+  if (dq_wire_encode_error(e, &buf, &len, NULL) < 0)
+    return -1;
+  return send_wire(fd, M_ERROR, buf, len);
 }
 
 /* Decodes an M_ERROR payload into err as the worker sent it.  Returns the
  * (negative) code. */
 static int decode_error(const uint8_t *p, size_t n, dq_error *err,
                         const char *url) {
-  rbuf b = {p, n, 0, 0};
-  dq_task_key task;
-  int32_t code = (int32_t)rb_u32(&b);
-  int has_task = rb_u32(&b) != 0;
-  rb_key(&b, &task);
-  char *wurl = rb_str(&b), *msg = rb_str(&b);
-  if (b.bad || code >= 0) {
-    free(wurl);
-    free(msg);
-    dq_error_set(err, DQ_EPROTO, "tcp: worker %s sent a malformed error",
-                 url);
-    dq_error_set_origin(err, url, NULL);
-    return DQ_EPROTO;
-  }
-  /* dq_error_set clears the origin: set it back after the message. */
   dq_error e;
-  dq_error_set(&e, code, "%s", msg[0] ? msg : dq_strerror(code));
-  snprintf(e.worker_url, sizeof e.worker_url, "%s", wurl[0] ? wurl : url);
-  e.has_task = has_task;
-  if (has_task)
-    e.task = task;
-  free(wurl);
-  free(msg);
+  int rc = dq_wire_decode_error(p, n, &e, &e);
+  if (e.worker_url[0] == '\0')
+    dq_error_set_origin(&e, url, NULL);
   if (err != NULL)
     *err = e;
-  return code;
+  return rc < 0 ? rc : e.code;
 }
 
 /* Marks where a locally detected error happened, unless it says already. */
@@ -585,68 +459,47 @@ static int tcp_get_worker_info(dq_channel *ch, dq_worker_info *out,
                : await_reply(fd, ch->t->max_message, M_INFO_OK, &p, &len, err,
                              ch->url);
   close(fd);
-  if (rc < 0)
-    return rc;
-  rbuf b = {p, len, 0, 0};
-  memset(out, 0, sizeof *out);
-  char *version = rb_str(&b);
-  out->protocol_version = rb_u32(&b);
-  char *url = rb_str(&b);
-  if (!b.bad) {
-    snprintf(out->version, sizeof out->version, "%s", version);
-    snprintf(out->url, sizeof out->url, "%s", url);
-  }
-  free(version);
-  free(url);
+  if (rc == 0)
+    rc = dq_wire_decode_worker_info(p, len, out, err);
   free(p);
-  if (b.bad)
-    return origin(dq_error_set(err, DQ_EPROTO,
-                               "tcp: malformed worker info from %s", ch->url),
-                  err, ch->url);
-  return 0;
+  return origin(rc, err, ch->url);
 }
 
 static int tcp_coord_open(dq_channel *ch, const dq_set_plan *plan,
                           dq_coord **out, dq_error *err) {
-  wbuf b = {0};
-  wb_key(&b, &plan->key);
-  wb_u32(&b, plan->task_count);
-  wb_bytes(&b, plan->plan, plan->plan_len);
-  wb_str(&b, plan->target_worker_url);
-  wb_u32(&b, (uint32_t)plan->n_config);
-  for (size_t i = 0; i < plan->n_config; i++) {
-    wb_str(&b, plan->config[i].key);
-    wb_str(&b, plan->config[i].value);
-  }
-  if (b.oom || b.n > ch->t->max_message) {
-    free(b.p);
-    return b.oom ? dq_error_set(err, DQ_ENOMEM, "out of memory")
-                 : dq_error_set(err, DQ_ETOOBIG,
-                                "tcp: the task plan (%zu bytes) exceeds "
-                                "max_message_size",
-                                b.n);
+  void *buf = NULL;
+  size_t n = 0;
+  int rc = dq_wire_encode_set_plan(plan, &buf, &n, err);
+  if (rc == 0 && n > ch->t->max_message)
+    rc = dq_error_set(err, DQ_ETOOBIG,
+                      "tcp: the task plan (%zu bytes) exceeds "
+                      "max_message_size",
+                      n);
+  if (rc < 0) {
+    dq_wire_free(buf);
+    return rc;
   }
   dq_coord *c = calloc(1, sizeof *c);
   if (c == NULL) {
-    free(b.p);
+    dq_wire_free(buf);
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
   }
   int fd = connect_worker(ch, err);
   if (fd < 0) {
-    free(b.p);
+    dq_wire_free(buf);
     free(c);
     return fd;
   }
   uint8_t *p = NULL;
   uint32_t len;
-  int rc = send_msg(fd, M_SETPLAN, b.p, b.n) < 0
+  rc = send_msg(fd, M_SETPLAN, buf, n) < 0
                ? origin(dq_error_set(err, DQ_EUNAVAILABLE,
                                      "tcp: connection to worker %s lost",
                                      ch->url),
                         err, ch->url)
                : await_reply(fd, ch->t->max_message, M_OK, &p, &len, err,
                              ch->url);
-  free(b.p);
+  dq_wire_free(buf);
   free(p);
   if (rc < 0) {
     close(fd);
@@ -692,46 +545,14 @@ static int tcp_coord_finish(dq_coord *c, dq_task_metrics *out,
                              c->url);
   if (rc < 0)
     return rc;
-  rbuf b = {p, len, 0, 0};
-  dq_task_metrics m;
-  memset(&m, 0, sizeof m);
-  rb_key(&b, &m.key);
-  m.plan_bytes = rb_u64(&b);
-  m.queued_ns = rb_u64(&b);
-  m.run_ns = rb_u64(&b);
-  m.rows_out = rb_u64(&b);
-  m.batches_out = rb_u64(&b);
-  m.bytes_out = rb_u64(&b);
-  uint32_t nb = rb_u32(&b);
-  /* Each boundary is 48 bytes: a count the payload cannot hold is a lie. */
-  if (b.bad || nb > (len - b.off) / 48) {
-    free(p);
-    return origin(dq_error_set(err, DQ_EPROTO,
-                               "tcp: malformed task metrics from %s", c->url),
-                  err, c->url);
-  }
-  dq_boundary_metrics *bm = calloc(nb ? nb : 1, sizeof *bm);
-  if (bm == NULL) {
-    free(p);
-    return dq_error_set(err, DQ_ENOMEM, "out of memory");
-  }
-  for (uint32_t i = 0; i < nb; i++) {
-    bm[i].producer_stage_id = rb_u32(&b);
-    bm[i].kind = rb_u32(&b);
-    bm[i].bytes = rb_u64(&b);
-    bm[i].batches = rb_u64(&b);
-    bm[i].rows = rb_u64(&b);
-    bm[i].latency_ns = rb_u64(&b);
-    bm[i].buffered_peak = rb_u64(&b);
-  }
+  /* Valid until coord_close: the previous answer goes now. */
+  dq_wire_task_metrics_free(c->metrics);
+  c->metrics = NULL;
+  rc = dq_wire_decode_task_metrics(p, len, &c->metrics, err);
   free(p);
-  /* Valid until coord_close: the previous answer's array goes now. */
-  free(c->boundaries);
-  c->boundaries = bm;
-  m.n_boundaries = nb;
-  m.boundaries = bm;
-  c->metrics = m;
-  *out = m;
+  if (rc < 0)
+    return origin(rc, err, c->url);
+  *out = *c->metrics;
   return 0;
 }
 
@@ -741,45 +562,42 @@ static void tcp_coord_close(dq_coord *c) {
   /* close() never waits for the worker; the end-of-file it delivers is
    * what makes the worker free the task. */
   close(c->fd);
-  free(c->boundaries);
+  dq_wire_task_metrics_free(c->metrics);
   free(c);
 }
 
 static int tcp_execute_task(dq_channel *ch, const dq_execute_task *req,
                             dq_stream **out, dq_error *err) {
-  wbuf b = {0};
-  wb_key(&b, &req->key);
-  wb_u32(&b, req->partition_start);
-  wb_u32(&b, req->partition_end);
-  wb_bytes(&b, req->producer_head, req->producer_head_len);
-  if (b.oom) {
-    free(b.p);
-    return dq_error_set(err, DQ_ENOMEM, "out of memory");
-  }
-  dq_stream *s = calloc(1, sizeof *s);
-  if (s == NULL) {
-    free(b.p);
-    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  void *buf = NULL;
+  size_t n = 0;
+  int rc = dq_wire_encode_execute_task(req, &buf, &n, err);
+  dq_stream *s = rc < 0 ? NULL : calloc(1, sizeof *s);
+  if (s == NULL || dq_wire_frame_decoder_new(&s->frames, err) < 0) {
+    dq_wire_free(buf);
+    free(s);
+    return rc < 0 ? rc : dq_error_set(err, DQ_ENOMEM, "out of memory");
   }
   int fd = connect_worker(ch, err);
   if (fd < 0) {
-    free(b.p);
+    dq_wire_free(buf);
+    dq_wire_frame_decoder_free(s->frames);
     free(s);
     return fd;
   }
   uint8_t *p = NULL;
   uint32_t len;
-  int rc = send_msg(fd, M_EXECUTE, b.p, b.n) < 0
+  rc = send_msg(fd, M_EXECUTE, buf, n) < 0
                ? origin(dq_error_set(err, DQ_EUNAVAILABLE,
                                      "tcp: connection to worker %s lost",
                                      ch->url),
                         err, ch->url)
                : await_reply(fd, ch->t->max_message, M_OK, &p, &len, err,
                              ch->url);
-  free(b.p);
+  dq_wire_free(buf);
   free(p);
   if (rc < 0) {
     close(fd);
+    dq_wire_frame_decoder_free(s->frames);
     free(s);
     return rc;
   }
@@ -793,102 +611,63 @@ static int tcp_execute_task(dq_channel *ch, const dq_execute_task *req,
 
 static void release_block(void *ctx) { free(ctx); }
 
+static int lost(dq_stream *s, dq_error *err) {
+  return dq_error_set(err, DQ_EUNAVAILABLE,
+                      "tcp: connection to worker %s lost mid-stream", s->url);
+}
+
+static uint32_t get_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
 /* Reads one frame off the stream's socket into out. */
 static int read_frame(dq_stream *s, dq_frame *out, dq_error *err) {
   uint32_t type, len;
   if (recv_header(s->fd, &type, &len) < 0)
-    return dq_error_set(err, DQ_EUNAVAILABLE,
-                        "tcp: connection to worker %s lost mid-stream",
-                        s->url);
+    return lost(s, err);
   if (len > s->max_message)
     return dq_error_set(err, DQ_ETOOBIG,
                         "tcp: worker %s sent a %u-byte frame; the limit is %u "
                         "([transport.tcp] max_message_size)",
                         s->url, len, s->max_message);
-  if (type == M_F_BATCH) {
-    uint8_t pb[4];
-    if (len < 4 || s->schema == NULL)
+  uint8_t pb[4] = {0, 0, 0, 0};
+  if (type == M_F_BATCH || type == M_F_EOS) {
+    if (len < 4 || (type == M_F_EOS && len != 4))
       return dq_error_set(err, DQ_EPROTO,
-                          "tcp: worker %s sent a batch %s", s->url,
-                          len < 4 ? "frame too short" : "before the schema");
+                          "tcp: worker %s sent a malformed frame", s->url);
     if (recv_all(s->fd, pb, 4) < 0)
-      return dq_error_set(err, DQ_EUNAVAILABLE,
-                          "tcp: connection to worker %s lost mid-stream",
-                          s->url);
-    size_t n = len - 4;
-    /* 64-byte aligned and padded, so the decoded batch reads in place. */
-    void *block = aligned_alloc(64, (n + 63) / 64 * 64 + 64);
-    if (block == NULL)
-      return dq_error_set(err, DQ_ENOMEM, "out of memory");
-    if (recv_all(s->fd, block, n) < 0) {
-      free(block);
-      return dq_error_set(err, DQ_EUNAVAILABLE,
-                          "tcp: connection to worker %s lost mid-stream",
-                          s->url);
-    }
-    dq_batch *batch = NULL;
-    int rc = dq_ipc_decode_batch(s->schema, block, n, release_block, block,
-                                 &batch, err);
-    if (rc < 0)
-      return rc;
-    rc = dq_batch_export(batch, &out->array, err);
-    dq_batch_unref(batch);
-    if (rc < 0)
-      return rc;
-    out->kind = DQ_FRAME_BATCH;
-    out->partition = (uint32_t)pb[0] | (uint32_t)pb[1] << 8 |
-                     (uint32_t)pb[2] << 16 | (uint32_t)pb[3] << 24;
+      return lost(s, err);
+    len -= 4;
+  }
+  if (type == M_F_EOS) {
+    out->kind = DQ_FRAME_EOS;
+    out->partition = get_u32(pb);
     return 0;
   }
-  uint8_t *p = malloc(len ? len : 1);
-  if (p == NULL)
-    return dq_error_set(err, DQ_ENOMEM, "out of memory");
-  if (recv_all(s->fd, p, len) < 0) {
-    free(p);
-    return dq_error_set(err, DQ_EUNAVAILABLE,
-                        "tcp: connection to worker %s lost mid-stream",
-                        s->url);
-  }
-  int rc = 0;
-  rbuf b = {p, len, 0, 0};
-  switch (type) {
-  case M_F_SCHEMA: {
-    dq_schema *schema = NULL;
-    if (s->schema != NULL) {
-      rc = dq_error_set(err, DQ_EPROTO, "tcp: worker %s sent a second schema",
-                        s->url);
-      break;
-    }
-    rc = dq_ipc_decode_schema(p, len, &schema, err);
-    if (rc == 0)
-      rc = dq_schema_export(schema, &out->schema, err);
-    if (rc == 0) {
-      out->kind = DQ_FRAME_SCHEMA;
-      s->schema = schema;
-    } else {
-      dq_schema_unref(schema);
-    }
-    break;
-  }
-  case M_F_EOS:
-    out->kind = DQ_FRAME_EOS;
-    out->partition = rb_u32(&b);
-    if (b.bad)
-      rc = dq_error_set(err, DQ_EPROTO, "tcp: malformed EOS frame from %s",
-                        s->url);
-    break;
-  case M_F_END:
+  if (type == M_F_END && len == 0) {
     out->kind = DQ_FRAME_END;
-    break;
-  case M_ERROR:
-    rc = decode_error(p, len, err, s->url);
-    break;
-  default:
-    rc = dq_error_set(err, DQ_EPROTO,
-                      "tcp: worker %s sent message type %u in a stream",
-                      s->url, type);
+    return 0;
   }
-  free(p);
+  /* 64-byte aligned and padded, so the decoded batch reads in place. */
+  void *block = aligned_alloc(64, (len + 63) / 64 * 64 + 64);
+  if (block == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  if (recv_all(s->fd, block, len) < 0) {
+    free(block);
+    return lost(s, err);
+  }
+  if (type == M_F_SCHEMA || type == M_F_BATCH)
+    /* The block is freed when the last buffer pointing into it goes. */
+    return dq_wire_frame_decode(s->frames, get_u32(pb), block, len,
+                                release_block, block, out, err);
+  int rc = type == M_ERROR
+               ? decode_error(block, len, err, s->url)
+               : dq_error_set(err, DQ_EPROTO,
+                              "tcp: worker %s sent message type %u in a "
+                              "stream",
+                              s->url, type);
+  free(block);
   return rc;
 }
 
@@ -942,7 +721,7 @@ static void tcp_stream_close(dq_stream *s) {
   if (s == NULL)
     return;
   close(s->fd); /* an unfinished stream: the worker sees EOF and cancels */
-  dq_schema_unref(s->schema);
+  dq_wire_frame_decoder_free(s->frames);
   free(s);
 }
 
@@ -977,86 +756,36 @@ static void wake_acceptor(dq_server *srv) {
   (void)r;
 }
 
-/* Frames of one stream, encoded with libdq's IPC codec and sent. */
-typedef struct stream_sender {
-  int fd;
-  dq_schema *schema;
-} stream_sender;
-
-static int send_frame(stream_sender *ss, dq_frame *f, dq_error *err) {
+/* The frame encoder's emitter: one piece of a frame onto the socket, the
+ * IPC message straight from the batch's buffers. */
+static int send_piece(void *ctx, uint32_t kind, uint32_t partition,
+                      dq_ipc_message *m, dq_error *err) {
+  int fd = *(int *)ctx;
+  static const uint32_t type[] = {0, M_F_SCHEMA, M_F_BATCH, M_F_EOS, M_F_END};
+  size_t n = 0;
+  const dq_ipc_slice *sl = m ? dq_ipc_message_slices(m, &n) : NULL;
+  size_t body = m ? dq_ipc_message_size(m) : 0;
+  size_t pre = kind == DQ_FRAME_BATCH || kind == DQ_FRAME_EOS ? 4 : 0;
+  if (body + pre > UINT32_MAX)
+    return dq_error_set(err, DQ_ETOOBIG,
+                        "tcp: a %zu-byte message does not fit a frame", body);
+  struct iovec *iov = calloc(n + 1, sizeof *iov);
+  if (iov == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
   uint8_t h[12];
-  switch (f->kind) {
-  case DQ_FRAME_SCHEMA: {
-    dq_schema *schema = NULL;
-    void *flat = NULL;
-    size_t len = 0;
-    int rc = dq_schema_import(&f->schema, &schema, err);
-    f->schema.release(&f->schema);
-    if (rc == 0)
-      rc = dq_ipc_encode_schema_flat(schema, &flat, &len, err);
-    if (rc < 0) {
-      dq_schema_unref(schema);
-      return rc;
-    }
-    dq_schema_unref(ss->schema);
-    ss->schema = schema;
-    rc = send_msg(ss->fd, M_F_SCHEMA, flat, len);
-    free(flat);
-    return rc < 0 ? DQ_EUNAVAILABLE : 0;
+  put_header(h, type[kind], (uint32_t)(body + pre));
+  for (int i = 0; i < 4; i++)
+    h[8 + i] = (uint8_t)(partition >> (8 * i));
+  iov[0].iov_base = h;
+  iov[0].iov_len = 8 + pre;
+  for (size_t i = 0; i < n; i++) {
+    iov[i + 1].iov_base = (void *)sl[i].data;
+    iov[i + 1].iov_len = sl[i].len;
   }
-  case DQ_FRAME_BATCH: {
-    if (ss->schema == NULL) {
-      f->array.release(&f->array);
-      return dq_error_set(err, DQ_EPROTO, "a batch came before the schema");
-    }
-    dq_batch *b = NULL;
-    dq_ipc_message *m = NULL;
-    int rc = dq_batch_import(&f->array, ss->schema, &b, err);
-    if (rc == 0)
-      rc = dq_ipc_encode_batch(b, &m, err);
-    dq_batch_unref(b);
-    if (rc < 0)
-      return rc;
-    size_t n_slices;
-    const dq_ipc_slice *sl = dq_ipc_message_slices(m, &n_slices);
-    size_t total = dq_ipc_message_size(m);
-    if (total + 4 > UINT32_MAX) {
-      dq_ipc_message_unref(m);
-      return dq_error_set(err, DQ_ETOOBIG,
-                          "tcp: a %zu-byte batch does not fit a frame", total);
-    }
-    struct iovec *iov = calloc(n_slices + 1, sizeof *iov);
-    if (iov == NULL) {
-      dq_ipc_message_unref(m);
-      return dq_error_set(err, DQ_ENOMEM, "out of memory");
-    }
-    put_header(h, M_F_BATCH, (uint32_t)(total + 4));
-    for (int i = 0; i < 4; i++)
-      h[8 + i] = (uint8_t)(f->partition >> (8 * i));
-    iov[0].iov_base = h;
-    iov[0].iov_len = 12;
-    for (size_t i = 0; i < n_slices; i++) {
-      iov[i + 1].iov_base = (void *)sl[i].data;
-      iov[i + 1].iov_len = sl[i].len;
-    }
-    /* Straight from the batch's buffers: the message holds them. */
-    rc = send_iov(ss->fd, iov, n_slices + 1);
-    free(iov);
-    dq_ipc_message_unref(m);
-    return rc < 0 ? DQ_EUNAVAILABLE : 0;
-  }
-  case DQ_FRAME_EOS: {
-    uint8_t p[4];
-    for (int i = 0; i < 4; i++)
-      p[i] = (uint8_t)(f->partition >> (8 * i));
-    return send_msg(ss->fd, M_F_EOS, p, 4) < 0 ? DQ_EUNAVAILABLE : 0;
-  }
-  case DQ_FRAME_END:
-    return send_msg(ss->fd, M_F_END, NULL, 0) < 0 ? DQ_EUNAVAILABLE : 0;
-  default:
-    return dq_error_set(err, DQ_EINTERNAL, "frame of unknown kind %u",
-                        f->kind);
-  }
+  int rc = send_iov(fd, iov, n + 1);
+  free(iov);
+  return rc < 0 ? dq_error_set(err, DQ_EUNAVAILABLE, "tcp: the reader left")
+                : 0;
 }
 
 /* Watches a stream's socket while the handler sits in the service's
@@ -1083,23 +812,20 @@ static void *watch_main(void *arg) {
 
 static void serve_stream(tcp_conn *conn, const uint8_t *p, uint32_t len) {
   const dq_worker_service *svc = conn->srv->svc;
-  rbuf b = {p, len, 0, 0};
-  dq_execute_task req;
-  memset(&req, 0, sizeof req);
-  rb_key(&b, &req.key);
-  req.partition_start = rb_u32(&b);
-  req.partition_end = rb_u32(&b);
-  req.producer_head = rb_bytes(&b, &req.producer_head_len);
+  dq_execute_task *req = NULL;
+  dq_ws_stream *ws = NULL;
+  dq_wire_frame_encoder *enc = NULL;
   dq_error err;
   dq_error_clear(&err);
-  if (b.bad || b.off != len) {
-    dq_error_set(&err, DQ_EPROTO, "tcp: malformed ExecuteTask request");
-    dq_error_set_origin(&err, conn->srv->url, NULL);
-    send_error(conn->fd, &err);
-    return;
-  }
-  dq_ws_stream *ws = NULL;
-  if (svc->execute_task(svc->self, &req, &ws, &err) < 0) {
+  int rc = dq_wire_decode_execute_task(p, len, &req, &err);
+  if (rc == 0)
+    rc = dq_wire_frame_encoder_new(conn->srv->t->max_message - 4, &enc, &err);
+  if (rc == 0)
+    rc = svc->execute_task(svc->self, req, &ws, &err);
+  dq_wire_execute_task_free(req);
+  if (rc < 0) {
+    dq_wire_frame_encoder_free(enc);
+    origin(rc, &err, conn->srv->url);
     send_error(conn->fd, &err);
     return;
   }
@@ -1108,18 +834,17 @@ static void serve_stream(tcp_conn *conn, const uint8_t *p, uint32_t len) {
   int watching = 0;
   if (send_msg(conn->fd, M_OK, NULL, 0) == 0)
     watching = pthread_create(&watcher, NULL, watch_main, &wa) == 0;
-  stream_sender ss = {conn->fd, NULL};
   while (watching) {
     dq_frame f;
     memset(&f, 0, sizeof f);
     dq_error_clear(&err);
-    int rc = svc->stream_next(svc->self, ws, &f, &err);
+    rc = svc->stream_next(svc->self, ws, &f, &err);
     if (rc < 0) {
       send_error(conn->fd, &err);
       break;
     }
     int kind = (int)f.kind;
-    rc = send_frame(&ss, &f, &err);
+    rc = dq_wire_frame_encode(enc, &f, send_piece, &conn->fd, &err);
     if (rc < 0) {
       if (rc != DQ_EUNAVAILABLE) /* the peer is still there to be told */
         send_error(conn->fd, &err);
@@ -1128,7 +853,7 @@ static void serve_stream(tcp_conn *conn, const uint8_t *p, uint32_t len) {
     if (kind == DQ_FRAME_END)
       break;
   }
-  dq_schema_unref(ss.schema);
+  dq_wire_frame_encoder_free(enc);
   /* SHUT_RDWR sends what is queued, then FIN, and wakes the watcher. */
   shutdown(conn->fd, SHUT_RDWR);
   if (watching)
@@ -1140,49 +865,25 @@ static void serve_stream(tcp_conn *conn, const uint8_t *p, uint32_t len) {
 
 static void serve_coord(tcp_conn *conn, const uint8_t *p, uint32_t len) {
   const dq_worker_service *svc = conn->srv->svc;
-  rbuf b = {p, len, 0, 0};
-  dq_set_plan sp;
-  memset(&sp, 0, sizeof sp);
-  rb_key(&b, &sp.key);
-  sp.task_count = rb_u32(&b);
-  sp.plan = rb_bytes(&b, &sp.plan_len);
-  char *target = rb_str(&b);
-  uint32_t n_config = rb_u32(&b);
-  dq_kv *config = NULL;
-  /* Each pair takes at least 8 bytes: refuse counts the payload lacks. */
-  if (!b.bad && n_config <= (len - b.off) / 8)
-    config = calloc(n_config ? n_config : 1, sizeof *config);
-  for (uint32_t i = 0; config != NULL && i < n_config && !b.bad; i++) {
-    config[i].key = rb_str(&b);
-    config[i].value = rb_str(&b);
-  }
+  dq_set_plan *sp = NULL;
+  dq_ws_task *task = NULL;
   dq_error err;
   dq_error_clear(&err);
-  dq_ws_task *task = NULL;
-  if (b.bad || config == NULL || b.off != len) {
-    dq_error_set(&err, DQ_EPROTO, "tcp: malformed SetPlan request");
-    dq_error_set_origin(&err, conn->srv->url, &sp.key);
+  int rc = dq_wire_decode_set_plan(p, len, &sp, &err);
+  if (rc == 0)
+    rc = svc->coord_open(svc->self, sp, &task, &err);
+  dq_wire_set_plan_free(sp);
+  if (rc < 0) {
+    origin(rc, &err, conn->srv->url);
     send_error(conn->fd, &err);
-  } else {
-    sp.target_worker_url = target;
-    sp.config = config;
-    sp.n_config = n_config;
-    if (svc->coord_open(svc->self, &sp, &task, &err) < 0) {
-      send_error(conn->fd, &err);
-      task = NULL;
-    } else if (send_msg(conn->fd, M_OK, NULL, 0) < 0) {
-      svc->coord_close(svc->self, task);
-      task = NULL;
-    }
+    return;
   }
-  for (uint32_t i = 0; config != NULL && i < n_config; i++) {
-    free((char *)config[i].key);
-    free((char *)config[i].value);
+  if (send_msg(conn->fd, M_OK, NULL, 0) < 0) {
+    svc->coord_close(svc->self, task);
+    return;
   }
-  free(config);
-  free(target);
   /* The channel's life: requests until end-of-file, which frees the task. */
-  while (task != NULL) {
+  for (;;) {
     uint32_t type;
     uint8_t *q = NULL;
     uint32_t qlen;
@@ -1201,35 +902,19 @@ static void serve_coord(tcp_conn *conn, const uint8_t *p, uint32_t len) {
       if (svc->coord_finish(svc->self, task, &m, &err) < 0) {
         ok = send_error(conn->fd, &err) == 0;
       } else {
-        wbuf w = {0};
-        wb_key(&w, &m.key);
-        wb_u64(&w, m.plan_bytes);
-        wb_u64(&w, m.queued_ns);
-        wb_u64(&w, m.run_ns);
-        wb_u64(&w, m.rows_out);
-        wb_u64(&w, m.batches_out);
-        wb_u64(&w, m.bytes_out);
-        wb_u32(&w, (uint32_t)m.n_boundaries);
-        for (size_t i = 0; i < m.n_boundaries; i++) {
-          const dq_boundary_metrics *bm = &m.boundaries[i];
-          wb_u32(&w, bm->producer_stage_id);
-          wb_u32(&w, bm->kind);
-          wb_u64(&w, bm->bytes);
-          wb_u64(&w, bm->batches);
-          wb_u64(&w, bm->rows);
-          wb_u64(&w, bm->latency_ns);
-          wb_u64(&w, bm->buffered_peak);
-        }
-        ok = !w.oom && send_msg(conn->fd, M_METRICS, w.p, w.n) == 0;
-        free(w.p);
+        void *buf;
+        size_t n;
+        if (dq_wire_encode_task_metrics(&m, &buf, &n, &err) < 0)
+          ok = send_error(conn->fd, &err) == 0;
+        else
+          ok = send_wire(conn->fd, M_METRICS, buf, n) == 0;
       }
     }
     free(q);
     if (!ok)
       break; /* an unknown request or a lost peer ends the channel */
   }
-  if (task != NULL)
-    svc->coord_close(svc->self, task);
+  svc->coord_close(svc->self, task);
 }
 
 static void serve_info(tcp_conn *conn) {
@@ -1241,13 +926,10 @@ static void serve_info(tcp_conn *conn) {
     send_error(conn->fd, &err);
     return;
   }
-  wbuf w = {0};
-  wb_str(&w, info.version);
-  wb_u32(&w, info.protocol_version);
-  wb_str(&w, info.url);
-  if (!w.oom)
-    send_msg(conn->fd, M_INFO_OK, w.p, w.n);
-  free(w.p);
+  void *buf;
+  size_t n;
+  if (dq_wire_encode_worker_info(&info, &buf, &n, &err) == 0)
+    send_wire(conn->fd, M_INFO_OK, buf, n);
 }
 
 static void *conn_main(void *arg) {
@@ -1344,6 +1026,9 @@ static int tcp_serve(dq_transport *t, const char *listen_url,
                      const dq_worker_service *svc, dq_server **out,
                      dq_error *err) {
   char host[256], port[16];
+  /* "tcp://" alone asks for a fresh address: a free port on loopback. */
+  if (strcmp(listen_url, SCHEME) == 0)
+    listen_url = SCHEME "127.0.0.1:0";
   int rc = parse_url(listen_url, host, sizeof host, port, sizeof port, err);
   if (rc < 0)
     return rc;

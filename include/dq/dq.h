@@ -28,7 +28,17 @@ extern "C" {
 #define DQ_PRINTF(f, a)
 #endif
 
+/* The version of dq these headers belong to; dq_version() gives the one of
+ * the libdq actually loaded at run time, which may be newer (docs/abi.md:
+ * a program built against one minor version runs with any later one of the
+ * same major). */
 #define DQ_VERSION_STRING "0.1.0"
+#define DQ_VERSION_MAJOR 0
+#define DQ_VERSION_MINOR 1
+#define DQ_VERSION_PATCH 0
+/* MAJOR * 10000 + MINOR * 100 + PATCH, for #if and run-time comparisons. */
+#define DQ_VERSION_NUMBER \
+  (DQ_VERSION_MAJOR * 10000 + DQ_VERSION_MINOR * 100 + DQ_VERSION_PATCH)
 
 /* Error codes: every one is negative; 0 is success. */
 enum {
@@ -85,6 +95,12 @@ DQ_EXPORT const char *dq_strerror(int code);
 /* Formats "message (worker URL, task Q/S/T)" into buf; returns buf. */
 DQ_EXPORT const char *dq_error_format(const dq_error *err, char *buf,
                                       size_t len);
+/* The running libdq's version, "MAJOR.MINOR.PATCH", and the same as
+ * DQ_VERSION_NUMBER computes it.  Compare with the macros above to learn
+ * whether the library is at least the one a program was built against. */
+DQ_EXPORT const char *dq_version(void);
+DQ_EXPORT uint32_t dq_version_number(void);
+
 /* Formats a task key as "<uuid>/<stage>/<task>" into buf (>= 64 bytes). */
 DQ_EXPORT const char *dq_task_key_format(const dq_task_key *key, char *buf,
                                          size_t len);

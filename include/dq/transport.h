@@ -53,8 +53,20 @@
  * concurrently with or after stream_close).  Ops that talk to a worker may
  * block (coord_open, coord_send_work_unit, coord_finish, execute_task,
  * stream_next, get_worker_info); the close ops and stream_cancel must not
- * wait for a remote peer.  The plugin may be unloaded as soon as fini has
- * returned: by then no thread of the plugin may still run.
+ * wait for a remote peer.  No thread of the plugin may still run once fini
+ * has returned (for a server, once stop has returned).
+ *
+ * Lifetime: once libdq has loaded a plugin for use (a dq_context created an
+ * instance of it), the module stays mapped until the process exits, even
+ * after every context is freed: libdq makes it resident and never unloads
+ * it.  So memory a transport lent — batches pointing into its buffers,
+ * whose release callbacks are its code — may be released at any time, from
+ * any thread, after stream_close, after fini and after dq_context_free.
+ * Keep such memory alive by reference from the batch, never by a stream,
+ * channel or instance, and let release callbacks touch nothing else.  What
+ * ends with fini is the instance and its threads, not the code.  (Only
+ * plugins rejected by the loader's checks, or merely probed by `dq
+ * plugins`, are unloaded: nothing of theirs was lent.)
  *
  * Cancellation and cleanup: closing a coordinator channel frees the task on
  * the worker (cancelling it if it runs): that is how a query dropped early
@@ -125,9 +137,10 @@ typedef enum dq_frame_kind {
  * must release it; the other member is zeroed, and EOS/END frames carry
  * neither.  The batch may point into memory the transport lent (shared
  * memory, a received message): releasing it gives that memory back — from
- * any thread, at any time, even after the stream was closed — so a consumer
- * that holds many batches for long (a hash-join build side) should copy
- * them.  The same holds for frames the worker service hands a transport. */
+ * any thread, at any time, even after the stream, the instance and the
+ * context are gone (see Lifetime above) — so a consumer that holds many
+ * batches for long (a hash-join build side) should copy them.  The same
+ * holds for frames the worker service hands a transport. */
 typedef struct dq_frame {
   uint32_t kind;      /* a dq_frame_kind */
   uint32_t partition; /* BATCH and EOS: the global partition number */
@@ -227,8 +240,8 @@ typedef struct dq_transport_ops {
   int (*init)(const dq_kv *options, size_t n_options, dq_transport **out,
               dq_error *err);
   /* Destroys an instance; every channel and server of it was closed (and
-   * stopped) first, by the caller.  The plugin may be unloaded right after,
-   * so no thread of the plugin may outlive this call. */
+   * stopped) first, by the caller.  No thread of the plugin may outlive
+   * this call.  Batches it lent may: the module stays loaded (Lifetime). */
   void (*fini)(dq_transport *t);
 
   /* Client side.  A channel to the worker at url (borrowed: copy it); the
@@ -302,9 +315,12 @@ typedef struct dq_transport_ops {
   void (*stream_close)(dq_stream *s);
 
   /* Server side.  Serves svc (borrowed until stop) at listen_url; a port of
-   * 0 binds an ephemeral port, see server_url (the integration suite starts
-   * its workers at NAME://127.0.0.1:0).  A listen_url the transport cannot
-   * parse is DQ_EINVAL.  Requests are handled on the transport's own
+   * 0 binds an ephemeral port, see server_url.  "NAME://" with nothing
+   * after the scheme asks for a fresh address of the transport's choosing
+   * (a free loopback port for a network transport, a new name for a local
+   * one): every transport must take it, and the integration suite and
+   * dq-transport-check start their workers there.  A listen_url the
+   * transport cannot parse is DQ_EINVAL.  Requests are handled on the transport's own
    * threads, which call svc's functions; svc->size smaller than the
    * transport's sizeof(dq_worker_service) is DQ_EINVAL. */
   int (*serve)(dq_transport *t, const char *listen_url,

@@ -86,6 +86,15 @@ void *dq_dl_sym(dq_dl *dl, const char *symbol) {
   return p;
 }
 
+int dq_dl_make_resident(dq_dl *dl) {
+  pthread_mutex_lock(&dl_lock);
+  /* lt_dlclose then leaves the module alone, and so does lt_dlexit (it
+   * skips resident handles). */
+  int rc = lt_dlmakeresident(dl->handle) == 0 ? 0 : -1;
+  pthread_mutex_unlock(&dl_lock);
+  return rc;
+}
+
 void dq_dl_close(dq_dl *dl) {
   if (dl == NULL)
     return;

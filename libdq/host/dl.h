@@ -17,6 +17,10 @@ typedef struct dq_dl dq_dl;
 dq_dl *dq_dl_open(const char *base, char *why, size_t why_len);
 /* Looks up `symbol`, trying libtool's MODULE_LTX_symbol first. */
 void *dq_dl_sym(dq_dl *dl, const char *symbol);
+/* Keeps the module mapped until the process exits, whatever dq_dl_close
+ * does later: memory a plugin lent (batches whose release callbacks are its
+ * code) may outlive every handle on it.  0, or -1 when libltdl refuses. */
+int dq_dl_make_resident(dq_dl *dl);
 void dq_dl_close(dq_dl *dl);
 
 #endif /* DQ_DL_H */

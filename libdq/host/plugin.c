@@ -273,8 +273,23 @@ int dq_plugin_acquire(const dq_config *cfg, const char *name,
     path_join(found, sizeof found, dir, name, ".so");
   for (dq_plugin *p = registry; p != NULL; p = p->next)
     if (strcmp(p->path, found) == 0 && strcmp(p->name, name) == 0) {
-      p->refs++;
+      /* Idle since its last release: the directory, the file and what it
+       * leads to are checked again, as for a first load (their modes may
+       * have changed since). */
+      int rc = 0;
+      if (p->refs == 0) {
+        dq_plugin_trust trust;
+        rc = check_writable_by_others(dir, "directory", err);
+        if (rc == 0)
+          rc = check_writable_by_others(p->path, "file", err);
+        if (rc == 0)
+          rc = dq_plugin_trust_check(dir, name, &trust, err);
+      }
+      if (rc == 0)
+        p->refs++;
       pthread_mutex_unlock(&registry_lock);
+      if (rc < 0)
+        return rc;
       *out = p;
       return 0;
     }
@@ -283,6 +298,17 @@ int dq_plugin_acquire(const dq_config *cfg, const char *name,
   if (rc == 0)
     rc = open_checked(dir, name, path, sizeof path, &p->dl, &p->desc, NULL,
                       err);
+  /* Loaded for use: resident from now on, and kept in the registry after
+   * its last release (dq_plugin_release).  Batches a transport lent (ring
+   * memory, received buffers) carry release callbacks in the module, and a
+   * caller may keep them past dq_context_free; unloading is never safe
+   * while one lives, and counting them all would tax every batch.  Only
+   * modules that passed every check get here: rejected ones and `dq
+   * plugins` probes are still unloaded.  (So a plugin file replaced on
+   * disk is picked up by the next process, not by the next context.) */
+  if (rc == 0 && dq_dl_make_resident(p->dl) < 0)
+    rc = dq_error_set(err, DQ_EPLUGIN,
+                      "%s: libltdl cannot keep the module loaded", path);
   if (rc == 0) {
     p->name = dup_str(name);
     p->path = dup_str(path);
@@ -310,21 +336,15 @@ int dq_plugin_acquire(const dq_config *cfg, const char *name,
 void dq_plugin_release(dq_plugin *p) {
   if (p == NULL)
     return;
+  /* The last release keeps the entry (and its open module) in the
+   * registry: the module is resident (see dq_plugin_acquire), and the next
+   * acquire of the same file reuses the entry instead of opening the file
+   * again, so a process that creates and frees contexts in a loop holds
+   * one libltdl handle per plugin, not one per cycle, and every handle
+   * stays reachable until exit. */
   pthread_mutex_lock(&registry_lock);
-  if (--p->refs > 0) {
-    pthread_mutex_unlock(&registry_lock);
-    return;
-  }
-  for (dq_plugin **pp = &registry; *pp != NULL; pp = &(*pp)->next)
-    if (*pp == p) {
-      *pp = p->next;
-      break;
-    }
+  p->refs--;
   pthread_mutex_unlock(&registry_lock);
-  dq_dl_close(p->dl);
-  free(p->name);
-  free(p->path);
-  free(p);
 }
 
 const dq_transport_plugin *dq_plugin_descriptor(const dq_plugin *p) {

@@ -51,15 +51,13 @@ typedef struct gcall {
 
 struct dq_coord {
   gcall c;
-  int finished;
-  dq_task_metrics metrics;
-  dq_boundary_metrics *boundaries;
+  dq_task_metrics *metrics; /* once coord_finish succeeded */
 };
 
 struct dq_stream {
   gcall c;
   atomic_int cancelled;
-  dq_schema *schema;
+  dq_wire_frame_decoder *frames;
   int ended;       /* END or an error was returned: repeat it */
   int end_rc;
   dq_error end_err;
@@ -269,8 +267,8 @@ int grpc_c_get_worker_info(dq_channel *ch, dq_worker_info *out,
                        err);
   if (rc < 0)
     return rc;
-  Dq__V1__GetWorkerInfoRequest req = DQ__V1__GET_WORKER_INFO_REQUEST__INIT;
-  grpc_byte_buffer *send = grpc_f_pack(&req.base), *recv = NULL;
+  /* GetWorkerInfoRequest has no fields: its encoding is empty. */
+  grpc_byte_buffer *send = grpc_raw_byte_buffer_create(NULL, 0), *recv = NULL;
   grpc_op ops[5];
   initial_md_op(&c, &ops[0]);
   memset(&ops[1], 0, sizeof ops - sizeof ops[0]);
@@ -284,21 +282,18 @@ int grpc_c_get_worker_info(dq_channel *ch, dq_worker_info *out,
   int ok = gcall_run(&c, ops, 5, 0);
   grpc_byte_buffer_destroy(send);
   gcall_wait_status(&c);
-  Dq__V1__WorkerInfo *wi = NULL;
-  if (ok == 1 && c.status == GRPC_STATUS_OK && recv != NULL)
-    wi = (Dq__V1__WorkerInfo *)grpc_f_unpack(&dq__v1__worker_info__descriptor,
-                                             recv);
+  if (ok == 1 && c.status == GRPC_STATUS_OK && recv != NULL) {
+    grpc_slice s = grpc_f_flatten(recv);
+    rc = dq_wire_decode_worker_info(GRPC_SLICE_START_PTR(s),
+                                    GRPC_SLICE_LENGTH(s), out, err);
+    grpc_slice_unref(s);
+    if (rc < 0)
+      dq_error_set_origin(err, c.url, NULL);
+  } else {
+    rc = gcall_error(&c, err);
+  }
   if (recv)
     grpc_byte_buffer_destroy(recv);
-  if (wi == NULL) {
-    rc = gcall_error(&c, err);
-  } else {
-    memset(out, 0, sizeof *out);
-    snprintf(out->version, sizeof out->version, "%s", wi->version);
-    out->protocol_version = wi->protocol_version;
-    snprintf(out->url, sizeof out->url, "%s", wi->url);
-    dq__v1__worker_info__free_unpacked(wi, NULL);
-  }
   gcall_end(&c);
   return rc;
 }
@@ -307,37 +302,13 @@ int grpc_c_get_worker_info(dq_channel *ch, dq_worker_info *out,
 
 int grpc_c_coord_open(dq_channel *ch, const dq_set_plan *plan, dq_coord **out,
                       dq_error *err) {
-  Dq__V1__CoordinatorMessage m = DQ__V1__COORDINATOR_MESSAGE__INIT;
-  Dq__V1__SetPlan sp = DQ__V1__SET_PLAN__INIT;
-  Dq__V1__TaskKey key;
-  grpc_f_key_to_pb(&plan->key, &key);
-  sp.task_key = &key;
-  sp.task_count = plan->task_count;
-  sp.plan.data = (uint8_t *)plan->plan;
-  sp.plan.len = plan->plan_len;
-  sp.target_worker_url =
-      (char *)(plan->target_worker_url ? plan->target_worker_url : "");
-  Dq__V1__KeyValue *kvs = calloc(plan->n_config + 1, sizeof *kvs);
-  Dq__V1__KeyValue **kvp = calloc(plan->n_config + 1, sizeof *kvp);
-  if (kvs == NULL || kvp == NULL) {
-    free(kvs);
-    free(kvp);
-    return dq_error_set(err, DQ_ENOMEM, "out of memory");
-  }
-  for (size_t i = 0; i < plan->n_config; i++) {
-    dq__v1__key_value__init(&kvs[i]);
-    kvs[i].key = (char *)plan->config[i].key;
-    kvs[i].value = (char *)plan->config[i].value;
-    kvp[i] = &kvs[i];
-  }
-  sp.n_config = plan->n_config;
-  sp.config = kvp;
-  m.msg_case = DQ__V1__COORDINATOR_MESSAGE__MSG_SET_PLAN;
-  m.set_plan = &sp;
-  size_t size = dq__v1__coordinator_message__get_packed_size(&m);
+  void *buf;
+  size_t size;
+  int rc = dq_wire_encode_coord_set_plan(plan, &buf, &size, err);
+  if (rc < 0)
+    return rc;
   if (size > (size_t)ch->t->max_message_size) {
-    free(kvs);
-    free(kvp);
+    dq_wire_free(buf);
     dq_error_set(err, DQ_ETOOBIG,
                  "the task's plan needs a %zu-byte SetPlan message, more "
                  "than [transport.grpc] max_message_size (%lld)",
@@ -345,15 +316,13 @@ int grpc_c_coord_open(dq_channel *ch, const dq_set_plan *plan, dq_coord **out,
     dq_error_set_origin(err, ch->e->url, &plan->key);
     return DQ_ETOOBIG;
   }
-  grpc_byte_buffer *send = grpc_f_pack(&m.base);
-  free(kvs);
-  free(kvp);
+  grpc_byte_buffer *send = grpc_f_bytes(buf, size);
   dq_coord *co = calloc(1, sizeof *co);
   if (co == NULL) {
     grpc_byte_buffer_destroy(send);
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
   }
-  int rc = gcall_start(&co->c, ch, GRPC_M_COORD,
+  rc = gcall_start(&co->c, ch, GRPC_M_COORD,
                        gpr_inf_future(GPR_CLOCK_REALTIME), err);
   if (rc < 0) {
     grpc_byte_buffer_destroy(send);
@@ -392,14 +361,13 @@ int grpc_c_coord_open(dq_channel *ch, const dq_set_plan *plan, dq_coord **out,
 
 int grpc_c_coord_send_work_unit(dq_coord *co, const void *data, size_t len,
                                 dq_error *err) {
-  Dq__V1__CoordinatorMessage m = DQ__V1__COORDINATOR_MESSAGE__INIT;
-  Dq__V1__WorkUnit wu = DQ__V1__WORK_UNIT__INIT;
-  wu.data.data = (uint8_t *)data;
-  wu.data.len = len;
-  m.msg_case = DQ__V1__COORDINATOR_MESSAGE__MSG_WORK_UNIT;
-  m.work_unit = &wu;
-  if (dq__v1__coordinator_message__get_packed_size(&m) >
-      (size_t)co->c.t->max_message_size) {
+  void *buf;
+  size_t size;
+  int rc = dq_wire_encode_coord_work_unit(data, len, &buf, &size, err);
+  if (rc < 0)
+    return rc;
+  if (size > (size_t)co->c.t->max_message_size) {
+    dq_wire_free(buf);
     dq_error_set(err, DQ_ETOOBIG,
                  "a %zu-byte work unit exceeds [transport.grpc] "
                  "max_message_size (%lld)",
@@ -407,7 +375,7 @@ int grpc_c_coord_send_work_unit(dq_coord *co, const void *data, size_t len,
     dq_error_set_origin(err, co->c.url, NULL);
     return DQ_ETOOBIG;
   }
-  grpc_byte_buffer *send = grpc_f_pack(&m.base);
+  grpc_byte_buffer *send = grpc_f_bytes(buf, size);
   grpc_op op;
   memset(&op, 0, sizeof op);
   op.op = GRPC_OP_SEND_MESSAGE;
@@ -420,8 +388,8 @@ int grpc_c_coord_send_work_unit(dq_coord *co, const void *data, size_t len,
 }
 
 int grpc_c_coord_finish(dq_coord *co, dq_task_metrics *out, dq_error *err) {
-  if (co->finished) {
-    *out = co->metrics;
+  if (co->metrics != NULL) {
+    *out = *co->metrics;
     return 0;
   }
   grpc_byte_buffer *recv = NULL;
@@ -431,41 +399,24 @@ int grpc_c_coord_finish(dq_coord *co, dq_task_metrics *out, dq_error *err) {
   ops[1].op = GRPC_OP_RECV_MESSAGE;
   ops[1].data.recv_message.recv_message = &recv;
   int ok = gcall_run(&co->c, ops, 2, 0);
-  Dq__V1__TaskMetrics *pm = NULL;
-  if (ok == 1 && recv != NULL)
-    pm = (Dq__V1__TaskMetrics *)grpc_f_unpack(
-        &dq__v1__task_metrics__descriptor, recv);
-  if (recv)
-    grpc_byte_buffer_destroy(recv);
-  if (pm == NULL)
+  if (ok != 1 || recv == NULL) {
+    if (recv)
+      grpc_byte_buffer_destroy(recv);
     return gcall_error(&co->c, err);
-  dq_task_metrics *m = &co->metrics;
-  memset(m, 0, sizeof *m);
-  grpc_f_key_from_pb(pm->task_key, &m->key);
-  m->plan_bytes = pm->plan_bytes;
-  m->queued_ns = pm->queued_ns;
-  m->run_ns = pm->run_ns;
-  m->rows_out = pm->rows_out;
-  m->batches_out = pm->batches_out;
-  m->bytes_out = pm->bytes_out;
-  if (pm->n_boundaries > 0) {
-    co->boundaries = calloc(pm->n_boundaries, sizeof *co->boundaries);
-    if (co->boundaries == NULL) {
-      dq__v1__task_metrics__free_unpacked(pm, NULL);
-      return dq_error_set(err, DQ_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < pm->n_boundaries; i++) {
-      const Dq__V1__BoundaryMetrics *b = pm->boundaries[i];
-      co->boundaries[i] = (dq_boundary_metrics){
-          b->producer_stage_id, b->kind,       b->bytes,        b->batches,
-          b->rows,              b->latency_ns, b->buffered_peak};
-    }
-    m->n_boundaries = pm->n_boundaries;
-    m->boundaries = co->boundaries;
   }
-  dq__v1__task_metrics__free_unpacked(pm, NULL);
-  co->finished = 1;
-  *out = *m;
+  grpc_slice s = grpc_f_flatten(recv);
+  grpc_byte_buffer_destroy(recv);
+  /* A malformed answer (a task key that is not 16 bytes, say) is refused,
+   * as on every transport, not half-read. */
+  int rc = dq_wire_decode_task_metrics(GRPC_SLICE_START_PTR(s),
+                                       GRPC_SLICE_LENGTH(s), &co->metrics,
+                                       err);
+  grpc_slice_unref(s);
+  if (rc < 0) {
+    dq_error_set_origin(err, co->c.url, NULL);
+    return rc;
+  }
+  *out = *co->metrics;
   return 0;
 }
 
@@ -475,7 +426,7 @@ void grpc_c_coord_close(dq_coord *co) {
   /* The worker keeps the call open until we end it: ending it is what
    * frees the task.  Cancel returns at once; the status follows promptly. */
   gcall_end(&co->c);
-  free(co->boundaries);
+  dq_wire_task_metrics_free(co->metrics);
   free(co);
 }
 
@@ -483,25 +434,28 @@ void grpc_c_coord_close(dq_coord *co) {
 
 int grpc_c_execute_task(dq_channel *ch, const dq_execute_task *req,
                         dq_stream **out, dq_error *err) {
-  Dq__V1__ExecuteTaskRequest r = DQ__V1__EXECUTE_TASK_REQUEST__INIT;
-  Dq__V1__TaskKey key;
-  grpc_f_key_to_pb(&req->key, &key);
-  r.task_key = &key;
-  r.partition_start = req->partition_start;
-  r.partition_end = req->partition_end;
-  r.producer_head.data = (uint8_t *)req->producer_head;
-  r.producer_head.len = req->producer_head_len;
+  void *buf;
+  size_t size;
+  int rc = dq_wire_encode_execute_task(req, &buf, &size, err);
+  if (rc < 0)
+    return rc;
   dq_stream *s = calloc(1, sizeof *s);
-  if (s == NULL)
+  if (s == NULL) {
+    dq_wire_free(buf);
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  }
   atomic_init(&s->cancelled, 0);
-  int rc = gcall_start(&s->c, ch, GRPC_M_EXECUTE,
-                       gpr_inf_future(GPR_CLOCK_REALTIME), err);
+  rc = dq_wire_frame_decoder_new(&s->frames, err);
+  if (rc == 0)
+    rc = gcall_start(&s->c, ch, GRPC_M_EXECUTE,
+                     gpr_inf_future(GPR_CLOCK_REALTIME), err);
   if (rc < 0) {
+    dq_wire_free(buf);
+    dq_wire_frame_decoder_free(s->frames);
     free(s);
     return rc;
   }
-  grpc_byte_buffer *send = grpc_f_pack(&r.base);
+  grpc_byte_buffer *send = grpc_f_bytes(buf, size);
   grpc_op ops[4];
   initial_md_op(&s->c, &ops[0]);
   memset(&ops[1], 0, 3 * sizeof ops[0]);
@@ -518,6 +472,7 @@ int grpc_c_execute_task(dq_channel *ch, const dq_execute_task *req,
   }
   rc = gcall_error(&s->c, err);
   gcall_end(&s->c);
+  dq_wire_frame_decoder_free(s->frames);
   free(s);
   return rc;
 }
@@ -564,7 +519,7 @@ int grpc_c_stream_next(dq_stream *s, dq_frame *out, dq_error *err) {
                       out, err);
   }
   if (ok == 1 && recv != NULL) {
-    int rc = grpc_f_decode_frame(recv, &s->schema, out, err);
+    int rc = grpc_f_decode_frame(recv, s->frames, out, err);
     grpc_byte_buffer_destroy(recv);
     if (rc < 0) {
       if (err->worker_url[0] == '\0')
@@ -592,7 +547,6 @@ void grpc_c_stream_close(dq_stream *s) {
   if (s == NULL)
     return;
   gcall_end(&s->c);
-  if (s->schema)
-    dq_schema_unref(s->schema);
+  dq_wire_frame_decoder_free(s->frames);
   free(s);
 }

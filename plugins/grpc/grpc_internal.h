@@ -1,8 +1,9 @@
 /* grpc_internal.h — what the files of grpc.so share: the instance and its
  * settings (grpc_transport.c), the client (grpc_client.c) and server
  * (grpc_server.c) entry points, and the message helpers (grpc_frames.c)
- * that turn worker.proto messages, dq errors and Arrow IPC frames into gRPC
- * byte buffers and back.  Nothing here is exported from the module.
+ * that carry <dq/wire.h>'s encodings of worker.proto messages, dq errors
+ * and Arrow IPC frames in gRPC byte buffers.  Nothing here is exported
+ * from the module.
  */
 #ifndef DQ_GRPC_INTERNAL_H
 #define DQ_GRPC_INTERNAL_H
@@ -18,8 +19,7 @@
 #include <dq/dq.h>
 #include <dq/ipc.h>
 #include <dq/transport.h>
-
-#include "worker.pb-c.h"
+#include <dq/wire.h>
 
 #define GRPC_SCHEME "grpc://"
 /* The shortest keepalive ping interval accepted ([transport.grpc]). */
@@ -102,15 +102,12 @@ const char *grpc_s_server_url(const dq_server *srv);
 void grpc_s_stop(dq_server *srv);
 
 /* --- grpc_frames.c ------------------------------------------------------- */
-/* A byte buffer holding a copy of a packed protobuf-c message. */
-grpc_byte_buffer *grpc_f_pack(const ProtobufCMessage *m);
-/* Unpacks a whole received byte buffer (flattened: control messages are
- * small); NULL on malformed input. */
-ProtobufCMessage *grpc_f_unpack(const ProtobufCMessageDescriptor *d,
-                                grpc_byte_buffer *bb);
-
-void grpc_f_key_to_pb(const dq_task_key *k, Dq__V1__TaskKey *pb);
-int grpc_f_key_from_pb(const Dq__V1__TaskKey *pb, dq_task_key *k);
+/* A byte buffer sending buf (a <dq/wire.h> encoding, taken over: freed when
+ * gRPC is done with it) without a copy. */
+grpc_byte_buffer *grpc_f_bytes(void *buf, size_t len);
+/* The bytes of a received buffer as one slice (a copy only when it arrived
+ * in several pieces: control messages are small).  Unref it. */
+grpc_slice grpc_f_flatten(grpc_byte_buffer *bb);
 
 /* The dq.v1.Error of err as a binary metadata value (a new slice). */
 grpc_slice grpc_f_error_slice(const dq_error *err);
@@ -123,25 +120,16 @@ int grpc_f_status_error(grpc_status_code status, grpc_slice details,
 grpc_status_code grpc_f_status_of(int code);
 
 /* A PartitionFrame carrying an encoded IPC message without copying it:
- * every body slice keeps a reference to msg until gRPC is done with it. */
+ * every body slice keeps a reference to msg until gRPC is done with it
+ * (msg is borrowed). */
 grpc_byte_buffer *grpc_f_ipc_frame(uint32_t partition, dq_ipc_message *msg);
 grpc_byte_buffer *grpc_f_eos_frame(uint32_t partition);
 
-/* Decodes a received PartitionFrame into out (SCHEMA needs *schema == NULL
- * and sets it; BATCH decodes against *schema).  Takes nothing from bb: the
- * caller destroys it afterwards. */
-int grpc_f_decode_frame(grpc_byte_buffer *bb, dq_schema **schema,
+/* Decodes a received PartitionFrame into out through the stream's frame
+ * decoder (which checks the schema comes first, and only once).  Takes
+ * nothing from bb: the caller destroys it afterwards. */
+int grpc_f_decode_frame(grpc_byte_buffer *bb, dq_wire_frame_decoder *d,
                         dq_frame *out, dq_error *err);
-
-/* Encodes batch as IPC messages no larger than limit bytes each, splitting
- * it into row ranges when it does not fit; calls emit for each in order,
- * handing it the message's reference.  A single row that does not fit is
- * DQ_ETOOBIG. */
-int grpc_f_encode_batch_split(dq_batch *batch, dq_schema *schema,
-                              size_t limit,
-                              int (*emit)(void *ctx, dq_ipc_message *m,
-                                          dq_error *err),
-                              void *ctx, dq_error *err);
 
 /* Constant-time string comparison for the bearer token. */
 int grpc_f_token_equal(const char *a, size_t alen, const char *b, size_t blen);

@@ -561,13 +561,6 @@ static void send_status(scall *c, const dq_error *err) {
   send_status_as(c, err, GRPC_STATUS_OK);
 }
 
-static void fail(scall *c, int code, const char *msg) {
-  dq_error e;
-  dq_error_set(&e, code, "%s", msg);
-  dq_error_set_origin(&e, c->srv->url, NULL);
-  send_status(c, &e);
-}
-
 static void wait_closed(scall *c) {
   wait_op(c);
   pthread_mutex_lock(&c->lock);
@@ -616,12 +609,26 @@ static void do_info(scall *c) {
     send_status(c, &err);
     return;
   }
-  Dq__V1__WorkerInfo wi = DQ__V1__WORKER_INFO__INIT;
-  wi.version = info.version;
-  wi.protocol_version = info.protocol_version;
-  wi.url = info.url;
-  if (send_msg(c, grpc_f_pack(&wi.base), NULL))
+  void *buf;
+  size_t len;
+  if (dq_wire_encode_worker_info(&info, &buf, &len, &err) < 0) {
+    origin(c, &err);
+    send_status(c, &err);
+    return;
+  }
+  if (send_msg(c, grpc_f_bytes(buf, len), NULL))
     send_status(c, NULL);
+}
+
+/* A received CoordinatorMessage, decoded by <dq/wire.h>. */
+static int decode_coord(grpc_byte_buffer *bb, dq_set_plan **plan,
+                        void **unit, size_t *unit_len, dq_error *err) {
+  grpc_slice s = grpc_f_flatten(bb);
+  int rc = dq_wire_decode_coord_message(GRPC_SLICE_START_PTR(s),
+                                        GRPC_SLICE_LENGTH(s), plan, unit,
+                                        unit_len, err);
+  grpc_slice_unref(s);
+  return rc;
 }
 
 static void do_coord(scall *c) {
@@ -629,43 +636,26 @@ static void do_coord(scall *c) {
   grpc_byte_buffer *bb;
   if (!recv_msg(c, &bb) || bb == NULL)
     return;
-  Dq__V1__CoordinatorMessage *m = (Dq__V1__CoordinatorMessage *)grpc_f_unpack(
-      &dq__v1__coordinator_message__descriptor, bb);
-  grpc_byte_buffer_destroy(bb);
-  if (m == NULL || m->msg_case != DQ__V1__COORDINATOR_MESSAGE__MSG_SET_PLAN) {
-    if (m)
-      dq__v1__coordinator_message__free_unpacked(m, NULL);
-    fail(c, DQ_EPROTO,
-         "a CoordinatorChannel must start with a well-formed SetPlan");
-    return;
-  }
-  Dq__V1__SetPlan *sp = m->set_plan;
-  dq_set_plan plan;
-  memset(&plan, 0, sizeof plan);
-  dq_kv *kv = calloc(sp->n_config ? sp->n_config : 1, sizeof *kv);
-  if (kv == NULL || grpc_f_key_from_pb(sp->task_key, &plan.key) < 0) {
-    free(kv);
-    dq__v1__coordinator_message__free_unpacked(m, NULL);
-    fail(c, kv ? DQ_EPROTO : DQ_ENOMEM,
-         kv ? "SetPlan has no valid task key (16-byte query id)"
-            : "out of memory");
-    return;
-  }
-  for (size_t i = 0; i < sp->n_config; i++) {
-    kv[i].key = sp->config[i]->key;
-    kv[i].value = sp->config[i]->value;
-  }
-  plan.task_count = sp->task_count;
-  plan.plan = sp->plan.data;
-  plan.plan_len = sp->plan.len;
-  plan.target_worker_url = sp->target_worker_url;
-  plan.config = kv;
-  plan.n_config = sp->n_config;
-  dq_ws_task *task = NULL;
+  dq_set_plan *plan = NULL;
+  void *unit = NULL;
+  size_t unit_len;
   dq_error err;
-  int rc = svc->coord_open(svc->self, &plan, &task, &err);
-  free(kv);
-  dq__v1__coordinator_message__free_unpacked(m, NULL);
+  int rc = decode_coord(bb, &plan, &unit, &unit_len, &err);
+  grpc_byte_buffer_destroy(bb);
+  if (rc == 0 && plan == NULL) {
+    dq_wire_free(unit);
+    rc = dq_error_set(&err, DQ_EPROTO,
+                      "a CoordinatorChannel must start with a SetPlan, not "
+                      "a WorkUnit");
+  }
+  if (rc < 0) {
+    origin(c, &err);
+    send_status(c, &err);
+    return;
+  }
+  dq_ws_task *task = NULL;
+  rc = svc->coord_open(svc->self, plan, &task, &err);
+  dq_wire_set_plan_free(plan);
   if (rc < 0) {
     origin(c, &err);
     send_status(c, &err);
@@ -683,57 +673,31 @@ static void do_coord(scall *c) {
         send_status(c, &err);
         break;
       }
-      Dq__V1__TaskMetrics pm = DQ__V1__TASK_METRICS__INIT;
-      Dq__V1__TaskKey key;
-      grpc_f_key_to_pb(&tm.key, &key);
-      pm.task_key = &key;
-      pm.plan_bytes = tm.plan_bytes;
-      pm.queued_ns = tm.queued_ns;
-      pm.run_ns = tm.run_ns;
-      pm.rows_out = tm.rows_out;
-      pm.batches_out = tm.batches_out;
-      pm.bytes_out = tm.bytes_out;
-      size_t nb = tm.n_boundaries;
-      Dq__V1__BoundaryMetrics *bms = calloc(nb ? nb : 1, sizeof *bms);
-      Dq__V1__BoundaryMetrics **bp = calloc(nb ? nb : 1, sizeof *bp);
-      if (bms != NULL && bp != NULL) {
-        for (size_t i = 0; i < nb; i++) {
-          dq__v1__boundary_metrics__init(&bms[i]);
-          bms[i].producer_stage_id = tm.boundaries[i].producer_stage_id;
-          bms[i].kind = tm.boundaries[i].kind;
-          bms[i].bytes = tm.boundaries[i].bytes;
-          bms[i].batches = tm.boundaries[i].batches;
-          bms[i].rows = tm.boundaries[i].rows;
-          bms[i].latency_ns = tm.boundaries[i].latency_ns;
-          bms[i].buffered_peak = tm.boundaries[i].buffered_peak;
-          bp[i] = &bms[i];
-        }
-        pm.n_boundaries = nb;
-        pm.boundaries = bp;
+      void *buf;
+      size_t len;
+      if (dq_wire_encode_task_metrics(&tm, &buf, &len, &err) < 0) {
+        origin(c, &err);
+        send_status(c, &err);
+        break;
       }
-      send_msg(c, grpc_f_pack(&pm.base), NULL);
+      send_msg(c, grpc_f_bytes(buf, len), NULL);
       wait_op(c);
-      free(bms);
-      free(bp);
       /* The call stays open: the coordinator ends it to free the task. */
       break;
     }
-    Dq__V1__CoordinatorMessage *wm =
-        (Dq__V1__CoordinatorMessage *)grpc_f_unpack(
-            &dq__v1__coordinator_message__descriptor, bb);
+    rc = decode_coord(bb, &plan, &unit, &unit_len, &err);
     grpc_byte_buffer_destroy(bb);
-    if (wm == NULL ||
-        wm->msg_case != DQ__V1__COORDINATOR_MESSAGE__MSG_WORK_UNIT) {
-      if (wm)
-        dq__v1__coordinator_message__free_unpacked(wm, NULL);
-      fail(c, DQ_EPROTO,
-           "after SetPlan a CoordinatorChannel carries only WorkUnits");
-      break;
+    if (rc == 0 && plan != NULL) {
+      dq_wire_set_plan_free(plan);
+      plan = NULL;
+      rc = dq_error_set(&err, DQ_EPROTO,
+                        "after SetPlan a CoordinatorChannel carries only "
+                        "WorkUnits");
     }
-    rc = svc->coord_send_work_unit(svc->self, task,
-                                   wm->work_unit->data.data,
-                                   wm->work_unit->data.len, &err);
-    dq__v1__coordinator_message__free_unpacked(wm, NULL);
+    if (rc == 0) {
+      rc = svc->coord_send_work_unit(svc->self, task, unit, unit_len, &err);
+      dq_wire_free(unit);
+    }
     if (rc < 0) {
       origin(c, &err);
       send_status(c, &err);
@@ -746,13 +710,16 @@ static void do_coord(scall *c) {
 
 typedef struct emit_ctx {
   scall *c;
-  uint32_t partition;
 } emit_ctx;
 
-static int emit_ipc(void *ctx, dq_ipc_message *m, dq_error *err) {
+/* The frame encoder's emitter: each IPC message (or EOS) as a
+ * PartitionFrame. */
+static int emit_frame(void *ctx, uint32_t kind, uint32_t partition,
+                      dq_ipc_message *m, dq_error *err) {
   emit_ctx *ec = ctx;
-  grpc_byte_buffer *bb = grpc_f_ipc_frame(ec->partition, m);
-  dq_ipc_message_unref(m);
+  (void)kind;
+  grpc_byte_buffer *bb = m != NULL ? grpc_f_ipc_frame(partition, m)
+                                   : grpc_f_eos_frame(partition);
   if (bb == NULL)
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
   if (!send_msg(ec->c, bb, "1"))
@@ -766,25 +733,22 @@ static void do_execute(scall *c) {
   grpc_byte_buffer *bb;
   if (!recv_msg(c, &bb) || bb == NULL)
     return;
-  Dq__V1__ExecuteTaskRequest *r = (Dq__V1__ExecuteTaskRequest *)grpc_f_unpack(
-      &dq__v1__execute_task_request__descriptor, bb);
+  dq_execute_task *req = NULL;
+  dq_error err;
+  grpc_slice sl = grpc_f_flatten(bb);
   grpc_byte_buffer_destroy(bb);
-  dq_execute_task req;
-  memset(&req, 0, sizeof req);
-  if (r == NULL || grpc_f_key_from_pb(r->task_key, &req.key) < 0) {
-    if (r)
-      dq__v1__execute_task_request__free_unpacked(r, NULL);
-    fail(c, DQ_EPROTO, "malformed ExecuteTaskRequest");
+  int rc = dq_wire_decode_execute_task(GRPC_SLICE_START_PTR(sl),
+                                       GRPC_SLICE_LENGTH(sl), &req, &err);
+  grpc_slice_unref(sl);
+  if (rc < 0) {
+    origin(c, &err);
+    send_status(c, &err);
     return;
   }
-  req.partition_start = r->partition_start;
-  req.partition_end = r->partition_end;
-  req.producer_head = r->producer_head.data;
-  req.producer_head_len = r->producer_head.len;
+  dq_task_key key = req->key;
   dq_ws_stream *ws;
-  dq_error err;
-  int rc = svc->execute_task(svc->self, &req, &ws, &err);
-  dq__v1__execute_task_request__free_unpacked(r, NULL);
+  rc = svc->execute_task(svc->self, req, &ws, &err);
+  dq_wire_execute_task_free(req);
   if (rc < 0) {
     origin(c, &err);
     /* No plan arrived for the task in plan_wait_ms: the request came
@@ -807,9 +771,16 @@ static void do_execute(scall *c) {
     svc->stream_cancel(svc->self, ws);
   pthread_mutex_unlock(&c->lock);
 
+  /* Batches larger than the message limit are split into row ranges. */
   size_t limit = (size_t)srv->t->max_message_size - GRPC_FRAME_OVERHEAD;
-  dq_schema *schema = NULL;
+  dq_wire_frame_encoder *enc = NULL;
   int alive = send_msg(c, NULL, "1");
+  if (alive && dq_wire_frame_encoder_new(limit, &enc, &err) < 0) {
+    origin(c, &err);
+    send_status(c, &err);
+    alive = 0;
+  }
+  emit_ctx ec = {c};
   while (alive) {
     dq_frame f;
     rc = svc->stream_next(svc->self, ws, &f, &err);
@@ -826,7 +797,7 @@ static void do_execute(scall *c) {
         dq_error_set(&err, DQ_EUNAVAILABLE,
                      "worker %s stopped while the stream was being read",
                      srv->url);
-        dq_error_set_origin(&err, srv->url, &req.key);
+        dq_error_set_origin(&err, srv->url, &key);
       }
       origin(c, &err);
       send_status(c, &err);
@@ -836,50 +807,24 @@ static void do_execute(scall *c) {
       send_status(c, NULL);
       break;
     }
-    if (f.kind == DQ_FRAME_EOS) {
-      alive = send_msg(c, grpc_f_eos_frame(f.partition), "1");
-      continue;
-    }
-    dq_ipc_message *m = NULL;
-    if (f.kind == DQ_FRAME_SCHEMA) {
-      rc = schema == NULL ? dq_schema_import(&f.schema, &schema, &err)
-                          : dq_error_set(&err, DQ_EINTERNAL,
-                                         "the worker sent two schemas");
-      f.schema.release(&f.schema);
-      if (rc == 0)
-        rc = dq_ipc_encode_schema(schema, &m, &err);
-      if (rc == 0) {
-        emit_ctx ec = {c, 0};
-        rc = emit_ipc(&ec, m, &err);
-      }
-    } else if (f.kind == DQ_FRAME_BATCH) {
-      dq_batch *b = NULL;
-      rc = schema == NULL ? dq_error_set(&err, DQ_EINTERNAL,
-                                         "the worker sent a batch before "
-                                         "its schema")
-                          : dq_batch_import(&f.array, schema, &b, &err);
-      if (rc < 0 && f.array.release != NULL)
-        f.array.release(&f.array);
-      if (rc == 0) {
-        emit_ctx ec = {c, f.partition};
-        rc = grpc_f_encode_batch_split(b, schema, limit, emit_ipc, &ec, &err);
-        dq_batch_unref(b);
-      }
-    } else {
-      rc = dq_error_set(&err, DQ_EINTERNAL, "the worker sent frame kind %u",
-                        f.kind);
-    }
+    rc = dq_wire_frame_encode(enc, &f, emit_frame, &ec, &err);
     if (rc == DQ_ECANCELED)
       break;
+    if (rc == DQ_ETOOBIG) {
+      /* Name the setting that bounds the message. */
+      char msg[sizeof err.message];
+      snprintf(msg, sizeof msg, "%s", err.message);
+      dq_error_set(&err, DQ_ETOOBIG, "%s ([transport.grpc] max_message_size)",
+                   msg);
+    }
     if (rc < 0) {
-      dq_error_set_origin(&err, srv->url, &req.key);
+      dq_error_set_origin(&err, srv->url, &key);
       send_status(c, &err);
       break;
     }
   }
+  dq_wire_frame_encoder_free(enc);
   wait_op(c);
-  if (schema)
-    dq_schema_unref(schema);
   pthread_mutex_lock(&c->lock);
   c->ws_live = 0;
   pthread_mutex_unlock(&c->lock);
@@ -1005,6 +950,10 @@ int grpc_s_serve(dq_transport *t, const char *listen_url,
                  const dq_worker_service *svc, dq_server **out,
                  dq_error *err) {
   char target[280];
+  /* "grpc://" alone: a fresh address of our choosing (dq-transport(7)),
+   * a free port on loopback. */
+  if (listen_url != NULL && strcmp(listen_url, GRPC_SCHEME) == 0)
+    listen_url = GRPC_SCHEME "127.0.0.1:0";
   int rc = grpc_tp_target(listen_url, target, sizeof target, err);
   if (rc < 0)
     return rc;

@@ -1,15 +1,13 @@
 # plugins/shm/ — the shared-memory transport module (Linux: memfd, eventfd,
-# SCM_RIGHTS, SO_PEERCRED).  It compiles its own copy of the worker.proto
-# messages: libdq does not export them.
+# SCM_RIGHTS, SO_PEERCRED).  Its messages are encoded by libdq
+# (<dq/wire.h>).
 pkglib_LTLIBRARIES += plugins/shm/shm.la
 plugins_shm_shm_la_SOURCES = plugins/shm/shm.c plugins/shm/shm.h \
-	plugins/shm/shm_internal.h plugins/shm/shm_proto.c \
+	plugins/shm/shm_internal.h \
 	plugins/shm/shm_ring.c plugins/shm/shm_server.c plugins/shm/shm_wire.c
-nodist_plugins_shm_shm_la_SOURCES = proto/worker.pb-c.c proto/worker.pb-c.h
-plugins_shm_shm_la_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
 plugins_shm_shm_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
 	-no-undefined -shared
-plugins_shm_shm_la_LIBADD = libdq/libdq.la $(PROTOBUF_C_LIBS) $(PTHREAD_LIBS)
+plugins_shm_shm_la_LIBADD = libdq/libdq.la $(PTHREAD_LIBS)
 
 TESTS += plugins/shm/runtime-shm.test plugins/shm/socket-files.test
 EXTRA_DIST += plugins/shm/runtime-shm.test plugins/shm/socket-files.test

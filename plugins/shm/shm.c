@@ -37,6 +37,7 @@
 
 #include <dq/batch.h>
 #include <dq/ipc.h>
+#include <dq/wire.h>
 
 #include "shm.h"
 
@@ -72,7 +73,7 @@ struct dq_coord {
   int broken; /* the connection's state is unknown: never reuse it */
   shm_pool *pool;
   char url[256];
-  dq_boundary_metrics *boundaries;
+  dq_task_metrics *metrics; /* the last coord_finish's, owned */
 };
 
 struct dq_server {
@@ -94,7 +95,7 @@ struct dq_stream {
   shm_seg_hdr seg; /* a socket record ahead of the sequence */
   void *seg_inline;
   int seg_fd;
-  dq_schema *schema;
+  dq_wire_frame_decoder *frames; /* the stream's schema and IPC decoding */
   int ended, failed;
   dq_error error;
 };
@@ -478,7 +479,7 @@ static int shm_get_worker_info(dq_channel *ch, dq_worker_info *out,
   rc = request(s, ch->url, ch->t->t.deadline_ms, SHM_MSG_INFO_REQ, NULL, 0,
                SHM_MSG_INFO, &data, &len, NULL, NULL, &broken, err);
   if (rc == 0)
-    rc = shm_decode_info(data, len, out, err);
+    rc = dq_wire_decode_worker_info(data, len, out, err);
   free(data);
   if (broken)
     close(s);
@@ -501,15 +502,14 @@ static int shm_coord_open(dq_channel *ch, const dq_set_plan *plan,
     free(c);
     return rc;
   }
-  uint8_t *buf = NULL;
+  void *buf = NULL;
   size_t len = 0;
   void *data = NULL;
-  rc = shm_encode_set_plan(plan, &buf, &len) < 0
-           ? dq_error_set(err, DQ_ENOMEM, "out of memory")
-           : request(c->sock, c->url, c->deadline_ms, SHM_MSG_SET_PLAN, buf,
-                     len, SHM_MSG_OK, &data, &len, NULL, NULL, &c->broken,
-                     err);
-  free(buf);
+  rc = dq_wire_encode_set_plan(plan, &buf, &len, err);
+  if (rc == 0)
+    rc = request(c->sock, c->url, c->deadline_ms, SHM_MSG_SET_PLAN, buf, len,
+                 SHM_MSG_OK, &data, &len, NULL, NULL, &c->broken, err);
+  dq_wire_free(buf);
   free(data);
   if (rc < 0) {
     if (err != NULL && err->worker_url[0] == '\0')
@@ -530,14 +530,14 @@ static int shm_coord_open(dq_channel *ch, const dq_set_plan *plan,
 
 static int shm_coord_send_work_unit(dq_coord *c, const void *data, size_t len,
                                     dq_error *err) {
-  uint8_t *buf = NULL;
+  void *buf = NULL;
   size_t blen;
   void *r = NULL;
   size_t rlen;
-  int rc = shm_encode_work_unit(data, len, &buf, &blen) < 0
-               ? dq_error_set(err, DQ_ENOMEM, "out of memory")
-               : shm_send(c->sock, SHM_MSG_WORK_UNIT, buf, blen, NULL, 0, err);
-  free(buf);
+  int rc = dq_wire_encode_work_unit(data, len, &buf, &blen, err);
+  if (rc == 0)
+    rc = shm_send(c->sock, SHM_MSG_WORK_UNIT, buf, blen, NULL, 0, err);
+  dq_wire_free(buf);
   if (rc == DQ_EUNAVAILABLE)
     c->broken = 1;
   if (rc == 0)
@@ -558,9 +558,11 @@ static int shm_coord_finish(dq_coord *c, dq_task_metrics *out,
     rc = reply(c->sock, c->url, c->deadline_ms, SHM_MSG_METRICS, &data, &len,
                NULL, NULL, &c->broken, err);
   if (rc == 0) {
-    free(c->boundaries);
-    c->boundaries = NULL;
-    rc = shm_decode_metrics(data, len, out, &c->boundaries, err);
+    dq_wire_task_metrics_free(c->metrics);
+    c->metrics = NULL;
+    rc = dq_wire_decode_task_metrics(data, len, &c->metrics, err);
+    if (rc == 0)
+      *out = *c->metrics;
   }
   free(data);
   return rc;
@@ -578,7 +580,7 @@ static void shm_coord_close(dq_coord *c) {
   else
     close(c->sock); /* the worker frees the task on the hang-up */
   pool_unref(c->pool);
-  free(c->boundaries);
+  dq_wire_task_metrics_free(c->metrics);
   free(c);
 }
 
@@ -592,25 +594,27 @@ static int shm_execute_task(dq_channel *ch, const dq_execute_task *req,
   snprintf(s->url, sizeof s->url, "%s", ch->url);
   s->seg_fd = -1;
   s->keepalive_ms = ch->t->t.keepalive_ms;
+  int rc = dq_wire_frame_decoder_new(&s->frames, err);
   /* A stream keeps its connection: its end (or a hang-up) is the stream's. */
-  int rc = pool_get(ch, &s->sock, err);
+  if (rc == 0)
+    rc = pool_get(ch, &s->sock, err);
   if (rc < 0) {
+    dq_wire_frame_decoder_free(s->frames);
     free(s);
     return rc;
   }
   s->peer = peer_pid(s->sock);
   int broken = 0; /* unused: a stream's connection is never pooled */
-  uint8_t *buf = NULL;
+  void *buf = NULL;
   size_t len = 0;
   void *data = NULL;
   int fds[SHM_MAX_FDS];
   int n_fds = 0;
-  rc = shm_encode_execute(req, &buf, &len) < 0
-           ? dq_error_set(err, DQ_ENOMEM, "out of memory")
-           : request(s->sock, s->url, ch->t->t.deadline_ms, SHM_MSG_EXECUTE,
-                     buf, len, SHM_MSG_STREAM, &data, &len, fds, &n_fds,
-                     &broken, err);
-  free(buf);
+  rc = dq_wire_encode_execute_task(req, &buf, &len, err);
+  if (rc == 0)
+    rc = request(s->sock, s->url, ch->t->t.deadline_ms, SHM_MSG_EXECUTE, buf,
+                 len, SHM_MSG_STREAM, &data, &len, fds, &n_fds, &broken, err);
+  dq_wire_free(buf);
   free(data);
   if (rc == 0 && n_fds != 3) {
     for (int i = 0; i < n_fds; i++)
@@ -624,6 +628,7 @@ static int shm_execute_task(dq_channel *ch, const dq_execute_task *req,
     if (err != NULL && !err->has_task)
       dq_error_set_origin(err, s->url, &req->key);
     close(s->sock);
+    dq_wire_frame_decoder_free(s->frames);
     free(s);
     return rc;
   }
@@ -677,36 +682,12 @@ static int to_frame(dq_stream *s, uint8_t kind, uint32_t partition,
   int rc = 0;
   switch (kind) {
   case SHM_REC_SCHEMA:
-    dq_schema_unref(s->schema);
-    s->schema = NULL;
-    rc = dq_ipc_decode_schema(payload, len, &s->schema, err);
-    if (rc == 0)
-      rc = dq_schema_export(s->schema, &out->schema, err);
-    if (release)
-      release(ctx);
-    if (rc == 0)
-      out->kind = DQ_FRAME_SCHEMA;
-    return rc;
-  case SHM_REC_BATCH: {
-    if (s->schema == NULL) {
-      if (release)
-        release(ctx);
-      return dq_error_set(err, DQ_EPROTO, "a batch before the schema");
-    }
-    dq_batch *b = NULL;
-    /* In place: the batch's buffers point into shared memory, which
+  case SHM_REC_BATCH:
+    /* In place: a batch's buffers point into shared memory, which
      * release() hands back when the last of them goes. */
-    rc = dq_ipc_decode_batch(s->schema, payload, capacity, release, ctx, &b,
-                             err);
-    if (rc == 0)
-      rc = dq_batch_export(b, &out->array, err);
-    dq_batch_unref(b);
-    if (rc == 0) {
-      out->kind = DQ_FRAME_BATCH;
-      out->partition = partition;
-    }
-    return rc;
-  }
+    return dq_wire_frame_decode(s->frames, partition, payload,
+                                kind == SHM_REC_BATCH ? capacity : len,
+                                release, ctx, out, err);
   case SHM_REC_EOS:
   case SHM_REC_END:
     if (release)
@@ -904,7 +885,7 @@ static void shm_stream_close(dq_stream *s) {
   free(s->seg_inline);
   if (s->seg_fd >= 0)
     close(s->seg_fd);
-  dq_schema_unref(s->schema);
+  dq_wire_frame_decoder_free(s->frames);
   shm_ring_unref(s->ring); /* batches still out keep their own references */
   pthread_mutex_destroy(&s->sock_lock);
   free(s);

@@ -6,8 +6,8 @@
  * reused; a coordinator channel ends with CLOSE (or the connection's end),
  * a stream ends its connection.  Closing a connection is therefore always
  * the cancel, and a dead peer is an EOF.  Messages are framed [u32 length][u8 type][3 pad] +
- * protobuf bytes (proto/worker.proto), with file descriptors passed as
- * SCM_RIGHTS on the same sendmsg.
+ * protobuf bytes (proto/worker.proto, encoded and decoded by <dq/wire.h>),
+ * with file descriptors passed as SCM_RIGHTS on the same sendmsg.
  *
  * Data of a stream travels through a ring in a memfd the server creates and
  * passes to the client (see shm_ring.c), so nothing is ever created under
@@ -61,33 +61,9 @@ int shm_recv(int sock, uint8_t *type, void **data, size_t *len, int *fds,
 
 /* Sends a dq_error as an SHM_MSG_ERROR. */
 int shm_send_error(int sock, const dq_error *e);
-/* Decodes an SHM_MSG_ERROR payload into err; returns its code. */
+/* Decodes an SHM_MSG_ERROR payload into err; returns its code (or
+ * DQ_EPROTO for a malformed one). */
 int shm_error_from_msg(const void *data, size_t len, dq_error *err);
-
-/* --- protocol messages <-> C types (shm_proto.c) --------------------------*/
-
-int shm_encode_set_plan(const dq_set_plan *sp, uint8_t **buf, size_t *len);
-/* Decoded strings/bytes point into *keep (free with shm_set_plan_free). */
-int shm_decode_set_plan(const void *data, size_t len, dq_set_plan *out,
-                        void **keep, dq_error *err);
-int shm_encode_execute(const dq_execute_task *req, uint8_t **buf,
-                       size_t *len);
-int shm_decode_execute(const void *data, size_t len, dq_execute_task *out,
-                       void **keep, dq_error *err);
-int shm_encode_metrics(const dq_task_metrics *m, uint8_t **buf, size_t *len);
-/* boundaries are malloc'd into *boundaries (free it). */
-int shm_decode_metrics(const void *data, size_t len, dq_task_metrics *out,
-                       dq_boundary_metrics **boundaries, dq_error *err);
-int shm_encode_info(const dq_worker_info *info, uint8_t **buf, size_t *len);
-int shm_decode_info(const void *data, size_t len, dq_worker_info *out,
-                    dq_error *err);
-int shm_encode_work_unit(const void *data, size_t len, uint8_t **buf,
-                         size_t *out_len);
-int shm_decode_work_unit(const void *data, size_t len, void **keep,
-                         const uint8_t **bytes, size_t *n, dq_error *err);
-void shm_set_plan_free(void *keep);
-/* Frees the *keep of the other decoders. */
-void shm_msg_free(void *keep);
 
 /* --- the ring (shm_ring.c) ---------------------------------------------------*/
 

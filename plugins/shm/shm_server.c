@@ -26,6 +26,7 @@
 
 #include <dq/batch.h>
 #include <dq/ipc.h>
+#include <dq/wire.h>
 
 #include "shm.h"
 
@@ -62,6 +63,8 @@ typedef struct stream_ctx {
   dq_ws_stream *s;
   pthread_mutex_t lock;
   int finished; /* the pump is done: the watcher must not cancel */
+  shm_ring *ring;
+  int put_failed; /* a record could not be written: the reader is gone */
 } stream_ctx;
 
 static void *watch_main(void *arg) {
@@ -139,18 +142,31 @@ static int put_ipc(stream_ctx *sc, shm_ring *ring, uint8_t kind,
   return put_record(sc, ring, kind, partition, sl, n, err);
 }
 
+/* The frame encoder's emitter: each piece as a ring record. */
+static int put_frame(void *ctx, uint32_t kind, uint32_t partition,
+                     dq_ipc_message *m, dq_error *err) {
+  stream_ctx *sc = ctx;
+  static const uint8_t rec_kind[] = {0, SHM_REC_SCHEMA, SHM_REC_BATCH,
+                                     SHM_REC_EOS, SHM_REC_END};
+  int rc = m != NULL ? put_ipc(sc, sc->ring, rec_kind[kind], partition, m, err)
+                     : put_record(sc, sc->ring, rec_kind[kind], partition,
+                                  NULL, 0, err);
+  if (rc < 0)
+    sc->put_failed = 1;
+  return rc;
+}
+
 static void serve_stream(shm_server *srv, int sock, const void *data,
                          size_t len) {
   const dq_worker_service *svc = srv->svc;
   dq_error err;
   dq_error_clear(&err);
-  dq_execute_task req;
-  void *keep = NULL;
+  dq_execute_task *req = NULL;
   dq_ws_stream *s = NULL;
-  int rc = shm_decode_execute(data, len, &req, &keep, &err);
+  int rc = dq_wire_decode_execute_task(data, len, &req, &err);
   if (rc == 0)
-    rc = svc->execute_task(svc->self, &req, &s, &err);
-  shm_msg_free(keep);
+    rc = svc->execute_task(svc->self, req, &s, &err);
+  dq_wire_execute_task_free(req);
   if (rc < 0) {
     if (err.worker_url[0] == '\0')
       dq_error_set_origin(&err, srv->url, NULL);
@@ -177,77 +193,46 @@ static void serve_stream(shm_server *srv, int sock, const void *data,
   if (!watching)
     svc->stream_cancel(svc->self, s);
 
-  dq_schema *schema = NULL;
+  /* No size limit: a record too big for the ring goes as a segment. */
+  dq_wire_frame_encoder *enc = NULL;
+  rc = dq_wire_frame_encoder_new(0, &enc, &err);
+  sc.ring = ring;
   for (;;) {
     dq_frame f;
     memset(&f, 0, sizeof f);
-    rc = svc->stream_next(svc->self, s, &f, &err);
+    if (rc == 0)
+      rc = svc->stream_next(svc->self, s, &f, &err);
     if (rc < 0) {
       if (err.worker_url[0] == '\0')
         dq_error_set_origin(&err, srv->url, NULL);
       /* Tell the reader why, if it is still there. */
-      uint8_t *eb = NULL;
+      void *eb = NULL;
       size_t el = 0;
-      if (shm_encode_error(&err, &eb, &el) == 0) {
+      if (dq_wire_encode_error(&err, &eb, &el, NULL) == 0) {
         shm_slice sl = {eb, el};
         put_record(&sc, ring, SHM_REC_ERROR, 0, &sl, 1, &err);
       }
-      free(eb);
+      dq_wire_free(eb);
       break;
     }
-    dq_ipc_message *m = NULL;
-    if (f.kind == DQ_FRAME_SCHEMA) {
-      dq_schema_unref(schema);
-      schema = NULL;
-      rc = dq_schema_import(&f.schema, &schema, &err);
-      if (f.schema.release)
-        f.schema.release(&f.schema);
-      if (rc == 0)
-        rc = dq_ipc_encode_schema(schema, &m, &err);
-      if (rc == 0)
-        rc = put_ipc(&sc, ring, SHM_REC_SCHEMA, 0, m, &err);
-    } else if (f.kind == DQ_FRAME_BATCH) {
-      dq_batch *b = NULL;
-      rc = schema ? dq_batch_import(&f.array, schema, &b, &err)
-                  : dq_error_set(&err, DQ_EPROTO, "a batch before the schema");
-      if (rc < 0 && f.array.release)
-        f.array.release(&f.array);
-      if (rc == 0)
-        rc = dq_ipc_encode_batch(b, &m, &err);
-      dq_batch_unref(b);
-      if (rc == 0)
-        rc = put_ipc(&sc, ring, SHM_REC_BATCH, f.partition, m, &err);
-    } else if (f.kind == DQ_FRAME_EOS) {
-      rc = put_record(&sc, ring, SHM_REC_EOS, f.partition, NULL, 0, &err);
-    } else {
-      rc = put_record(&sc, ring, SHM_REC_END, 0, NULL, 0, &err);
-      dq_ipc_message_unref(m);
-      break;
-    }
-    dq_ipc_message_unref(m);
-    if (rc < 0 && rc != DQ_ECANCELED && rc != DQ_EUNAVAILABLE) {
-      /* A failure here (out of memory encoding, a segment that cannot be
-       * created): the reader is still there and must learn the real
-       * reason, not "the worker went away"; and the worker's log says
-       * it too. */
+    int end = f.kind == DQ_FRAME_END;
+    rc = dq_wire_frame_encode(enc, &f, put_frame, &sc, &err);
+    if (rc < 0 && !sc.put_failed) {
+      /* A frame this side could not send (a batch before its schema, out
+       * of memory encoding): the reader learns the real reason from the
+       * error record below, not "the worker went away", and the worker's
+       * log says it too. */
       if (err.worker_url[0] == '\0')
-        dq_error_set_origin(&err, srv->url, &req.key);
+        dq_error_set_origin(&err, srv->url, NULL);
       char line[800];
       dq_log(DQ_LOG_WARN, "%s: a stream failed on this worker: %s",
              srv->url, dq_error_format(&err, line, sizeof line));
-      uint8_t *eb = NULL;
-      size_t el = 0;
-      dq_error e2;
-      if (shm_encode_error(&err, &eb, &el) == 0) {
-        shm_slice sl = {eb, el};
-        put_record(&sc, ring, SHM_REC_ERROR, 0, &sl, 1, &e2);
-      }
-      free(eb);
+      continue;
     }
-    if (rc < 0)
-      break; /* failed, or the reader cancelled or went away */
+    if (rc < 0 || end)
+      break; /* the reader cancelled or went away, or the stream ended */
   }
-  dq_schema_unref(schema);
+  dq_wire_frame_encoder_free(enc);
   pthread_mutex_lock(&sc.lock);
   sc.finished = 1;
   pthread_mutex_unlock(&sc.lock);
@@ -269,13 +254,12 @@ static int serve_coord(shm_server *srv, int sock, const void *data,
   const dq_worker_service *svc = srv->svc;
   dq_error err;
   dq_error_clear(&err);
-  dq_set_plan sp;
-  void *keep = NULL;
+  dq_set_plan *sp = NULL;
   dq_ws_task *task = NULL;
-  int rc = shm_decode_set_plan(data, len, &sp, &keep, &err);
+  int rc = dq_wire_decode_set_plan(data, len, &sp, &err);
   if (rc == 0)
-    rc = svc->coord_open(svc->self, &sp, &task, &err);
-  shm_set_plan_free(keep);
+    rc = svc->coord_open(svc->self, sp, &task, &err);
+  dq_wire_set_plan_free(sp);
   if (rc < 0) {
     if (err.worker_url[0] == '\0')
       dq_error_set_origin(&err, srv->url, NULL);
@@ -301,25 +285,24 @@ static int serve_coord(shm_server *srv, int sock, const void *data,
       break;
     }
     if (type == SHM_MSG_WORK_UNIT) {
-      const uint8_t *bytes;
+      void *unit = NULL;
       size_t n;
-      void *k = NULL;
-      rc = shm_decode_work_unit(msg, mlen, &k, &bytes, &n, &err);
+      rc = dq_wire_decode_work_unit(msg, mlen, &unit, &n, &err);
       if (rc == 0)
-        rc = svc->coord_send_work_unit(svc->self, task, bytes, n, &err);
-      shm_msg_free(k);
+        rc = svc->coord_send_work_unit(svc->self, task, unit, n, &err);
+      dq_wire_free(unit);
       rc = rc < 0 ? shm_send_error(sock, &err)
                   : shm_send(sock, SHM_MSG_OK, NULL, 0, NULL, 0, NULL);
     } else if (type == SHM_MSG_FINISH) {
       dq_task_metrics m;
-      uint8_t *buf = NULL;
+      void *buf = NULL;
       size_t blen = 0;
       rc = svc->coord_finish(svc->self, task, &m, &err);
-      if (rc == 0 && shm_encode_metrics(&m, &buf, &blen) < 0)
-        rc = dq_error_set(&err, DQ_ENOMEM, "out of memory");
+      if (rc == 0)
+        rc = dq_wire_encode_task_metrics(&m, &buf, &blen, &err);
       rc = rc < 0 ? shm_send_error(sock, &err)
                   : shm_send(sock, SHM_MSG_METRICS, buf, blen, NULL, 0, NULL);
-      free(buf);
+      dq_wire_free(buf);
     } else {
       rc = -1;
     }
@@ -359,14 +342,14 @@ static void *conn_main(void *arg) {
       more = 0;
       if (type == SHM_MSG_INFO_REQ) {
         dq_worker_info info;
-        uint8_t *buf = NULL;
+        void *buf = NULL;
         size_t blen = 0;
         if (srv->svc->get_worker_info(srv->svc->self, &info, &err) == 0 &&
-            shm_encode_info(&info, &buf, &blen) == 0)
+            dq_wire_encode_worker_info(&info, &buf, &blen, &err) == 0)
           more = shm_send(c->sock, SHM_MSG_INFO, buf, blen, NULL, 0, NULL) == 0;
         else
           more = shm_send_error(c->sock, &err) == 0;
-        free(buf);
+        dq_wire_free(buf);
       } else if (type == SHM_MSG_SET_PLAN) {
         more = serve_coord(srv, c->sock, data, len);
       } else if (type == SHM_MSG_EXECUTE) {

@@ -1,5 +1,6 @@
-/* shm_wire.c — framed messages with file descriptors over Unix sockets, and
- * the peer-credential check.  Every length read from the socket is checked
+/* shm_wire.c — framed messages with file descriptors over Unix sockets,
+ * errors as messages (in <dq/wire.h>'s encoding), and the peer-credential
+ * check.  Every length read from the socket is checked
  * before it is used: the peer may be any process of an allowed uid. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,7 +12,8 @@
 
 #include "shm.h"
 #include "shm_internal.h"
-#include "worker.pb-c.h"
+
+#include <dq/wire.h>
 
 typedef struct frame_hdr {
   uint32_t len;
@@ -177,55 +179,23 @@ int shm_recv(int sock, uint8_t *type, void **data, size_t *len, int *fds,
   return 0;
 }
 
-int shm_encode_error(const dq_error *e, uint8_t **buf, size_t *len) {
-  Dq__V1__Error m = DQ__V1__ERROR__INIT;
-  Dq__V1__TaskKey k = DQ__V1__TASK_KEY__INIT;
-  m.code = e->code;
-  m.message = (char *)e->message;
-  m.worker_url = (char *)e->worker_url;
-  if (e->has_task) {
-    k.query_id.data = (uint8_t *)e->task.query_id;
-    k.query_id.len = 16;
-    k.stage_id = e->task.stage_id;
-    k.task_number = e->task.task_number;
-    m.task_key = &k;
-  }
-  *len = dq__v1__error__get_packed_size(&m);
-  *buf = malloc(*len ? *len : 1);
-  if (*buf == NULL)
-    return DQ_ENOMEM;
-  dq__v1__error__pack(&m, *buf);
-  return 0;
-}
-
 int shm_send_error(int sock, const dq_error *e) {
-  uint8_t *buf;
+  void *buf;
   size_t len;
-  int rc = shm_encode_error(e, &buf, &len);
+  int rc = dq_wire_encode_error(e, &buf, &len, NULL);
   if (rc < 0)
     return rc;
   rc = shm_send(sock, SHM_MSG_ERROR, buf, len, NULL, 0, NULL);
-  free(buf);
+  dq_wire_free(buf);
   return rc;
 }
 
 int shm_error_from_msg(const void *data, size_t len, dq_error *err) {
-  Dq__V1__Error *m = dq__v1__error__unpack(NULL, len, data);
-  if (m == NULL)
-    return dq_error_set(err, DQ_EPROTO, "the worker sent a malformed error");
-  int code = m->code < 0 && m->code >= DQ_EPERM ? m->code : DQ_EEXEC;
-  dq_error_set(err, code, "%s", m->message ? m->message : "");
-  if (m->worker_url != NULL && m->worker_url[0] != '\0')
-    dq_error_set_origin(err, m->worker_url, NULL);
-  if (m->task_key != NULL && m->task_key->query_id.len == 16) {
-    dq_task_key k;
-    memcpy(k.query_id, m->task_key->query_id.data, 16);
-    k.stage_id = m->task_key->stage_id;
-    k.task_number = m->task_key->task_number;
-    dq_error_set_origin(err, NULL, &k);
-  }
-  dq__v1__error__free_unpacked(m, NULL);
-  return code;
+  dq_error e;
+  int rc = dq_wire_decode_error(data, len, &e, &e);
+  if (err != NULL)
+    *err = e;
+  return rc < 0 ? rc : e.code;
 }
 
 int shm_check_peer(int sock, const uid_t *allowed, size_t n, dq_error *err) {

@@ -148,13 +148,13 @@ static void test_local_failure_reaches_reader(void **state) {
   log[n > 0 ? n : 0] = '\0';
 
   assert_true(rc < 0);
-  if (strstr(got.message, "a batch before the schema") == NULL)
+  if (strstr(got.message, "a batch before its schema") == NULL)
     fail_msg("the reader got '%s' (%s), not the worker's own error",
              got.message, dq_strerror(got.code));
   assert_int_equal(got.code, DQ_EPROTO);
   assert_string_equal(got.worker_url, url);
-  if (strstr(log, "a stream failed on this worker: a batch before the "
-                  "schema") == NULL)
+  if (strstr(log, "a stream failed on this worker: the stream produced "
+                  "a batch before its schema") == NULL)
     fail_msg("the worker did not log the failure: '%s'", log);
   dq_context_free(ctx);
   dq_config_free(cfg);
