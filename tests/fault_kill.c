@@ -1,6 +1,9 @@
 /* fault_kill.c — worker processes that die or freeze under a query (issue 9,
  * item 2), over the transport in $DQ_TEST_TRANSPORT (grpc or shm).  Owns
- * the fault scenarios; tests/fault-kill.test runs them.
+ * the fault scenarios; tests/fault-kill.test runs them.  The coordinator
+ * runs with [executor] max_task_attempts = 1 and worker_avoid_ms = 0: this
+ * is how a loss is reported when no retry follows (tests/fault_retry.c
+ * checks the retries).
  *
  * `fault_kill kill` — DQ_FAULT_ROUNDS rounds (default 1), each of which
  * SIGKILLs a randomly chosen one of 3 workers (seeded: DQ_FAULT_SEED,
@@ -154,8 +157,12 @@ static void cluster_refresh(cluster *c) {
 static void cluster_start(cluster *c, const char *extra) {
   memset(c, 0, sizeof *c);
   char text[512];
-  snprintf(text, sizeof text, "[dq]\ntransport = %s\n%s", transport(),
-           extra ? extra : "");
+  /* One attempt, no avoid list: these scenarios check how a loss is
+   * reported when it is not retried (tests/fault_retry.c checks retries). */
+  snprintf(text, sizeof text,
+           "[dq]\ntransport = %s\n[executor]\nmax_task_attempts = 1\n"
+           "worker_avoid_ms = 0\n%s",
+           transport(), extra ? extra : "");
   dq_error err;
   if (dq_config_parse(text, "fault", &c->cfg, &err) < 0 ||
       dq_context_new(c->cfg, &c->ctx, &err) < 0)
@@ -900,9 +907,10 @@ static void stop_stream(cluster *c, const dq_plan *scan) {
  * a stopped worker, with DQ_ETIMEDOUT, within deadline_ms + 1 s.  A
  * coordinator context of its own (the workers keep theirs). */
 static void stop_delivery_deadline(cluster *c, const dq_plan *many) {
-  char text[160];
+  char text[256];
   snprintf(text, sizeof text,
-           "[dq]\ntransport = grpc\n[transport.grpc]\ndeadline_ms = %d\n",
+           "[dq]\ntransport = grpc\n[executor]\nmax_task_attempts = 1\n"
+           "worker_avoid_ms = 0\n[transport.grpc]\ndeadline_ms = %d\n",
            DEADLINE_MS);
   dq_config *cfg;
   dq_context *ctx, *saved = c->ctx;

@@ -93,6 +93,43 @@ DQ_EXPORT const char *dq_query_task_worker(const dq_query *q,
                                            uint32_t stage_id,
                                            uint32_t task_number);
 
+/* --- Worker loss and attempts ------------------------------------------- *
+ *
+ * A worker lost while a query runs (an error that means the peer is gone:
+ * DQ_EUNAVAILABLE, or DQ_ETIMEDOUT from a deadline or keepalive) before any
+ * row reached the caller ends that *attempt*: its tasks are cancelled and
+ * closed, and the whole plan runs again on the surviving workers, up to
+ * [executor] max_task_attempts runs in all.  Sources are deterministic and
+ * nothing of the abandoned attempt was returned, so every row is returned
+ * once.  A loss after rows were returned fails the query (a re-run would
+ * return them again), unless the head stage is a sort, top-N or aggregate:
+ * then the workers had finished before the first row, and a later loss
+ * costs only their metrics.  Errors that are not a loss (a malformed plan,
+ * an overflow) are never retried.  A lost worker is avoided by the queries
+ * of this process for [executor] worker_avoid_ms.  docs/runtime.md. */
+
+/* One worker the query lost. */
+typedef struct dq_worker_loss {
+  uint32_t attempt;      /* the attempt it was lost in (1 = the first run) */
+  int retried;           /* 1: that attempt was abandoned and the plan ran
+                            again without the worker; 0: nothing was re-run
+                            (it was unreachable before any task went to it,
+                            or only its metrics were lost after the answer,
+                            or the loss ended the query) */
+  char worker_url[256];
+  dq_error reason;       /* the error that showed the loss */
+  uint64_t at_ns;        /* when, since dq_query_start was called */
+} dq_worker_loss;
+
+/* The attempt running (or that produced the answer): 1 unless a worker was
+ * lost and the plan ran again.  The tasks of dq_query_task_info are this
+ * attempt's, and their keys carry its query id. */
+DQ_EXPORT uint32_t dq_query_attempt(const dq_query *q);
+/* Workers lost so far, in the order they were lost. */
+DQ_EXPORT size_t dq_query_n_losses(const dq_query *q);
+DQ_EXPORT int dq_query_loss_info(const dq_query *q, size_t i,
+                                 dq_worker_loss *out);
+
 #ifdef __cplusplus
 }
 #endif

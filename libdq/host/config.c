@@ -35,6 +35,8 @@ static const struct executor_key {
     {"batch_rows", 8192, 1, 1 << 24},      /* target rows per batch */
     {"task_ttl_ms", 60000, 1, 86400000},   /* idle task state is freed after */
     {"plan_wait_ms", 5000, 0, 3600000},    /* ExecuteTask waits this for SetPlan */
+    {"max_task_attempts", 3, 1, 100},      /* runs of a query that loses workers */
+    {"worker_avoid_ms", 30000, 0, 86400000}, /* a lost worker is skipped this long */
 };
 #define N_EXECUTOR_KEYS (sizeof executor_keys / sizeof executor_keys[0])
 
