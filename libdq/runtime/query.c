@@ -584,7 +584,7 @@ int dq_query_start(dq_context *ctx, const dq_plan *plan,
       if (err->worker_url[0] == '\0')
         dq_error_set_origin(err, q->urls[k], NULL);
       /* An unreachable worker is left out while others remain to try. */
-      if (is_worker_loss(rc) && (i + 1 < n_workers || k > 0)) {
+      if (is_worker_loss(rc)) {
         note_loss(q, q->urls[k], err, 0);
         free(q->urls[k]);
         q->urls[k] = NULL;
@@ -593,13 +593,13 @@ int dq_query_start(dq_context *ctx, const dq_plan *plan,
       }
     }
   }
-  if (rc == 0 && q->n_workers == 0 && dq_plan_n_stages(plan) > 1)
-    rc = dq_error_set(err, DQ_EUNAVAILABLE,
-                      "none of the query's %zu workers could be reached "
-                      "(the last error: %s)",
-                      n_workers,
-                      q->n_losses ? q->losses[q->n_losses - 1].reason.message
-                                  : "none");
+  if (rc == 0 && q->n_workers == 0 && q->n_losses > 0 &&
+      dq_plan_n_stages(plan) > 1) {
+    *err = q->losses[q->n_losses - 1].reason;
+    rc = err->code;
+    append_message(err, " (none of the query's %zu workers could be "
+                        "reached)", n_workers);
+  }
   if (rc == 0) {
     rc = attempt_begin(q, err);
     if (rc < 0)
