@@ -748,6 +748,24 @@ static int analyze(const dq_query *q, const dq_plan *plan, dq_error *err) {
   for (uint32_t id = 1; id <= n_stages && rc == 0; id++)
     rc = analyze_stage(q, plan, id, schema, err);
   dq_schema_unref(schema);
+  /* Workers lost on the way, and whether the plan ran again because of
+   * them (the tasks above are the last attempt's). */
+  size_t n_losses = dq_query_n_losses(q);
+  if (rc == 0 && (n_losses > 0 || dq_query_attempt(q) > 1)) {
+    printf("\nAttempt %" PRIu32 " gave the answer; workers lost:\n",
+           dq_query_attempt(q));
+    for (size_t i = 0; i < n_losses; i++) {
+      dq_worker_loss l;
+      char msg[1024];
+      if (dq_query_loss_info(q, i, &l) < 0)
+        continue;
+      printf("  attempt %" PRIu32 ", %.3f s: %s%s: %s\n", l.attempt,
+             (double)l.at_ns / 1e9, l.worker_url,
+             l.retried ? " (the plan ran again without it)"
+                       : " (nothing re-run)",
+             dq_error_format(&l.reason, msg, sizeof msg));
+    }
+  }
   fflush(stdout);
   return rc;
 }
