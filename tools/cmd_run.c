@@ -893,6 +893,8 @@ static int run_distributed(const run_opts *o, const run_query *q,
   uint32_t n_started = 0;
   worker_procs *procs = NULL; /* worker processes we started */
   const char **urls = NULL;
+  char **resolved = NULL; /* [workers] URLs and discovered ones */
+  size_t n_resolved = 0;
   size_t n_urls = 0;
   dq_plan *plan = NULL;
   dq_query *query = NULL;
@@ -905,14 +907,18 @@ static int run_distributed(const run_opts *o, const run_query *q,
   if (o->n_urls > 0) {
     urls = o->urls;
     n_urls = o->n_urls;
-  } else if (o->n_workers == 0 && dq_config_n_workers(cfg) > 0) {
-    n_urls = dq_config_n_workers(cfg);
-    if ((urls = calloc(n_urls, sizeof *urls)) == NULL) {
+  } else if (o->n_workers == 0 && (dq_config_n_workers(cfg) > 0 ||
+                                    dq_config_n_discover(cfg) > 0)) {
+    /* [workers]: its URLs and what its discover names resolve to now. */
+    if (dq_workers_resolve(ctx, &resolved, &n_resolved, &err) < 0)
+      goto done;
+    n_urls = n_resolved;
+    if ((urls = calloc(n_urls ? n_urls : 1, sizeof *urls)) == NULL) {
       dq_error_set(&err, DQ_ENOMEM, "out of memory");
       goto done;
     }
     for (size_t i = 0; i < n_urls; i++)
-      urls[i] = dq_config_worker(cfg, i);
+      urls[i] = resolved[i];
   } else if (strcmp(dq_context_transport_name(ctx), "inmem") != 0) {
     /* inmem's workers can only be threads of this process; any other
      * transport gets real worker processes, as it would in production. */
@@ -1023,6 +1029,7 @@ done:
   worker_procs_stop(procs, PROC_STOP_MS, "dq run");
   if (urls != o->urls)
     free(urls);
+  dq_workers_free(resolved, n_resolved);
   dq_plan_free(plan);
   dq_context_free(ctx);
   return status;

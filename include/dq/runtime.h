@@ -35,6 +35,15 @@ typedef struct dq_worker dq_worker;
  * the worker.  Executor settings come from ctx's configuration. */
 DQ_EXPORT int dq_worker_start(dq_context *ctx, const char *listen_url,
                               dq_worker **out, dq_error *err);
+/* Same, but the worker reports advertise_url (GetWorkerInfo, its errors,
+ * dq_worker_url) instead of the address it serves at: for a worker
+ * listening on a wildcard address (grpc://0.0.0.0:7000) behind a name
+ * coordinators use.  advertise_url must be SCHEME://ADDRESS with
+ * listen_url's scheme; NULL is dq_worker_start. */
+DQ_EXPORT int dq_worker_start_advertised(dq_context *ctx,
+                                         const char *listen_url,
+                                         const char *advertise_url,
+                                         dq_worker **out, dq_error *err);
 /* The URL clients reach the worker at. */
 DQ_EXPORT const char *dq_worker_url(const dq_worker *w);
 /* Tasks the worker holds for coordinators (running or not): 0 once every
@@ -42,6 +51,19 @@ DQ_EXPORT const char *dq_worker_url(const dq_worker *w);
 DQ_EXPORT long dq_worker_task_count(const dq_worker *w);
 /* Stops serving, cancels every task, waits for the worker's threads, frees. */
 DQ_EXPORT void dq_worker_stop(dq_worker *w);
+
+/* --- Membership ---------------------------------------------------------- */
+
+/* The worker URLs the configuration names now: [workers] URLs, then every
+ * address each `discover = dns:NAME:PORT` resolves to (asked on every
+ * call, so call it per query to pick up replacements), as
+ * TRANSPORT://ADDRESS:PORT with ctx's transport name; each URL once.
+ * *urls is empty (n = 0) when the config names none.  DQ_EUNAVAILABLE when
+ * it names only names that resolve to nothing.  Free with
+ * dq_workers_free. */
+DQ_EXPORT int dq_workers_resolve(dq_context *ctx, char ***urls, size_t *n,
+                                 dq_error *err);
+DQ_EXPORT void dq_workers_free(char **urls, size_t n);
 
 /* --- Queries ------------------------------------------------------------- */
 typedef struct dq_query dq_query;

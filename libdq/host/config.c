@@ -52,6 +52,7 @@ struct dq_config {
   dq_strlist file_plugin_path;
   dq_strlist plugin_dirs; /* effective search order */
   dq_strlist workers;
+  dq_strlist discover; /* [workers] discover = dns:NAME:PORT, in file order */
   transport_section *transports;
   size_t n_transports;
   int64_t executor[N_EXECUTOR_KEYS];
@@ -98,6 +99,7 @@ void dq_config_free(dq_config *cfg) {
   dq_strlist_free(&cfg->file_plugin_path);
   dq_strlist_free(&cfg->plugin_dirs);
   dq_strlist_free(&cfg->workers);
+  dq_strlist_free(&cfg->discover);
   for (size_t i = 0; i < cfg->n_transports; i++) {
     free(cfg->transports[i].name);
     dq_strlist_free(&cfg->transports[i].keys);
@@ -275,6 +277,25 @@ static int handler(void *user, const char *section, const char *key,
     return handle_executor(ps, key, value);
   if (strncmp(section, "transport.", 10) == 0)
     return handle_transport(ps, section + 10, key, value);
+  if (strcmp(section, "workers") == 0 && strcmp(key, "discover") == 0) {
+    /* dns:NAME:PORT — every address of NAME, resolved for each query
+     * (libdq/runtime/membership.c); checked here so a typo is a config
+     * error with its line, not a query that finds no worker. */
+    const char *name = strncmp(value, "dns:", 4) == 0 ? value + 4 : NULL;
+    const char *colon = name ? strrchr(name, ':') : NULL;
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (name == NULL || colon == NULL || colon == name || end == colon + 1 ||
+        *end != '\0' || port < 1 || port > 65535)
+      return fail(ps, DQ_ECONFIG,
+                  "[workers] discover = '%s' is not dns:NAME:PORT (a host "
+                  "name whose every address runs a worker, and a port "
+                  "from 1 to 65535)",
+                  value);
+    if (dq_strlist_push(&ps->cfg->discover, value, (size_t)-1) < 0)
+      return fail(ps, DQ_ENOMEM, "out of memory");
+    return 1;
+  }
   if (strcmp(section, "workers") == 0) {
     if (strstr(value, "://") == NULL)
       return fail(ps, DQ_ECONFIG,
@@ -496,6 +517,14 @@ size_t dq_config_n_workers(const dq_config *cfg) { return cfg->workers.n; }
 
 const char *dq_config_worker(const dq_config *cfg, size_t i) {
   return i < cfg->workers.n ? cfg->workers.items[i] : NULL;
+}
+
+size_t dq_config_n_discover(const dq_config *cfg) {
+  return cfg->discover.n;
+}
+
+const char *dq_config_discover(const dq_config *cfg, size_t i) {
+  return i < cfg->discover.n ? cfg->discover.items[i] : NULL;
 }
 
 int64_t dq_config_executor(const dq_config *cfg, const char *name) {
