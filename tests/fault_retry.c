@@ -59,6 +59,8 @@
 #define DEADLINE_MS 1000
 #define KEEPALIVE_MS 500
 #define MAX_QUERIES 9
+/* Workers started in a run: 3, a replacement per faulted query, 4 more. */
+#define MAX_CHILDREN 4096
 
 static const char *transport(void) {
   const char *t = getenv("DQ_TEST_TRANSPORT");
@@ -216,12 +218,13 @@ typedef struct cluster {
   char exe[1024];
   size_t active[N_WORKERS]; /* worker_procs indices */
   const char *urls[N_WORKERS];
-  long base_threads[64], base_fds[64], base_socks[64]; /* at its start */
+  long base_threads[MAX_CHILDREN], base_fds[MAX_CHILDREN],
+      base_socks[MAX_CHILDREN]; /* at its start */
   char text[512];
 } cluster;
 
 static void record_baseline(cluster *c, size_t child) {
-  if (child >= 64)
+  if (child >= MAX_CHILDREN)
     die("too many worker processes");
   /* A worker that just printed its listening line may still be starting
    * threads: take the figure once it holds still. */
@@ -656,6 +659,11 @@ int main(void) {
     return 77;
   }
   long n_queries = env_long("DQ_FAULT_QUERIES", 10);
+  if (n_queries < 0 || n_queries > MAX_CHILDREN - 2 * N_WORKERS - 2) {
+    printf("FAIL: DQ_FAULT_QUERIES=%ld: from 0 to %d\n", n_queries,
+           MAX_CHILDREN - 2 * N_WORKERS - 2);
+    return 1;
+  }
   rng = (uint64_t)env_long("DQ_FAULT_SEED", (long)time(NULL));
   printf("fault_retry over %s: %ld queries, DQ_FAULT_SEED=%llu\n",
          transport(), n_queries, (unsigned long long)rng);
