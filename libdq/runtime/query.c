@@ -693,17 +693,19 @@ int dq_query_next(dq_query *q, dq_batch **out, dq_error *err) {
         break;
       continue;
     }
-    /* Rows were handed out.  The head streams its input (a blocking head
-     * would have read all of it before its first row), so a re-run would
-     * return them again. */
+    /* Rows were handed out.  A blocking head (head_blocking) read all its
+     * input before its first row, so only a streaming head gets here; a
+     * re-run would return the rows again. */
     size_t w = lost_worker(q, &e);
     if (w < q->n_workers)
       note_loss(q, q->urls[w], &e, 0);
-    append_message(&e, " (worker lost after %llu rows were returned; "
+    append_message(&e, " (worker lost after %llu rows were returned%s; "
                        "running the query again would return them twice, "
                        "so it fails: only resumable streams could "
                        "continue it)",
-                   (unsigned long long)q->head_info.rows_out);
+                   (unsigned long long)q->head_info.rows_out,
+                   q->head_blocking ? ""
+                                    : " by a head that streams its input");
     break;
   }
   if (rc < 0) {
