@@ -120,6 +120,11 @@ static int resolve_one(const char *scheme, const char *entry, url_list *l,
   }
   memcpy(host, name, hlen);
   host[hlen] = '\0';
+  if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
+    /* dns:[::1]:7000, written as in a URL */
+    memmove(host, host + 1, hlen - 2);
+    host[hlen - 2] = '\0';
+  }
   struct addrinfo hints, *res = NULL;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
