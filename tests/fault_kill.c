@@ -1,6 +1,9 @@
 /* fault_kill.c — worker processes that die or freeze under a query (issue 9,
  * item 2), over the transport in $DQ_TEST_TRANSPORT (grpc or shm).  Owns
- * the fault scenarios; tests/fault-kill.test runs them.
+ * the fault scenarios; tests/fault-kill.test runs them.  The coordinator
+ * runs with [executor] max_task_attempts = 1 and worker_avoid_ms = 0: this
+ * is how a loss is reported when no retry follows (tests/fault_retry.c
+ * checks the retries).
  *
  * `fault_kill kill` — DQ_FAULT_ROUNDS rounds (default 1), each of which
  * SIGKILLs a randomly chosen one of 3 workers (seeded: DQ_FAULT_SEED,
@@ -99,7 +102,13 @@ static uint64_t rnd(void) {
 typedef dqt_cluster cluster;
 
 static void cluster_start(cluster *c, const char *extra) {
-  dqt_cluster_up(c, N_WORKERS, DQT_WORKERS_PROCESSES, extra);
+  /* One attempt, no avoid list: these scenarios check how a loss is
+   * reported when it is not retried (tests/fault_retry.c checks retries). */
+  char text[512];
+  snprintf(text, sizeof text,
+           "[executor]\nmax_task_attempts = 1\nworker_avoid_ms = 0\n%s",
+           extra ? extra : "");
+  dqt_cluster_up(c, N_WORKERS, DQT_WORKERS_PROCESSES, text);
 }
 
 /* Replaces worker v (dead) with a fresh process. */
@@ -649,9 +658,10 @@ static void stop_stream(cluster *c, const dq_plan *scan) {
  * a stopped worker, with DQ_ETIMEDOUT, within deadline_ms + 1 s.  A
  * coordinator context of its own (the workers keep theirs). */
 static void stop_delivery_deadline(cluster *c, const dq_plan *many) {
-  char text[160];
+  char text[256];
   snprintf(text, sizeof text,
-           "[dq]\ntransport = grpc\n[transport.grpc]\ndeadline_ms = %d\n",
+           "[dq]\ntransport = grpc\n[executor]\nmax_task_attempts = 1\n"
+           "worker_avoid_ms = 0\n[transport.grpc]\ndeadline_ms = %d\n",
            DEADLINE_MS);
   dq_config *cfg;
   dq_context *ctx, *saved = c->ctx;

@@ -29,10 +29,10 @@ tests_interop_stage_LDADD = $(HARNESS) libdq/libdqcore.la
 # built, no Debian python3-grpcio, no permission to create namespaces.
 TESTS += tests/run-procs.test tests/runtime-grpc-procs.test \
 	tests/runtime-shm-procs.test tests/worker-kill.test \
-	tests/coordinator-kill.test \
+	tests/coordinator-kill.test tests/discover.test \
 	tests/netns.test tests/python-interop.test
 EXTRA_DIST += tests/run-procs.test tests/runtime-grpc-procs.test \
 	tests/runtime-shm-procs.test tests/worker-kill.test \
-	tests/coordinator-kill.test \
+	tests/coordinator-kill.test tests/discover.test \
 	tests/netns.test tests/python-interop.test tests/python_interop.py \
 	tests/procs_lib.sh

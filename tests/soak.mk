@@ -21,8 +21,17 @@ tests_fault_kill_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_fault_kill_CFLAGS = $(AM_CFLAGS)
 tests_fault_kill_LDADD = $(HARNESS) libdq/libdq.la $(PTHREAD_LIBS)
 
-TESTS += tests/soak.test tests/fault-kill.test
-EXTRA_DIST += tests/soak.test tests/fault-kill.test
+# Queries that survive a worker's death (tests/fault_retry.c): a bounded
+# run in make check (10 queries a transport, about 30 s each), the full one
+# (FAULT_QUERIES, default 100 a transport) in `make faults`.
+check_PROGRAMS += tests/fault_retry
+tests_fault_retry_SOURCES = tests/fault_retry.c
+tests_fault_retry_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_fault_retry_CFLAGS = $(TEST_CFLAGS)
+tests_fault_retry_LDADD = $(HARNESS) libdq/libdq.la $(PTHREAD_LIBS)
+
+TESTS += tests/soak.test tests/fault-kill.test tests/fault-retry.test
+EXTRA_DIST += tests/soak.test tests/fault-kill.test tests/fault-retry.test
 
 SOAK_QUERIES = 10000
 FAULT_ROUNDS = 10
@@ -32,3 +41,9 @@ soak: $(check_PROGRAMS) $(check_LTLIBRARIES) tools/dq $(pkglib_LTLIBRARIES)
 	$(AM_TESTS_ENVIRONMENT) DQ_FAULT_ROUNDS=$(FAULT_ROUNDS) \
 	$(SHELL) $(srcdir)/tests/fault-kill.test
 .PHONY: soak
+
+FAULT_QUERIES = 100
+faults: $(check_PROGRAMS) $(check_LTLIBRARIES) tools/dq $(pkglib_LTLIBRARIES)
+	@$(AM_TESTS_ENVIRONMENT) DQ_FAULT_QUERIES=$(FAULT_QUERIES) \
+	$(SHELL) $(srcdir)/tests/fault-retry.test
+.PHONY: faults

@@ -68,6 +68,46 @@ static void test_good_file(void **state) {
   dq_config_free(cfg);
 }
 
+static void expect_error(const char *text, const char *want);
+
+/* Worker loss and membership settings (docs/runtime.md). */
+static void test_membership(void **state) {
+  (void)state;
+  dq_config *cfg;
+  dq_error err;
+  assert_int_equal(dq_config_parse("[executor]\nmax_task_attempts = 1\n"
+                                   "worker_avoid_ms = 0\n[workers]\n"
+                                   "w1 = grpc://10.0.0.1:7000\n"
+                                   "discover = dns:dq-workers:7000\n"
+                                   "discover = dns:[::1]:7001\n",
+                                   "m.conf", &cfg, &err),
+                   0);
+  assert_int_equal(dq_config_executor(cfg, "max_task_attempts"), 1);
+  assert_int_equal(dq_config_executor(cfg, "worker_avoid_ms"), 0);
+  assert_int_equal(dq_config_n_workers(cfg), 1);
+  assert_int_equal(dq_config_n_discover(cfg), 2);
+  assert_string_equal(dq_config_discover(cfg, 0), "dns:dq-workers:7000");
+  assert_null(dq_config_discover(cfg, 2));
+  dq_config_free(cfg);
+  assert_int_equal(dq_config_load(NULL, &cfg, &err), 0);
+  assert_int_equal(dq_config_executor(cfg, "max_task_attempts"), 3);
+  assert_int_equal(dq_config_executor(cfg, "worker_avoid_ms"), 30000);
+  assert_int_equal(dq_config_n_discover(cfg), 0);
+  dq_config_free(cfg);
+  expect_error("[executor]\nmax_task_attempts = 0\n",
+               "bad.conf:2: [executor] max_task_attempts = '0' is not an "
+               "integer from 1 to 100");
+  expect_error("[executor]\nworker_avoid_ms = -1\n",
+               "worker_avoid_ms = '-1' is not an integer");
+  const char *bad[] = {"dns:host", "dns::7000", "dns:host:0", "dns:host:x",
+                       "dns:host:65536", "srv:host:7000", "dns:host:7000x"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char text[128];
+    snprintf(text, sizeof text, "[workers]\ndiscover = %s\n", bad[i]);
+    expect_error(text, "is not dns:NAME:PORT");
+  }
+}
+
 static void test_defaults(void **state) {
   (void)state;
   dq_config *cfg;
@@ -245,6 +285,7 @@ int main(void) {
       cmocka_unit_test_setup(test_defaults, setup),
       cmocka_unit_test_setup(test_errors, setup),
       cmocka_unit_test_setup(test_same_key_other_sections, setup),
+      cmocka_unit_test_setup(test_membership, setup),
       cmocka_unit_test_setup(test_file_errors, setup),
       cmocka_unit_test_setup(test_env_precedence, setup),
   };

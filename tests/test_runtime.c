@@ -626,7 +626,28 @@ static void test_unreachable_worker(void **state) {
   dq_query *q;
   dq_error err;
   dq_error_clear(&err);
+  /* Beside a reachable worker, the unreachable one is a lost worker: the
+   * query runs on the other (docs/runtime.md, "When a worker is lost"),
+   * and says whom it lost and why. */
   int rc = dq_query_start(c.ctx, p, urls, 2, &q, &err);
+  if (rc < 0)
+    fail_msg("a query with one reachable worker failed: %s", err.message);
+  dq_batch *b;
+  while ((rc = dq_query_next(q, &b, &err)) == 0 && b != NULL)
+    dq_batch_unref(b);
+  assert_int_equal(rc, 0);
+  assert_true(dq_query_n_losses(q) >= 1);
+  dq_worker_loss loss;
+  assert_int_equal(dq_query_loss_info(q, 0, &loss), 0);
+  assert_string_equal(loss.worker_url, bad);
+  assert_int_equal(loss.reason.code, DQ_EUNAVAILABLE);
+  assert_int_equal(dq_query_loss_info(q, dq_query_n_losses(q), &loss),
+                   DQ_EINVAL);
+  dq_query_close(q);
+  /* Alone, it is the query's error, naming it. */
+  const char *only_bad[] = {bad};
+  dq_error_clear(&err);
+  rc = dq_query_start(c.ctx, p, only_bad, 1, &q, &err);
   assert_int_equal(rc, DQ_EUNAVAILABLE);
   assert_string_equal(err.worker_url, bad);
   assert_int_equal(dqt_cluster_wait_idle(&c, -1, 1000), 0);

@@ -760,6 +760,24 @@ static int analyze(const dq_query *q, const dq_plan *plan, dq_error *err) {
   for (uint32_t id = 1; id <= n_stages && rc == 0; id++)
     rc = analyze_stage(q, plan, id, schema, err);
   dq_schema_unref(schema);
+  /* Workers lost on the way, and whether the plan ran again because of
+   * them (the tasks above are the last attempt's). */
+  size_t n_losses = dq_query_n_losses(q);
+  if (rc == 0 && (n_losses > 0 || dq_query_attempt(q) > 1)) {
+    printf("\nAttempt %" PRIu32 " gave the answer; workers lost:\n",
+           dq_query_attempt(q));
+    for (size_t i = 0; i < n_losses; i++) {
+      dq_worker_loss l;
+      char msg[1024];
+      if (dq_query_loss_info(q, i, &l) < 0)
+        continue;
+      printf("  attempt %" PRIu32 ", %.3f s: %s%s: %s\n", l.attempt,
+             (double)l.at_ns / 1e9, l.worker_url,
+             l.retried ? " (the plan ran again without it)"
+                       : " (nothing re-run)",
+             dq_error_format(&l.reason, msg, sizeof msg));
+    }
+  }
   fflush(stdout);
   return rc;
 }
@@ -901,6 +919,8 @@ static int run_distributed(const run_opts *o, const run_query *q,
   uint32_t n_started = 0;
   worker_procs *procs = NULL; /* worker processes we started */
   const char **urls = NULL;
+  char **resolved = NULL; /* [workers] URLs and discovered ones */
+  size_t n_resolved = 0;
   size_t n_urls = 0;
   dq_plan *plan = NULL;
   dq_query *query = NULL;
@@ -913,14 +933,18 @@ static int run_distributed(const run_opts *o, const run_query *q,
   if (o->n_urls > 0) {
     urls = o->urls;
     n_urls = o->n_urls;
-  } else if (o->n_workers == 0 && dq_config_n_workers(cfg) > 0) {
-    n_urls = dq_config_n_workers(cfg);
-    if ((urls = calloc(n_urls, sizeof *urls)) == NULL) {
+  } else if (o->n_workers == 0 && (dq_config_n_workers(cfg) > 0 ||
+                                    dq_config_n_discover(cfg) > 0)) {
+    /* [workers]: its URLs and what its discover names resolve to now. */
+    if (dq_workers_resolve(ctx, &resolved, &n_resolved, &err) < 0)
+      goto done;
+    n_urls = n_resolved;
+    if ((urls = calloc(n_urls ? n_urls : 1, sizeof *urls)) == NULL) {
       dq_error_set(&err, DQ_ENOMEM, "out of memory");
       goto done;
     }
     for (size_t i = 0; i < n_urls; i++)
-      urls[i] = dq_config_worker(cfg, i);
+      urls[i] = resolved[i];
   } else if (strcmp(dq_context_transport_name(ctx), "inmem") != 0) {
     /* inmem's workers can only be threads of this process; any other
      * transport gets real worker processes, as it would in production. */
@@ -1038,6 +1062,7 @@ done:
   worker_procs_stop(procs, PROC_STOP_MS, "dq run");
   if (urls != o->urls)
     free(urls);
+  dq_workers_free(resolved, n_resolved);
   dq_plan_free(plan);
   dq_context_free(ctx);
   return status;

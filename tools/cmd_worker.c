@@ -129,13 +129,18 @@ static int wait_signal(void) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: dq [--config FILE] worker [--listen URL] [--transport "
-          "NAME]\n"
+          "usage: dq [--config FILE] worker [--listen URL [--advertise URL]] "
+          "[--transport NAME]\n"
           "Hosts one worker until SIGTERM or SIGINT.\n\n"
           "  --listen URL      where to serve (default: NAME:// if the "
           "transport takes\n"
           "                    it, else NAME://127.0.0.1:0; a port of 0 "
           "binds a free one)\n"
+          "  --advertise URL   the URL to report (the listening line, "
+          "GetWorkerInfo,\n"
+          "                    errors) instead of the --listen address: "
+          "for a worker\n"
+          "                    on a wildcard address, reached by a name\n"
           "  --transport NAME  transport plugin, overriding config and "
           "DQ_TRANSPORT\n"
           "                    (default with --listen: the URL's scheme)\n"
@@ -213,7 +218,7 @@ static void warn_unauthenticated(const dq_config *cfg, const char *name,
 }
 
 int dq_cmd_worker(int argc, char **argv, const dq_global_opts *g) {
-  const char *listen = NULL, *transport = NULL;
+  const char *listen = NULL, *transport = NULL, *advertise = NULL;
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
     int m;
@@ -226,6 +231,12 @@ int dq_cmd_worker(int argc, char **argv, const dq_global_opts *g) {
                            "grpc://0.0.0.0:7000%s",
                            "");
       listen = v;
+    } else if ((m = opt_value(argc, argv, &i, "--advertise", &v)) != 0) {
+      if (m < 0 || strstr(v, "://") == NULL)
+        return usage_error("--advertise needs a URL such as "
+                           "grpc://worker-1.example:7000%s",
+                           "");
+      advertise = v;
     } else if ((m = opt_value(argc, argv, &i, "--transport", &v)) != 0) {
       if (m < 0 || v[0] == '\0')
         return usage_error("--transport needs a plugin name%s", "");
@@ -234,6 +245,10 @@ int dq_cmd_worker(int argc, char **argv, const dq_global_opts *g) {
       return usage_error("unexpected argument '%s'", argv[i]);
     }
   }
+  if (advertise != NULL && listen == NULL)
+    return usage_error("--advertise stands for a --listen address: give "
+                       "both%s",
+                       "");
   /* The listen URL names its transport: without --transport that is the
    * one, whatever the config's default. */
   char scheme[64];
@@ -290,7 +305,7 @@ int dq_cmd_worker(int argc, char **argv, const dq_global_opts *g) {
     wlog(LOG_ERROR, "%s", dq_error_format(&err, buf, sizeof buf));
     goto done;
   }
-  int rc = listen ? dq_worker_start(ctx, listen, &w, &err)
+  int rc = listen ? dq_worker_start_advertised(ctx, listen, advertise, &w, &err)
                   : start_default(ctx, name, &w, &err);
   if (rc < 0) {
     wlog(LOG_ERROR, "cannot serve at %s: %s",

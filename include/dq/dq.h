@@ -148,6 +148,10 @@ DQ_EXPORT const dq_kv *dq_config_transport_options(const dq_config *cfg,
 /* Worker URLs of [workers], in file order. */
 DQ_EXPORT size_t dq_config_n_workers(const dq_config *cfg);
 DQ_EXPORT const char *dq_config_worker(const dq_config *cfg, size_t i);
+/* Discovery entries of [workers] (`discover = dns:NAME:PORT`), in file
+ * order; dq_workers_resolve (<dq/runtime.h>) turns them into URLs. */
+DQ_EXPORT size_t dq_config_n_discover(const dq_config *cfg);
+DQ_EXPORT const char *dq_config_discover(const dq_config *cfg, size_t i);
 /* Executor settings of [executor] (see dq.conf(5)); unknown names give 0. */
 DQ_EXPORT int64_t dq_config_executor(const dq_config *cfg, const char *name);
 

@@ -35,6 +35,15 @@ typedef struct dq_worker dq_worker;
  * the worker.  Executor settings come from ctx's configuration. */
 DQ_EXPORT int dq_worker_start(dq_context *ctx, const char *listen_url,
                               dq_worker **out, dq_error *err);
+/* Same, but the worker reports advertise_url (GetWorkerInfo, its errors,
+ * dq_worker_url) instead of the address it serves at: for a worker
+ * listening on a wildcard address (grpc://0.0.0.0:7000) behind a name
+ * coordinators use.  advertise_url must be SCHEME://ADDRESS with
+ * listen_url's scheme; NULL is dq_worker_start. */
+DQ_EXPORT int dq_worker_start_advertised(dq_context *ctx,
+                                         const char *listen_url,
+                                         const char *advertise_url,
+                                         dq_worker **out, dq_error *err);
 /* The URL clients reach the worker at. */
 DQ_EXPORT const char *dq_worker_url(const dq_worker *w);
 /* Tasks the worker holds for coordinators (running or not): 0 once every
@@ -42,6 +51,19 @@ DQ_EXPORT const char *dq_worker_url(const dq_worker *w);
 DQ_EXPORT long dq_worker_task_count(const dq_worker *w);
 /* Stops serving, cancels every task, waits for the worker's threads, frees. */
 DQ_EXPORT void dq_worker_stop(dq_worker *w);
+
+/* --- Membership ---------------------------------------------------------- */
+
+/* The worker URLs the configuration names now: [workers] URLs, then every
+ * address each `discover = dns:NAME:PORT` resolves to (asked on every
+ * call, so call it per query to pick up replacements), as
+ * TRANSPORT://ADDRESS:PORT with ctx's transport name; each URL once.
+ * *urls is empty (n = 0) when the config names none.  DQ_EUNAVAILABLE when
+ * it names only names that resolve to nothing.  Free with
+ * dq_workers_free. */
+DQ_EXPORT int dq_workers_resolve(dq_context *ctx, char ***urls, size_t *n,
+                                 dq_error *err);
+DQ_EXPORT void dq_workers_free(char **urls, size_t n);
 
 /* --- Queries ------------------------------------------------------------- */
 typedef struct dq_query dq_query;
@@ -92,6 +114,43 @@ DQ_EXPORT int dq_query_task_info(const dq_query *q, size_t i,
 DQ_EXPORT const char *dq_query_task_worker(const dq_query *q,
                                            uint32_t stage_id,
                                            uint32_t task_number);
+
+/* --- Worker loss and attempts ------------------------------------------- *
+ *
+ * A worker lost while a query runs (an error that means the peer is gone:
+ * DQ_EUNAVAILABLE, or DQ_ETIMEDOUT from a deadline or keepalive) before any
+ * row reached the caller ends that *attempt*: its tasks are cancelled and
+ * closed, and the whole plan runs again on the surviving workers, up to
+ * [executor] max_task_attempts runs in all.  Sources are deterministic and
+ * nothing of the abandoned attempt was returned, so every row is returned
+ * once.  A loss after rows were returned fails the query (a re-run would
+ * return them again), unless the head stage is a sort, top-N or aggregate:
+ * then the workers had finished before the first row, and a later loss
+ * costs only their metrics.  Errors that are not a loss (a malformed plan,
+ * an overflow) are never retried.  A lost worker is avoided by the queries
+ * of this process for [executor] worker_avoid_ms.  docs/runtime.md. */
+
+/* One worker the query lost. */
+typedef struct dq_worker_loss {
+  uint32_t attempt;      /* the attempt it was lost in (1 = the first run) */
+  int retried;           /* 1: that attempt was abandoned and the plan ran
+                            again without the worker; 0: nothing was re-run
+                            (it was unreachable before any task went to it,
+                            or only its metrics were lost after the answer,
+                            or the loss ended the query) */
+  char worker_url[256];
+  dq_error reason;       /* the error that showed the loss */
+  uint64_t at_ns;        /* when, since dq_query_start was called */
+} dq_worker_loss;
+
+/* The attempt running (or that produced the answer): 1 unless a worker was
+ * lost and the plan ran again.  The tasks of dq_query_task_info are this
+ * attempt's, and their keys carry its query id. */
+DQ_EXPORT uint32_t dq_query_attempt(const dq_query *q);
+/* Workers lost so far, in the order they were lost. */
+DQ_EXPORT size_t dq_query_n_losses(const dq_query *q);
+DQ_EXPORT int dq_query_loss_info(const dq_query *q, size_t i,
+                                 dq_worker_loss *out);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,8 @@ static const struct executor_key {
     {"task_ttl_ms", 60000, 1, 86400000},   /* idle task state is freed after */
     {"plan_wait_ms", 5000, 0, 3600000},    /* ExecuteTask waits this for SetPlan */
     {"plan_waiters", 64, 0, 65536},        /* ExecuteTasks waiting at once */
+    {"max_task_attempts", 3, 1, 100},      /* runs of a query that loses workers */
+    {"worker_avoid_ms", 30000, 0, 86400000}, /* a lost worker is skipped this long */
 };
 #define N_EXECUTOR_KEYS (sizeof executor_keys / sizeof executor_keys[0])
 
@@ -55,6 +57,7 @@ struct dq_config {
   dq_strlist workers;
   dq_strlist data_dirs; /* [worker] data_dirs */
   int data_dirs_set;
+  dq_strlist discover; /* [workers] discover = dns:NAME:PORT, in file order */
   transport_section *transports;
   size_t n_transports;
   int64_t executor[N_EXECUTOR_KEYS];
@@ -102,6 +105,7 @@ void dq_config_free(dq_config *cfg) {
   dq_strlist_free(&cfg->plugin_dirs);
   dq_strlist_free(&cfg->workers);
   dq_strlist_free(&cfg->data_dirs);
+  dq_strlist_free(&cfg->discover);
   for (size_t i = 0; i < cfg->n_transports; i++) {
     free(cfg->transports[i].name);
     dq_strlist_free(&cfg->transports[i].keys);
@@ -274,6 +278,9 @@ static int handle_transport(parse_state *ps, const char *tname,
 /* Records where section/key was set; fails naming both lines when it was
  * set before (an indented continuation line counts as setting it again). */
 static int note_key(parse_state *ps, const char *section, const char *key) {
+  /* [workers] discover is a list: each line adds a name to resolve. */
+  if (strcmp(section, "workers") == 0 && strcmp(key, "discover") == 0)
+    return 1;
   size_t sl = strlen(section), kl = strlen(key);
   char buf[2 * 200 + 2]; /* inih's own name limits are smaller */
   if (sl + 1 + kl > sizeof buf)
@@ -320,6 +327,25 @@ static int handler(void *user, const char *section, const char *key,
     if (dq_strlist_push_path(&ps->cfg->data_dirs, value) < 0)
       return fail(ps, DQ_ENOMEM, "out of memory");
     ps->cfg->data_dirs_set = 1;
+    return 1;
+  }
+  if (strcmp(section, "workers") == 0 && strcmp(key, "discover") == 0) {
+    /* dns:NAME:PORT — every address of NAME, resolved for each query
+     * (libdq/runtime/membership.c); checked here so a typo is a config
+     * error with its line, not a query that finds no worker. */
+    const char *name = strncmp(value, "dns:", 4) == 0 ? value + 4 : NULL;
+    const char *colon = name ? strrchr(name, ':') : NULL;
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (name == NULL || colon == NULL || colon == name || end == colon + 1 ||
+        *end != '\0' || port < 1 || port > 65535)
+      return fail(ps, DQ_ECONFIG,
+                  "[workers] discover = '%s' is not dns:NAME:PORT (a host "
+                  "name whose every address runs a worker, and a port "
+                  "from 1 to 65535)",
+                  value);
+    if (dq_strlist_push(&ps->cfg->discover, value, (size_t)-1) < 0)
+      return fail(ps, DQ_ENOMEM, "out of memory");
     return 1;
   }
   if (strcmp(section, "workers") == 0) {
@@ -544,6 +570,14 @@ size_t dq_config_n_workers(const dq_config *cfg) { return cfg->workers.n; }
 
 const char *dq_config_worker(const dq_config *cfg, size_t i) {
   return i < cfg->workers.n ? cfg->workers.items[i] : NULL;
+}
+
+size_t dq_config_n_discover(const dq_config *cfg) {
+  return cfg->discover.n;
+}
+
+const char *dq_config_discover(const dq_config *cfg, size_t i) {
+  return i < cfg->discover.n ? cfg->discover.items[i] : NULL;
 }
 
 int64_t dq_config_executor(const dq_config *cfg, const char *name) {

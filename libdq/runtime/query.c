@@ -10,9 +10,25 @@
  * an error, it stops the head pipeline and its readers; closing the
  * coordinator channels (dq_query_close) then cancels and frees every task
  * on every worker, however the query ended.
+ *
+ * Worker loss and attempts (docs/runtime.md, "When a worker is lost"): an
+ * error that means a worker is gone (DQ_EUNAVAILABLE, DQ_ETIMEDOUT: a
+ * hang-up, a deadline or keepalive expiry) before any row reached the
+ * caller ends the attempt: every task of it is cancelled and closed, the
+ * lost worker is dropped (and avoided process-wide for worker_avoid_ms),
+ * and the whole plan runs again on the survivors under a fresh query id,
+ * up to [executor] max_task_attempts runs.  Sources are deterministic, so
+ * the new attempt computes the same rows, and none of the old one's was
+ * delivered: every row is seen once.  After rows were delivered a loss
+ * fails the query (a re-run would repeat them) unless the head stage is
+ * blocking (sort, top-N, aggregate), in which case the workers' part is
+ * over and only their metrics can be lost.  Query errors (a bad plan, an
+ * overflow) are never retried.
  */
 #include <config.h>
 
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +42,8 @@
 #include "base/clock.h"
 #include "host/context.h"
 #include "exec/exec.h"
+#include "plan/plan_internal.h"
+#include "runtime/membership.h"
 #include "runtime/settings.h"
 #include "runtime/task_plan.h"
 
@@ -59,7 +77,53 @@ struct dq_query {
   dq_task_info head_info;
   uint64_t t_start;
   dq_query_settings settings; /* sent with every SetPlan */
+  /* Attempts.  `lock` orders dq_query_cancel (any thread) against an
+   * attempt swapping its readers; `user_cancelled` is the caller's cancel,
+   * which no new attempt clears (`cancelled` is per attempt). */
+  pthread_mutex_t lock;
+  atomic_bool user_cancelled;
+  uint32_t attempt;      /* 1-based number of the attempt running */
+  uint32_t max_attempts; /* [executor] max_task_attempts */
+  int64_t avoid_ms;      /* [executor] worker_avoid_ms */
+  int head_blocking;     /* the head's first row comes after all its input */
+  dq_worker_loss *losses;
+  size_t n_losses;
 };
+
+/* Errors that mean the worker is gone rather than that the query is
+ * wrong: the transport lost the peer (a hang-up, a refused connection, a
+ * keepalive that went unanswered) or a reply's deadline passed. */
+static int is_worker_loss(int code) {
+  return code == DQ_EUNAVAILABLE || code == DQ_ETIMEDOUT;
+}
+
+/* Records a loss (for dq_query_loss_info) and avoids the worker. */
+static void note_loss(dq_query *q, const char *url, const dq_error *why,
+                      int retried) {
+  dq_membership_avoid(url, q->avoid_ms);
+  dq_worker_loss *l = realloc(q->losses, (q->n_losses + 1) * sizeof *l);
+  if (l == NULL)
+    return; /* the record is for reports only */
+  q->losses = l;
+  l = &q->losses[q->n_losses++];
+  memset(l, 0, sizeof *l);
+  l->attempt = q->attempt ? q->attempt : 1;
+  l->retried = retried;
+  snprintf(l->worker_url, sizeof l->worker_url, "%s", url);
+  l->reason = *why;
+  l->at_ns = dq_now_ns() - q->t_start;
+}
+
+/* Whether the head's first row can only come after it read all its input:
+ * its root, under row-by-row operators, is a sort, top-N or aggregate. */
+static int head_is_blocking(const dq_stage *head) {
+  const dq_node *n = head->root;
+  while (n != NULL && (n->kind == DQ_NODE_FILTER ||
+                       n->kind == DQ_NODE_PROJECT || n->kind == DQ_NODE_LIMIT))
+    n = n->input;
+  return n != NULL && (n->kind == DQ_NODE_SORT || n->kind == DQ_NODE_TOPN ||
+                       n->kind == DQ_NODE_AGGREGATE);
+}
 
 /* --- assignment and task plans -------------------------------------------*/
 
@@ -248,17 +312,43 @@ static int coord_source_open(void *ctx, const char *url,
 
 /* --- lifecycle ------------------------------------------------------------*/
 
-static void query_free(dq_query *q) {
-  dq_exec_close(q->exec);
+/* Stops everything still running; the error (if any) is kept. */
+static void stop_all(dq_query *q) {
+  pthread_mutex_lock(&q->lock);
+  atomic_store(&q->cancelled, true);
   for (size_t i = 0; q->readers != NULL && i < q->n_inputs; i++)
-    dq_reader_free(q->readers[i]);
-  free(q->readers);
-  free_inputs(q->inputs, q->n_inputs);
-  /* Closing the coordinator channels frees the tasks on the workers. */
+    dq_reader_cancel(q->readers[i]);
+  pthread_mutex_unlock(&q->lock);
+}
+
+/* Frees what one attempt holds: the head's executor and readers, and its
+ * tasks.  Closing their coordinator channels frees the tasks on the
+ * workers (a lost worker's transport gives up on its own). */
+static void attempt_free(dq_query *q) {
+  dq_exec_close(q->exec);
+  q->exec = NULL;
+  pthread_mutex_lock(&q->lock);
+  dq_reader **readers = q->readers;
+  dq_input_boundary *inputs = q->inputs;
+  size_t n_inputs = q->n_inputs;
+  q->readers = NULL;
+  q->inputs = NULL;
+  q->n_inputs = 0;
+  pthread_mutex_unlock(&q->lock);
+  for (size_t i = 0; readers != NULL && i < n_inputs; i++)
+    dq_reader_free(readers[i]);
+  free(readers);
+  free_inputs(inputs, n_inputs);
   for (size_t i = 0; q->tasks != NULL && i < q->n_tasks; i++)
     if (q->tasks[i].coord != NULL)
       q->ops->coord_close(q->tasks[i].coord);
   free(q->tasks);
+  q->tasks = NULL;
+  q->n_tasks = 0;
+}
+
+static void query_free(dq_query *q) {
+  attempt_free(q);
   for (size_t i = 0; q->channels != NULL && i < q->n_workers; i++)
     if (q->channels[i] != NULL)
       q->ops->channel_close(q->channels[i]);
@@ -266,7 +356,166 @@ static void query_free(dq_query *q) {
   for (size_t i = 0; q->urls != NULL && i < q->n_workers; i++)
     free(q->urls[i]);
   free(q->urls);
+  free(q->losses);
+  pthread_mutex_destroy(&q->lock);
   free(q);
+}
+
+static void new_query_id(uint8_t qid[16]) {
+  if (getrandom(qid, 16, 0) != 16) {
+    for (size_t i = 0; i < 16; i++) /* never reached in practice */
+      qid[i] = (uint8_t)(dq_now_ns() >> (i % 8));
+  }
+  qid[6] = (uint8_t)((qid[6] & 0x0f) | 0x40); /* UUID version 4 */
+  qid[8] = (uint8_t)((qid[8] & 0x3f) | 0x80);
+}
+
+/* One run of the whole plan on q's workers: a fresh query id (so nothing
+ * of an earlier attempt can be mistaken for this one's), every non-head
+ * task delivered, the head's readers opened (their ExecuteTasks start the
+ * work) and its executor ready.  On failure what was built stays for
+ * attempt_free. */
+static int attempt_begin(dq_query *q, dq_error *err) {
+  new_query_id(q->qid);
+  pthread_mutex_lock(&q->lock);
+  atomic_store(&q->cancelled, atomic_load(&q->user_cancelled));
+  pthread_mutex_unlock(&q->lock);
+  memset(&q->head_info, 0, sizeof q->head_info);
+  memcpy(q->head_info.key.query_id, q->qid, 16);
+  q->head_info.key.stage_id = dq_stage_id(q->head);
+  snprintf(q->head_info.worker_url, sizeof q->head_info.worker_url,
+           "coordinator");
+
+  /* Deliver every non-head stage's task plans, bottom-up. */
+  int rc = 0;
+  size_t n_stages = dq_plan_n_stages(q->plan);
+  q->n_tasks = 0;
+  for (size_t s = 0; s + 1 < n_stages; s++)
+    q->n_tasks +=
+        dq_stage_task_count(dq_plan_stage_by_id(q->plan, (uint32_t)s + 1));
+  q->tasks = calloc(q->n_tasks ? q->n_tasks : 1, sizeof *q->tasks);
+  if (q->tasks == NULL) {
+    q->n_tasks = 0;
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  }
+  size_t next = 0;
+  for (size_t s = 0; rc == 0 && s + 1 < n_stages; s++)
+    rc = deliver_stage(q, dq_plan_stage_by_id(q->plan, (uint32_t)s + 1),
+                       &next, err);
+
+  /* Open the head's readers: their ExecuteTasks start the work.  They are
+   * built aside and published under the lock, for dq_query_cancel. */
+  dq_input_boundary *inputs = NULL;
+  size_t n_inputs = 0;
+  dq_reader **readers = NULL;
+  if (rc == 0)
+    rc = build_inputs(q, q->head, &inputs, &n_inputs, err);
+  if (rc == 0) {
+    readers = calloc(n_inputs ? n_inputs : 1, sizeof *readers);
+    if (readers == NULL)
+      rc = dq_error_set(err, DQ_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; rc == 0 && i < n_inputs; i++) {
+    const dq_schema *schema =
+        dq_stage_read_schema(q->head, inputs[i].producer_stage_id);
+    rc = dq_reader_start(&inputs[i], schema, q->qid, 0, 1, 1,
+                         coord_source_open, q, &readers[i], err);
+  }
+  pthread_mutex_lock(&q->lock);
+  q->inputs = inputs;
+  q->n_inputs = readers != NULL ? n_inputs : 0;
+  q->readers = readers;
+  if (inputs != NULL && readers == NULL) {
+    free_inputs(inputs, n_inputs);
+    q->inputs = NULL;
+  }
+  if (atomic_load(&q->user_cancelled)) /* a cancel raced with the attempt */
+    for (size_t i = 0; q->readers != NULL && i < q->n_inputs; i++)
+      if (q->readers[i] != NULL)
+        dq_reader_cancel(q->readers[i]);
+  pthread_mutex_unlock(&q->lock);
+  if (rc == 0) {
+    dq_exec_env *env = &q->env;
+    memset(env, 0, sizeof *env);
+    env->task_number = 0;
+    env->task_count = 1;
+    env->n_partitions = 1;
+    env->batch_rows = q->settings.batch_rows;
+    env->cancelled = &q->cancelled;
+    env->reader_ctx = q;
+    env->read_open = head_read_open;
+    env->read_next = head_read_next;
+    env->read_close = head_read_close;
+    rc = dq_exec_open(q->head, env, 0, &q->exec, err);
+  }
+  return rc;
+}
+
+/* Appends a sentence to err's message (code and origin stay). */
+static void append_message(dq_error *err, const char *fmt, ...)
+    DQ_PRINTF(2, 3);
+static void append_message(dq_error *err, const char *fmt, ...) {
+  size_t len = strlen(err->message);
+  if (len + 1 >= sizeof err->message)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->message + len, sizeof err->message - len, fmt, ap);
+  va_end(ap);
+}
+
+/* Which of the attempt's workers err names, or n_workers. */
+static size_t lost_worker(const dq_query *q, const dq_error *err) {
+  for (size_t i = 0; i < q->n_workers; i++)
+    if (strcmp(q->urls[i], err->worker_url) == 0)
+      return i;
+  return q->n_workers;
+}
+
+static void drop_worker(dq_query *q, size_t w) {
+  if (q->channels[w] != NULL)
+    q->ops->channel_close(q->channels[w]);
+  free(q->urls[w]);
+  memmove(&q->urls[w], &q->urls[w + 1],
+          (q->n_workers - w - 1) * sizeof *q->urls);
+  memmove(&q->channels[w], &q->channels[w + 1],
+          (q->n_workers - w - 1) * sizeof *q->channels);
+  q->n_workers--;
+}
+
+/* An attempt ended with error rc (in *err) before any row reached the
+ * caller.  When it is a worker loss and attempts are left, runs the plan
+ * again on the survivors (repeatedly, if the next attempt loses one too)
+ * and returns 0; otherwise returns the error to report, in *err. */
+static int recover(dq_query *q, int rc, dq_error *err) {
+  while (rc < 0) {
+    if (!is_worker_loss(rc) || atomic_load(&q->user_cancelled))
+      return rc; /* a query error, or the caller's cancel: as it was */
+    size_t w = lost_worker(q, err);
+    if (w == q->n_workers)
+      return rc; /* names no worker of ours: nothing to re-place */
+    if (q->n_workers == 1) {
+      note_loss(q, q->urls[w], err, 0);
+      append_message(err, " (every worker of the query was lost: %u "
+                          "attempt%s)",
+                     q->attempt, q->attempt == 1 ? "" : "s");
+      return rc;
+    }
+    if (q->attempt >= q->max_attempts) {
+      note_loss(q, q->urls[w], err, 0);
+      append_message(err, " (a worker was lost in each of the query's %u "
+                          "attempts: [executor] max_task_attempts)",
+                     q->attempt);
+      return rc;
+    }
+    note_loss(q, q->urls[w], err, 1);
+    stop_all(q);
+    attempt_free(q);
+    drop_worker(q, w);
+    q->attempt++;
+    rc = attempt_begin(q, err);
+  }
+  return 0;
 }
 
 int dq_query_start(dq_context *ctx, const dq_plan *plan,
@@ -291,90 +540,76 @@ int dq_query_start(dq_context *ctx, const dq_plan *plan,
   dq_query *q = calloc(1, sizeof *q);
   if (q == NULL)
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  pthread_mutex_init(&q->lock, NULL);
   q->ctx = ctx;
-  dq_query_settings_from_config(dq_context_config(ctx), &q->settings);
+  const dq_config *cfg = dq_context_config(ctx);
+  dq_query_settings_from_config(cfg, &q->settings);
+  q->max_attempts = (uint32_t)dq_config_executor(cfg, "max_task_attempts");
+  if (q->max_attempts == 0)
+    q->max_attempts = 1;
+  q->avoid_ms = dq_config_executor(cfg, "worker_avoid_ms");
+  q->attempt = 1;
   q->ops = dq_context_ops(ctx);
   q->transport = dq_context_transport(ctx);
   q->plan = plan;
   q->head = head;
+  q->head_blocking = head_is_blocking(head);
   q->t_start = dq_now_ns();
-  if (getrandom(q->qid, sizeof q->qid, 0) != (ssize_t)sizeof q->qid) {
-    for (size_t i = 0; i < sizeof q->qid; i++) /* never reached in practice */
-      q->qid[i] = (uint8_t)(dq_now_ns() >> (i % 8));
-  }
-  q->qid[6] = (uint8_t)((q->qid[6] & 0x0f) | 0x40); /* UUID version 4 */
-  q->qid[8] = (uint8_t)((q->qid[8] & 0x3f) | 0x80);
+
+  /* Workers lost recently (by any query of this process) are skipped,
+   * unless that would leave none: then they get another chance. */
+  size_t n_avoided = 0;
+  for (size_t i = 0; i < n_workers; i++)
+    n_avoided += dq_membership_avoided(worker_urls[i]) != 0;
+  int skip_avoided = n_avoided < n_workers;
 
   int rc = 0;
-  q->n_workers = n_workers;
   q->urls = calloc(n_workers ? n_workers : 1, sizeof *q->urls);
   q->channels = calloc(n_workers ? n_workers : 1, sizeof *q->channels);
   if (q->urls == NULL || q->channels == NULL)
     rc = dq_error_set(err, DQ_ENOMEM, "out of memory");
   for (size_t i = 0; rc == 0 && i < n_workers; i++) {
-    q->urls[i] = strdup(worker_urls[i]);
-    if (q->urls[i] == NULL) {
+    if (skip_avoided && dq_membership_avoided(worker_urls[i]))
+      continue;
+    size_t k = q->n_workers;
+    q->urls[k] = strdup(worker_urls[i]);
+    if (q->urls[k] == NULL) {
       rc = dq_error_set(err, DQ_ENOMEM, "out of memory");
       break;
     }
-    rc = q->ops->channel_open(q->transport, q->urls[i], &q->channels[i], err);
+    q->n_workers++;
+    rc = q->ops->channel_open(q->transport, q->urls[k], &q->channels[k], err);
     if (rc < 0) {
-      q->channels[i] = NULL;
+      q->channels[k] = NULL;
       if (err->worker_url[0] == '\0')
-        dq_error_set_origin(err, q->urls[i], NULL);
+        dq_error_set_origin(err, q->urls[k], NULL);
+      /* An unreachable worker is left out while others remain to try. */
+      if (is_worker_loss(rc)) {
+        note_loss(q, q->urls[k], err, 0);
+        free(q->urls[k]);
+        q->urls[k] = NULL;
+        q->n_workers--;
+        rc = 0;
+      }
     }
   }
-
-  /* Deliver every non-head stage's task plans, bottom-up. */
-  size_t n_stages = dq_plan_n_stages(plan);
-  for (size_t s = 0; rc == 0 && s + 1 < n_stages; s++)
-    q->n_tasks += dq_stage_task_count(dq_plan_stage_by_id(plan, (uint32_t)s + 1));
-  if (rc == 0) {
-    q->tasks = calloc(q->n_tasks ? q->n_tasks : 1, sizeof *q->tasks);
-    if (q->tasks == NULL)
-      rc = dq_error_set(err, DQ_ENOMEM, "out of memory");
-  }
-  size_t next = 0;
-  for (size_t s = 0; rc == 0 && s + 1 < n_stages; s++)
-    rc = deliver_stage(q, dq_plan_stage_by_id(plan, (uint32_t)s + 1), &next,
-                       err);
-
-  /* Open the head's readers: their ExecuteTasks start the work. */
-  if (rc == 0)
-    rc = build_inputs(q, head, &q->inputs, &q->n_inputs, err);
-  if (rc == 0) {
-    q->readers = calloc(q->n_inputs ? q->n_inputs : 1, sizeof *q->readers);
-    if (q->readers == NULL)
-      rc = dq_error_set(err, DQ_ENOMEM, "out of memory");
-  }
-  for (size_t i = 0; rc == 0 && i < q->n_inputs; i++) {
-    const dq_schema *schema =
-        dq_stage_read_schema(head, q->inputs[i].producer_stage_id);
-    rc = dq_reader_start(&q->inputs[i], schema, q->qid, 0, 1, 1,
-                         coord_source_open, q, &q->readers[i], err);
+  if (rc == 0 && q->n_workers == 0 && q->n_losses > 0 &&
+      dq_plan_n_stages(plan) > 1) {
+    *err = q->losses[q->n_losses - 1].reason;
+    rc = err->code;
+    append_message(err, " (none of the query's %zu workers could be "
+                        "reached)", n_workers);
   }
   if (rc == 0) {
-    dq_exec_env *env = &q->env;
-    env->task_number = 0;
-    env->task_count = 1;
-    env->n_partitions = 1;
-    env->batch_rows = q->settings.batch_rows;
-    env->cancelled = &q->cancelled;
-    env->reader_ctx = q;
-    env->read_open = head_read_open;
-    env->read_next = head_read_next;
-    env->read_close = head_read_close;
-    rc = dq_exec_open(head, env, 0, &q->exec, err);
+    rc = attempt_begin(q, err);
+    if (rc < 0)
+      rc = recover(q, rc, err);
   }
   if (rc < 0) {
-    atomic_store(&q->cancelled, true);
+    stop_all(q);
     query_free(q);
     return rc;
   }
-  memcpy(q->head_info.key.query_id, q->qid, 16);
-  q->head_info.key.stage_id = dq_stage_id(head);
-  snprintf(q->head_info.worker_url, sizeof q->head_info.worker_url,
-           "coordinator");
   *out = q;
   return 0;
 }
@@ -383,22 +618,26 @@ const dq_schema *dq_query_schema(const dq_query *q) {
   return dq_stage_schema(q->head);
 }
 
-/* Stops everything still running; the error (if any) is kept. */
-static void stop_all(dq_query *q) {
-  atomic_store(&q->cancelled, true);
-  for (size_t i = 0; i < q->n_inputs; i++)
-    dq_reader_cancel(q->readers[i]);
-}
-
-/* The query ran to its end: ask every task for its metrics. */
+/* The query ran to its end: ask every task for its metrics.  A worker lost
+ * by now costs its tasks' metrics only (the answer is out); it is asked
+ * once, not once per task, so a stopped one costs one deadline. */
 static void collect_metrics(dq_query *q) {
   for (size_t i = 0; i < q->n_tasks; i++) {
     qtask *qt = &q->tasks[i];
+    int gone = 0;
+    for (size_t l = 0; l < q->n_losses && !gone; l++)
+      gone = q->losses[l].attempt == q->attempt &&
+             strcmp(q->losses[l].worker_url, q->urls[qt->worker]) == 0;
+    if (gone)
+      continue;
     dq_task_metrics m;
     dq_error err;
     dq_error_clear(&err);
-    if (q->ops->coord_finish(qt->coord, &m, &err) < 0)
+    if (q->ops->coord_finish(qt->coord, &m, &err) < 0) {
+      if (is_worker_loss(err.code))
+        note_loss(q, q->urls[qt->worker], &err, 0);
       continue; /* metrics are best effort: the answer is already out */
+    }
     dq_task_info *info = &qt->info;
     info->queued_ns = m.queued_ns;
     info->run_ns = m.run_ns;
@@ -439,13 +678,41 @@ int dq_query_next(dq_query *q, dq_batch **out, dq_error *err) {
   }
   if (q->done)
     return 0;
-  int rc = dq_exec_next(q->exec, out, err);
+  dq_error e;
+  dq_error_clear(&e);
+  int rc;
+  while ((rc = dq_exec_next(q->exec, out, &e)) < 0) {
+    if (e.code == 0)
+      dq_error_set(&e, rc, "%s", dq_strerror(rc));
+    if (!is_worker_loss(rc) || atomic_load(&q->user_cancelled))
+      break;
+    if (q->head_info.batches_out == 0) {
+      /* Nothing reached the caller: run the plan again elsewhere. */
+      rc = recover(q, rc, &e);
+      if (rc < 0)
+        break;
+      continue;
+    }
+    /* Rows were handed out.  A blocking head (head_blocking) read all its
+     * input before its first row, so only a streaming head gets here; a
+     * re-run would return the rows again. */
+    size_t w = lost_worker(q, &e);
+    if (w < q->n_workers)
+      note_loss(q, q->urls[w], &e, 0);
+    append_message(&e, " (worker lost after %llu rows were returned%s; "
+                       "running the query again would return them twice, "
+                       "so it fails: only resumable streams could "
+                       "continue it)",
+                   (unsigned long long)q->head_info.rows_out,
+                   q->head_blocking ? ""
+                                    : " by a head that streams its input");
+    break;
+  }
   if (rc < 0) {
     q->failed = 1;
+    q->error = e;
     if (err != NULL)
-      q->error = *err;
-    else
-      dq_error_set(&q->error, rc, "%s", dq_strerror(rc));
+      *err = e;
     stop_all(q);
     return rc;
   }
@@ -461,8 +728,10 @@ int dq_query_next(dq_query *q, dq_batch **out, dq_error *err) {
 }
 
 void dq_query_cancel(dq_query *q) {
-  if (q != NULL)
-    stop_all(q);
+  if (q == NULL)
+    return;
+  atomic_store(&q->user_cancelled, true);
+  stop_all(q);
 }
 
 void dq_query_close(dq_query *q) {
@@ -471,6 +740,17 @@ void dq_query_close(dq_query *q) {
   if (!q->done)
     stop_all(q);
   query_free(q);
+}
+
+uint32_t dq_query_attempt(const dq_query *q) { return q->attempt; }
+
+size_t dq_query_n_losses(const dq_query *q) { return q->n_losses; }
+
+int dq_query_loss_info(const dq_query *q, size_t i, dq_worker_loss *out) {
+  if (i >= q->n_losses)
+    return DQ_EINVAL;
+  *out = q->losses[i];
+  return 0;
 }
 
 size_t dq_query_n_tasks(const dq_query *q) { return q->n_tasks + 1; }

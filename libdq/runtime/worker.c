@@ -248,7 +248,8 @@ static void task_cancel(task *t) {
 /* A peer this worker could not reach (refused, TLS trouble) may well be
  * reachable from the coordinator: the message names both ends. */
 static void name_both_ends(task *t, dq_error *err) {
-  if (err->code == DQ_EUNAVAILABLE && err->worker_url[0] != '\0' &&
+  if ((err->code == DQ_EUNAVAILABLE || err->code == DQ_ECONFIG) &&
+      err->worker_url[0] != '\0' &&
       strcmp(err->worker_url, t->w->url) != 0 &&
       strstr(err->message, t->w->url) == NULL) {
     char m[sizeof err->message];
@@ -1244,7 +1245,33 @@ static void *reaper_main(void *arg) {
 
 int dq_worker_start(dq_context *ctx, const char *listen_url, dq_worker **out,
                     dq_error *err) {
+  return dq_worker_start_advertised(ctx, listen_url, NULL, out, err);
+}
+
+/* The URL a worker reports must be the one coordinators reach it by: it
+ * is what GetWorkerInfo answers, what its errors name (a coordinator
+ * matches that against its worker list to tell which worker it lost) and
+ * how it recognises its own tasks among a consumer's producers. */
+int dq_worker_start_advertised(dq_context *ctx, const char *listen_url,
+                               const char *advertise_url, dq_worker **out,
+                               dq_error *err) {
   *out = NULL;
+  if (advertise_url != NULL) {
+    const char *a = strstr(advertise_url, "://");
+    const char *l = listen_url ? strstr(listen_url, "://") : NULL;
+    if (a == NULL || a == advertise_url || a[3] == '\0' ||
+        strlen(advertise_url) >= sizeof(((dq_worker *)0)->url))
+      return dq_error_set(err, DQ_EINVAL,
+                          "the advertised URL '%s' is not SCHEME://ADDRESS",
+                          advertise_url);
+    if (l != NULL && (a - advertise_url != l - listen_url ||
+                      strncmp(advertise_url, listen_url,
+                              (size_t)(a - advertise_url)) != 0))
+      return dq_error_set(err, DQ_EINVAL,
+                          "the advertised URL '%s' has another scheme than "
+                          "the listen URL '%s'",
+                          advertise_url, listen_url);
+  }
   dq_worker *w = calloc(1, sizeof *w);
   if (w == NULL)
     return dq_error_set(err, DQ_ENOMEM, "out of memory");
@@ -1290,7 +1317,8 @@ int dq_worker_start(dq_context *ctx, const char *listen_url, dq_worker **out,
     free(w);
     return rc;
   }
-  snprintf(w->url, sizeof w->url, "%s", w->ops->server_url(w->server));
+  snprintf(w->url, sizeof w->url, "%s",
+           advertise_url ? advertise_url : w->ops->server_url(w->server));
   if (pthread_create(&w->reaper, NULL, reaper_main, w) == 0)
     w->reaper_started = 1;
   else {

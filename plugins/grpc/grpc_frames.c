@@ -120,7 +120,9 @@ int grpc_f_status_error(grpc_status_code status, grpc_slice details,
                           "worker, tls_ca here)",
                           url);
     else if (strstr(msg, "Ssl handshake failed") != NULL)
-      code = dq_error_set(err, DQ_EUNAVAILABLE,
+      /* DQ_ECONFIG, not a lost worker: a retry elsewhere would hide a
+       * misconfiguration behind a smaller cluster. */
+      code = dq_error_set(err, DQ_ECONFIG,
                           "worker %s is up, but the TLS handshake with it "
                           "failed: the side dialing it does not trust its "
                           "certificate ([transport.grpc] tls_ca there, or "
@@ -137,7 +139,7 @@ int grpc_f_status_error(grpc_status_code status, grpc_slice details,
                         url);
     break;
   case GRPC_STATUS_UNAUTHENTICATED:
-    code = dq_error_set(err, DQ_EUNAVAILABLE,
+    code = dq_error_set(err, DQ_ECONFIG, /* as an untrusted certificate */
                         "worker %s rejected the token (check [transport.grpc] "
                         "token on both sides)",
                         url);

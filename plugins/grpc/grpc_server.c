@@ -845,7 +845,7 @@ static void run_call(scall *c) {
     send_status(c, &e);
   } else if (!c->authorized) {
     dq_error e;
-    dq_error_set(&e, DQ_EUNAVAILABLE,
+    dq_error_set(&e, DQ_ECONFIG, /* a misconfiguration, not a lost worker */
                  "worker %s rejected the token: the bearer token is missing "
                  "or differs from its [transport.grpc] token",
                  srv->url);

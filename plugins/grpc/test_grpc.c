@@ -389,10 +389,10 @@ static void test_token(void **state) {
   dq_error err;
   if (info_call(&good, url, &wi, &err) < 0)
     fail_msg("right token: %s", err.message);
-  assert_int_equal(info_call(&none, url, &wi, &err), DQ_EUNAVAILABLE);
+  assert_int_equal(info_call(&none, url, &wi, &err), DQ_ECONFIG);
   assert_non_null(strstr(err.message, "rejected the token"));
   assert_string_equal(err.worker_url, url);
-  assert_int_equal(info_call(&wrong, url, &wi, &err), DQ_EUNAVAILABLE);
+  assert_int_equal(info_call(&wrong, url, &wi, &err), DQ_ECONFIG);
   assert_non_null(strstr(err.message, "rejected the token"));
   /* Streams are guarded too, not just the unary call. */
   dq_channel *ch;
@@ -401,7 +401,7 @@ static void test_token(void **state) {
   req.partition_end = 1;
   dq_stream *s;
   assert_int_equal(wrong.ops->execute_task(ch, &req, &s, &err),
-                   DQ_EUNAVAILABLE);
+                   DQ_ECONFIG);
   assert_non_null(strstr(err.message, "rejected the token"));
   wrong.ops->channel_close(ch);
   server.ops->stop(srv);
@@ -476,7 +476,7 @@ static void test_tls(void **state) {
   if (info_call(&good, url, &wi, &err) < 0)
     fail_msg("TLS with the right CA: %s", err.message);
   assert_string_equal(wi.version, "fake-1.2.3");
-  assert_int_equal(info_call(&wrong, url, &wi, &err), DQ_EUNAVAILABLE);
+  assert_int_equal(info_call(&wrong, url, &wi, &err), DQ_ECONFIG);
   assert_string_equal(err.worker_url, url);
   assert_int_equal(info_call(&plain, url, &wi, &err), DQ_EUNAVAILABLE);
   server.ops->stop(srv);
