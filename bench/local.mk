@@ -89,8 +89,8 @@ bench: all $(BENCH_PROGS)
 # rows kept in memory for dq.  Skipped with a message when node or npm is
 # missing; an npm install that fails is a failure.
 #
-#   make bench-peer                        # SF 1, 5 runs, 1 and 2 threads
-#   make bench-peer PEER_SCALE=0.1 PEER_RUNS=5 PEER_QUERIES=q1,q6
+#   make bench-peer      # SF 1, 3 rounds of 5 runs, 1 and 2 threads (~5 min)
+#   make bench-peer PEER_SCALE=0.1 PEER_ROUNDS=1 PEER_QUERIES=q1,q6
 EXTRA_PROGRAMS += bench/peer_bench
 CLEANFILES += bench/peer_bench
 bench_peer_bench_SOURCES = bench/peer_bench.c $(BENCH_COMMON)
@@ -108,6 +108,7 @@ EXTRA_DIST += $(PEER_SRC) $(PEER_SQL)
 PEER_SCALE = 1
 PEER_SEED = 0
 PEER_RUNS = 5
+PEER_ROUNDS = 3
 PEER_THREADS = 1,2
 PEER_QUERIES = q1,q3,q5,q6,q10,q12,q14,q18,q19
 
@@ -137,7 +138,7 @@ bench-peer: all bench/peer_bench
 	unset DQ_CONFIG DQ_TRANSPORT; \
 	{ bench/peer_bench --data $$data --peer-dir $$node_dir \
 	    --sql-dir $(srcdir)/bench/peer/queries --scale $(PEER_SCALE) \
-	    --seed $(PEER_SEED) --runs $(PEER_RUNS) --threads $(PEER_THREADS) \
+	    --seed $(PEER_SEED) --runs $(PEER_RUNS) --rounds $(PEER_ROUNDS) --threads $(PEER_THREADS) \
 	    --queries $(PEER_QUERIES) --json $$out.json; echo $$? > $$out.rc; \
 	} | tee $$out.md; st=`cat $$out.rc`; rm -f $$out.rc; \
 	echo "results: $$out.json $$out.md"; exit $$st

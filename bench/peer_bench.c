@@ -30,8 +30,12 @@
  * validation parameters libdq's built-in plans use.
  *
  *   peer_bench --data DIR --peer-dir DIR --sql-dir DIR [--node PROG]
- *              [--scale S] [--seed N] [--runs N] [--warmup N]
+ *              [--scale S] [--seed N] [--runs N] [--rounds N] [--warmup N]
  *              [--threads 1,2] [--queries q1,q6] [--json FILE]
+ *
+ * --rounds R repeats the whole set R times (each round every query, in
+ * turn) and summarizes each query by the median of the rounds' dq/DuckDB
+ * ratios, with their spread.
  *
  * --data holds TABLE.csv for the eight tables (`dq gen --format csv`);
  * --peer-dir holds duckdb_peer.mjs and its node_modules.  `make bench-peer`
@@ -59,6 +63,7 @@
 
 #define MAX_RUNS 64
 #define MAX_THREADS 8
+#define MAX_ROUNDS 9
 
 /* --- growable text ------------------------------------------------------------*/
 
@@ -539,7 +544,7 @@ typedef struct opts {
   const char *data, *peer_dir, *sql_dir, *node, *queries, *json;
   double scale;
   uint64_t seed;
-  int runs, warmup;
+  int runs, warmup, rounds;
   uint32_t threads[MAX_THREADS];
   size_t n_threads;
 } opts;
@@ -571,11 +576,11 @@ static figures summarize(double *v, int n) {
   return f;
 }
 
-/* ratio[q][t]: dq/DuckDB median, 0 when not measured. */
-static double ratios[16][MAX_THREADS];
+/* ratios[round][q][t]: dq/DuckDB medians, 0 when not measured. */
+static double ratios[MAX_ROUNDS][16][MAX_THREADS];
 
-static int bench_one(const opts *o, size_t qi, const char *qname, peer *p,
-                     dq_side *d, bench_json *j) {
+static int bench_one(const opts *o, int round, size_t qi, const char *qname,
+                     peer *p, dq_side *d, bench_json *j) {
   char path[4096], why[1024];
   snprintf(path, sizeof path, "%s/%s.sql", o->sql_dir, qname);
   char *sql = read_file(path);
@@ -650,11 +655,11 @@ static int bench_one(const opts *o, size_t qi, const char *qname, peer *p,
     if (rc < 0)
       break;
     figures fd = summarize(vd, o->runs), fk = summarize(vk, o->runs);
-    ratios[qi][ti] = fd.med / fk.med;
+    ratios[round][qi][ti] = fd.med / fk.med;
     printf("| %s | %u | %.4f / **%.4f** / %.4f | %.4f / **%.4f** / %.4f | "
            "**%.2f** | %lld |\n",
            qname, T, fd.min, fd.med, fd.max, fk.min, fk.med, fk.max,
-           ratios[qi][ti], (long long)a.rows);
+           ratios[round][qi][ti], (long long)a.rows);
     fflush(stdout);
     bench_json_begin_object(j, NULL);
     bench_json_str(j, "query", qname);
@@ -665,7 +670,8 @@ static int bench_one(const opts *o, size_t qi, const char *qname, peer *p,
     bench_json_num(j, "duckdb_min_s", fk.min);
     bench_json_num(j, "duckdb_median_s", fk.med);
     bench_json_num(j, "duckdb_max_s", fk.max);
-    bench_json_num(j, "ratio", ratios[qi][ti]);
+    bench_json_int(j, "round", round + 1);
+    bench_json_num(j, "ratio", ratios[round][qi][ti]);
     bench_json_int(j, "rows", a.rows);
     bench_json_end_object(j);
   }
@@ -679,13 +685,14 @@ static int bench_one(const opts *o, size_t qi, const char *qname, peer *p,
 static void usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s --data DIR --peer-dir DIR --sql-dir DIR [--node PROG] "
-          "[--scale S] [--seed N] [--runs N] [--warmup N] [--threads 1,2] "
+          "[--scale S] [--seed N] [--runs N] [--rounds N] [--warmup N] "
+          "[--threads 1,2] "
           "[--queries q1,q6] [--json FILE]\n",
           argv0);
 }
 
 int main(int argc, char **argv) {
-  opts o = {NULL, NULL, NULL, "node", NULL, NULL, 1.0, 0, 5, 1, {1, 2}, 2};
+  opts o = {NULL, NULL, NULL, "node", NULL, NULL, 1.0, 0, 5, 1, 1, {1, 2}, 2};
   for (int i = 1; i < argc; i++) {
     const char *v;
     if ((v = bench_opt(argc, argv, &i, "--data")) != NULL)
@@ -708,6 +715,8 @@ int main(int argc, char **argv) {
       o.runs = atoi(v);
     else if ((v = bench_opt(argc, argv, &i, "--warmup")) != NULL)
       o.warmup = atoi(v);
+    else if ((v = bench_opt(argc, argv, &i, "--rounds")) != NULL)
+      o.rounds = atoi(v);
     else if ((v = bench_opt(argc, argv, &i, "--threads")) != NULL) {
       o.n_threads = 0;
       for (const char *p = v; *p;) {
@@ -731,9 +740,11 @@ int main(int argc, char **argv) {
     usage(argv[0]);
     return 2;
   }
-  if (o.runs < 1 || o.runs > MAX_RUNS || o.warmup < 0 || o.scale <= 0) {
-    fprintf(stderr, "peer_bench: --runs takes 1 to %d, --warmup 0 or more, "
-                    "--scale a positive number\n", MAX_RUNS);
+  if (o.runs < 1 || o.runs > MAX_RUNS || o.warmup < 0 || o.scale <= 0 ||
+      o.rounds < 1 || o.rounds > MAX_ROUNDS) {
+    fprintf(stderr, "peer_bench: --runs takes 1 to %d, --rounds 1 to %d, "
+                    "--warmup 0 or more, --scale a positive number\n",
+            MAX_RUNS, MAX_ROUNDS);
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -765,6 +776,7 @@ int main(int argc, char **argv) {
   bench_machine(&j, stdout);
   bench_json_num(&j, "scale", o.scale);
   bench_json_int(&j, "runs", o.runs);
+  bench_json_int(&j, "rounds", o.rounds);
   bench_json_num(&j, "duckdb_load_s", t_load);
   printf("DuckDB (@duckdb/node-api, resident node process) loaded the eight "
          "tables from %s in %.1f s.\n"
@@ -774,36 +786,61 @@ int main(int argc, char **argv) {
          "T threads: T inmem workers vs DuckDB threads=T.\n\n",
          o.data, t_load, o.scale, (unsigned long long)o.seed, o.runs,
          o.warmup);
-  printf("| query | threads | dq s min / median / max | DuckDB s min / median "
-         "/ max | dq/DuckDB | rows |\n|---|---:|---|---|---:|---:|\n");
-  fflush(stdout);
   bench_json_begin_array(&j, "queries");
   int failed = 0;
-  size_t qi = 0;
+  size_t nq = 0;
   const char *names[16];
-  for (const char *const *q = dq_tpch_query_names(); *q != NULL && qi < 16;
-       q++) {
-    if (!in_list(o.queries, *q))
-      continue;
-    names[qi] = *q;
-    if (bench_one(&o, qi, *q, &p, &d, &j) < 0)
-      failed = 1;
-    qi++;
+  for (const char *const *q = dq_tpch_query_names(); *q != NULL && nq < 16;
+       q++)
+    if (in_list(o.queries, *q))
+      names[nq++] = *q;
+  /* Rounds outermost: each is every query once, so a round's ratios come
+   * from one stretch of time and the rounds from different ones. */
+  for (int r = 0; r < o.rounds; r++) {
+    if (o.rounds > 1)
+      printf("Round %d of %d.\n\n", r + 1, o.rounds);
+    printf("| query | threads | dq s min / median / max | DuckDB s min / "
+           "median / max | dq/DuckDB | rows |\n|---|---:|---|---|---:|---:|\n");
+    fflush(stdout);
+    for (size_t q = 0; q < nq; q++)
+      if (bench_one(&o, r, q, names[q], &p, &d, &j) < 0)
+        failed = 1;
+    printf("\n");
   }
   bench_json_end_array(&j);
-  /* The summary: dq/DuckDB per query and threads, and the geometric mean
-   * of the queries measured at each. */
-  printf("\n| query |");
+  /* The summary: per query and threads the median over the rounds of
+   * dq/DuckDB (the rounds' spread in brackets), and the geometric mean of
+   * those medians. */
+  if (o.rounds > 1)
+    printf("dq/DuckDB, median of the %d rounds' medians (their spread):\n\n",
+           o.rounds);
+  printf("| query |");
   for (size_t t = 0; t < o.n_threads; t++)
     printf(" %u thread%s |", o.threads[t], o.threads[t] > 1 ? "s" : "");
   printf("\n|---|");
   for (size_t t = 0; t < o.n_threads; t++)
-    printf("---:|");
+    printf("---|");
   printf("\n");
-  for (size_t q = 0; q < qi; q++) {
+  double med[16][MAX_THREADS];
+  for (size_t q = 0; q < nq; q++) {
     printf("| %s |", names[q]);
-    for (size_t t = 0; t < o.n_threads; t++)
-      printf(ratios[q][t] > 0 ? " %.2f |" : " failed |", ratios[q][t]);
+    for (size_t t = 0; t < o.n_threads; t++) {
+      double v[MAX_ROUNDS];
+      int ok = 1;
+      for (int r = 0; r < o.rounds; r++)
+        ok &= (v[r] = ratios[r][q][t]) > 0;
+      med[q][t] = 0;
+      if (!ok) {
+        printf(" failed |");
+        continue;
+      }
+      figures f = summarize(v, o.rounds);
+      med[q][t] = f.med;
+      if (o.rounds > 1)
+        printf(" %.2f (%.2f–%.2f) |", f.med, f.min, f.max);
+      else
+        printf(" %.2f |", f.med);
+    }
     printf("\n");
   }
   printf("| geometric mean |");
@@ -811,9 +848,9 @@ int main(int argc, char **argv) {
   for (size_t t = 0; t < o.n_threads; t++) {
     double s = 0;
     int n = 0;
-    for (size_t q = 0; q < qi; q++)
-      if (ratios[q][t] > 0) {
-        s += log(ratios[q][t]);
+    for (size_t q = 0; q < nq; q++)
+      if (med[q][t] > 0) {
+        s += log(med[q][t]);
         n++;
       }
     printf(n ? " %.2f |" : " |", exp(s / (n ? n : 1)));
