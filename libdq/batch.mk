@@ -7,7 +7,8 @@ libdq_libdqcore_la_SOURCES += \
 	libdq/array.c \
 	libdq/batch.c \
 	libdq/builder.c \
-	libdq/arrow_c.c
+	libdq/arrow_c.c \
+	libdq/decimal_width.c libdq/decimal_width.h
 
 check_PROGRAMS += tests/test_batch
 TESTS += tests/test_batch
