@@ -3,7 +3,8 @@
  * 128 bits otherwise (decimal128, "d:P,S").  The width follows from the
  * type alone (dq_type_width), so two arrays of one type always share a
  * layout; arithmetic widens to 128 bits and narrows its result with an
- * exact check.  The functions below read and write one value of either width. */
+ * exact check.  The functions below read and write one value of either
+ * width. */
 #ifndef DQ_DECIMAL_WIDTH_H
 #define DQ_DECIMAL_WIDTH_H
 
