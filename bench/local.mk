@@ -78,3 +78,69 @@ bench: all $(BENCH_PROGS)
 	exit $$st
 
 .PHONY: bench
+
+# --- make bench-peer: dq against DuckDB, side by side ------------------------
+# bench/peer_bench runs each built-in query on dq and on DuckDB (npm
+# @duckdb/node-api, pinned in bench/peer/package-lock.json and installed
+# with `npm ci` into the build tree, never the source tree) at 1 and 2
+# threads, interleaved, every answer compared.  Both read the same data: the
+# tables of `dq gen --format csv` at PEER_SCALE (generated once into
+# bench/peer-data/ of the build tree and kept there) for DuckDB, the same
+# rows kept in memory for dq.  Skipped with a message when node or npm is
+# missing; an npm install that fails is a failure.
+#
+#   make bench-peer      # SF 1, 3 rounds of 5 runs, 1 and 2 threads (~5 min)
+#   make bench-peer PEER_SCALE=0.1 PEER_ROUNDS=1 PEER_QUERIES=q1,q6
+EXTRA_PROGRAMS += bench/peer_bench
+CLEANFILES += bench/peer_bench
+bench_peer_bench_SOURCES = bench/peer_bench.c $(BENCH_COMMON)
+bench_peer_bench_LDADD = $(BENCH_LIBS) -lm
+
+PEER_SRC = bench/peer/package.json bench/peer/package-lock.json \
+	bench/peer/duckdb_peer.mjs
+PEER_SQL = bench/peer/queries/q1.sql bench/peer/queries/q3.sql \
+	bench/peer/queries/q5.sql bench/peer/queries/q6.sql \
+	bench/peer/queries/q10.sql bench/peer/queries/q12.sql \
+	bench/peer/queries/q14.sql bench/peer/queries/q18.sql \
+	bench/peer/queries/q19.sql
+EXTRA_DIST += $(PEER_SRC) $(PEER_SQL)
+
+PEER_SCALE = 1
+PEER_SEED = 0
+PEER_RUNS = 5
+PEER_ROUNDS = 3
+PEER_THREADS = 1,2
+PEER_QUERIES = q1,q3,q5,q6,q10,q12,q14,q18,q19
+
+bench-peer: all bench/peer_bench
+	@for prog in node npm; do \
+	  if ! command -v $$prog >/dev/null 2>&1; then \
+	    echo "bench-peer: skipped: $$prog is not installed (the DuckDB peer runs on Node.js with npm)"; \
+	    exit 0; \
+	  fi; \
+	done; \
+	node_dir=bench/peer-node; data=bench/peer-data/sf$(PEER_SCALE)-seed$(PEER_SEED); \
+	$(MKDIR_P) $$node_dir bench/results || exit 1; \
+	for f in $(PEER_SRC); do cp $(srcdir)/$$f $$node_dir/ || exit 1; done; \
+	if test ! -d $$node_dir/node_modules/@duckdb/node-api; then \
+	  echo "bench-peer: installing @duckdb/node-api with npm ci into $$node_dir"; \
+	  (cd $$node_dir && npm ci --no-audit --no-fund --loglevel=error) || { \
+	    echo "bench-peer: npm ci failed in $$node_dir (is the npm registry reachable?)" >&2; exit 1; }; \
+	fi; \
+	if test ! -f $$data/.complete; then \
+	  echo "bench-peer: generating the tables at SF $(PEER_SCALE) into $$data"; \
+	  rm -rf $$data && $(MKDIR_P) $$data && \
+	  tools/dq gen --format csv --scale $(PEER_SCALE) --seed $(PEER_SEED) \
+	    --out $$data && touch $$data/.complete || exit 1; \
+	fi; \
+	ts=`date -u +%Y%m%dT%H%M%SZ`; out=bench/results/$$ts-peer; \
+	DQ_PLUGIN_PATH='$(abs_top_builddir)/plugins/inmem'; export DQ_PLUGIN_PATH; \
+	unset DQ_CONFIG DQ_TRANSPORT; \
+	{ bench/peer_bench --data $$data --peer-dir $$node_dir \
+	    --sql-dir $(srcdir)/bench/peer/queries --scale $(PEER_SCALE) \
+	    --seed $(PEER_SEED) --runs $(PEER_RUNS) --rounds $(PEER_ROUNDS) --threads $(PEER_THREADS) \
+	    --queries $(PEER_QUERIES) --json $$out.json; echo $$? > $$out.rc; \
+	} | tee $$out.md; st=`cat $$out.rc`; rm -f $$out.rc; \
+	echo "results: $$out.json $$out.md"; exit $$st
+
+.PHONY: bench-peer

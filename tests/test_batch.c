@@ -228,7 +228,11 @@ static void test_types(void **state) {
   assert_int_equal(dq_type_width(T_F64), 8);
   assert_int_equal(dq_type_width(T_UTF8), 0);
   assert_int_equal(dq_type_width(T_DATE), 4);
-  assert_int_equal(dq_type_width(T_DEC), 16);
+  /* Precision <= 18: decimal64; more: decimal128. */
+  assert_int_equal(dq_type_width(T_DEC), 8);
+  assert_int_equal(dq_type_width((dq_type){DQ_TYPE_DECIMAL, 18, 0}), 8);
+  assert_int_equal(dq_type_width((dq_type){DQ_TYPE_DECIMAL, 19, 0}), 16);
+  assert_int_equal(dq_type_width((dq_type){DQ_TYPE_DECIMAL, 38, 10}), 16);
   assert_int_equal(dq_type_width(bad), 0);
 }
 
@@ -760,7 +764,7 @@ static void test_schema_export_import(void **state) {
   assert_string_equal(as.format, "+s");
   assert_int_equal(as.n_children, 8);
   assert_null(as.dictionary);
-  const char *formats[] = {"b", "i", "l", "g", "u", "tdD", "d:15,2",
+  const char *formats[] = {"b", "i", "l", "g", "u", "tdD", "d:15,2,64",
                            "d:38,10"};
   for (int i = 0; i < 8; i++) {
     assert_string_equal(as.children[i]->format, formats[i]);
@@ -844,6 +848,18 @@ static void test_schema_import_errors(void **state) {
   child.format = "d:15,-2";
   assert_err(dq_schema_import(&root, &s, &err), err, DQ_EUNSUPPORTED,
              "negative decimal scale");
+  child.format = "d:18,2,64";
+  assert_int_equal(dq_schema_import(&root, &s, &err), 0);
+  assert_int_equal(dq_schema_field_type(s, 0).precision, 18);
+  dq_schema_unref(s);
+  child.format = "d:19,2,64";
+  assert_err(dq_schema_import(&root, &s, &err), err, DQ_EINVAL,
+             "a 64-bit decimal of precision 19 (format \"d:19,2,64\"); 64 "
+             "bits hold at most 18 digits");
+  assert_null(s);
+  child.format = "d:15,2,32";
+  assert_err(dq_schema_import(&root, &s, &err), err, DQ_EUNSUPPORTED,
+             "32-bit decimal");
   child.format = NULL;
   assert_err(dq_schema_import(&root, &s, &err), err, DQ_EINVAL,
              "field 0 (\"x\") has no format string");
@@ -1105,6 +1121,65 @@ static dq_schema *schema_of(size_t n, const dq_type *types) {
   return s;
 }
 
+/* A decimal(15,2) arrives as a decimal64 ("d:15,2,64": taken as is) or as
+ * a decimal128 ("d:15,2": narrowed to the decimal64 dq stores, each value
+ * checked); dq exports it as a decimal64. */
+static void test_import_decimal_widths(void **state) {
+  (void)state;
+  struct ArrowSchema child = {.format = "d:15,2", .name = "price",
+                              .flags = ARROW_FLAG_NULLABLE,
+                              .release = noop_schema_release};
+  struct ArrowSchema *kids[] = {&child};
+  struct ArrowSchema root = {.format = "+s", .name = "", .n_children = 1,
+                             .children = kids,
+                             .release = noop_schema_release};
+  int64_t wide[2 * 4] = {12345, 0, -1, -1, INT64_MAX, 0, 0, 0};
+  int64_t narrow[4] = {12345, -1, -999999999999999, 7};
+  uint8_t valid[1] = {0x07}; /* row 3 null */
+  for (int pass = 0; pass < 2; pass++) {
+    child.format = pass == 0 ? "d:15,2" : "d:15,2,64";
+    dq_schema *s;
+    dq_error err;
+    assert_int_equal(dq_schema_import(&root, &s, &err), 0);
+    assert_int_equal(dq_type_width(dq_schema_field_type(s, 0)), 8);
+    producer p;
+    producer_init(&p, 4, 1);
+    set_child(&p, 0, 2, 0, 1, valid, pass == 0 ? (void *)wide : narrow, NULL);
+    dq_batch *b;
+    producer_releases = 0;
+    int rc = dq_batch_import(&p.root, s, &b, &err);
+    if (rc != 0)
+      fail_msg("import: %s", err.message);
+    const dq_array *a = dq_batch_column(b, 0);
+    const int64_t want[3] = {12345, -1,
+                             pass == 0 ? INT64_MAX : -999999999999999};
+    for (int r = 0; r < 3; r++)
+      assert_true(dq_decimal_to_i128(dq_array_decimal(a, r)) == want[r]);
+    assert_true(dq_array_is_null(a, 3));
+    struct ArrowSchema out;
+    assert_int_equal(dq_schema_export(s, &out, &err), 0);
+    assert_string_equal(out.children[0]->format, "d:15,2,64");
+    out.release(&out);
+    dq_batch_unref(b);
+    dq_schema_unref(s);
+  }
+  /* A decimal128 value that does not fit 64 bits is refused, not cut. */
+  child.format = "d:15,2";
+  dq_schema *s;
+  dq_error err;
+  assert_int_equal(dq_schema_import(&root, &s, &err), 0);
+  wide[2 * 1 + 1] = 1; /* row 1: 2^64 - 1 */
+  producer p;
+  producer_init(&p, 4, 1);
+  set_child(&p, 0, 2, 0, 1, valid, wide, NULL);
+  dq_batch *b = NULL;
+  assert_int_equal(dq_batch_import(&p.root, s, &b, &err), DQ_EINVAL);
+  assert_non_null(strstr(err.message, "row 1 has more digits than its "
+                                      "precision"));
+  assert_null(b);
+  dq_schema_unref(s);
+}
+
 static void test_import_offsets(void **state) {
   (void)state;
   /* Children with their own offsets, under a struct with offset 1, so row r
@@ -1119,7 +1194,8 @@ static void test_import_offsets(void **state) {
     dec_vals[2 * k] = -k;
     dec_vals[2 * k + 1] = -1; /* sign-extended: the value -k */
   }
-  dq_type types[] = {T_I32, T_BOOL, T_UTF8, T_DEC, T_I64};
+  /* decimal(38,2): a decimal128 (decimal(15,2) would be a decimal64). */
+  dq_type types[] = {T_I32, T_BOOL, T_UTF8, {DQ_TYPE_DECIMAL, 38, 2}, T_I64};
   dq_schema *s = schema_of(5, types);
   producer p;
   producer_init(&p, 4, 5);
@@ -1415,6 +1491,7 @@ int main(void) {
       cmocka_unit_test(test_batch_export_children_independent),
       cmocka_unit_test(test_import_own_export),
       cmocka_unit_test(test_import_offsets),
+      cmocka_unit_test(test_import_decimal_widths),
       cmocka_unit_test(test_import_misaligned),
       cmocka_unit_test(test_import_empty),
       cmocka_unit_test(test_import_malformed),

@@ -1014,6 +1014,13 @@ static void test_unsupported(void **state) {
                           -1};
   const int32_t dneg[] = {DEC_PRECISION, 10, DEC_SCALE, -2, -1};
   const int32_t dok[] = {DEC_PRECISION, 10, DEC_SCALE, 3, -1};
+  /* decimal64: precision up to 18; 19 digits do not fit 64 bits */
+  const int32_t d64[] = {DEC_PRECISION, 18, DEC_SCALE, 2, DEC_BIT_WIDTH, 64,
+                         -1};
+  const int32_t d64big[] = {DEC_PRECISION, 19, DEC_SCALE, 2, DEC_BIT_WIDTH,
+                            64, -1};
+  const int32_t d32[] = {DEC_PRECISION, 9, DEC_SCALE, 2, DEC_BIT_WIDTH, 32,
+                         -1};
   /* the hand-built messages themselves decode when the type is supported */
   expect_schema(hand_schema(TYPE_INT, i32, false, 0, IPC_V5), 0,
                 DQ_TYPE_INT32);
@@ -1021,6 +1028,12 @@ static void test_unsupported(void **state) {
                 DQ_TYPE_INT32);
   expect_schema(hand_schema(TYPE_DECIMAL, dok, false, 0, IPC_V5), 0,
                 DQ_TYPE_DECIMAL);
+  expect_schema(hand_schema(TYPE_DECIMAL, d64, false, 0, IPC_V5), 0,
+                DQ_TYPE_DECIMAL);
+  expect_schema(hand_schema(TYPE_DECIMAL, d64big, false, 0, IPC_V5),
+                DQ_EPROTO, 0);
+  expect_schema(hand_schema(TYPE_DECIMAL, d32, false, 0, IPC_V5),
+                DQ_EUNSUPPORTED, 0);
   /* Date without a unit is MILLISECOND (the schema default) */
   expect_schema(hand_schema(TYPE_DATE, NULL, false, 0, IPC_V5),
                 DQ_EUNSUPPORTED, 0);

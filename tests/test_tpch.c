@@ -375,6 +375,12 @@ static uint64_t digest(const dq_batch *b) {
         uint32_t n32 = (uint32_t)n;
         FNV(&n32, 4);
         FNV(p, n);
+      } else if (a->type.id == DQ_TYPE_DECIMAL) {
+        /* The value as 128 bits, whichever width stores it, so the pins
+         * below hold the values, not a layout. */
+        dq_decimal d = dq_array_decimal(a, r);
+        uint64_t w[2] = {d.lo, (uint64_t)d.hi};
+        FNV(w, 16);
       } else {
         size_t w = dq_type_width(a->type);
         FNV(a->values->data + (size_t)r * w, w);

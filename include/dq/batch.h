@@ -11,10 +11,14 @@
  *   INT32    [i]   INT64 [l]   FLOAT64 [g]
  *   UTF8     [u]   int32 offsets + bytes
  *   DATE32   [tdD] days since 1970-01-01, int32
- *   DECIMAL  [d:P,S]  Arrow decimal128: a 128-bit two's-complement unscaled
- *            integer, little-endian; value = unscaled / 10^S.  Money columns
- *            are DECIMAL(15,2).  Sums and products are computed on the 128-bit
- *            unscaled integers, so they are exact.
+ *   DECIMAL  [d:P,S,64] precision P <= 18: Arrow decimal64, a 64-bit
+ *            two's-complement unscaled integer, little-endian;
+ *            [d:P,S]    P > 18: Arrow decimal128, 128 bits {low, high word};
+ *            value = unscaled / 10^S.  The width follows from the precision
+ *            (dq_type_width); a decimal128 of P <= 18 from elsewhere is
+ *            narrowed on import.  Money columns are DECIMAL(15,2), 8 bytes.
+ *            Sums and products are computed on 128-bit unscaled integers and
+ *            narrowed with an exact check, so they are exact or fail.
  * Validity: a bitmap (bit set = valid), absent when the array has no nulls.
  */
 #ifndef DQ_BATCH_H

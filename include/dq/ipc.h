@@ -7,7 +7,9 @@
  * A stream is a schema message, record batch messages, then the
  * end-of-stream marker 0xFFFFFFFF 0x00000000.  Any Arrow implementation can
  * read what dq writes, and dq reads the subset of Arrow that dq's types
- * cover (bool, int32, int64, float64, utf8, date32[day], decimal128).
+ * cover (bool, int32, int64, float64, utf8, date32[day], decimal64 and
+ * decimal128; a decimal128 of precision <= 18 is narrowed to the decimal64
+ * dq stores it as).
  *
  * Decoding trusts nothing: malformed bytes give DQ_EPROTO and a sentence
  * saying what is wrong; valid Arrow that dq cannot represent (other types,

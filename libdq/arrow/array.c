@@ -303,6 +303,13 @@ dq_decimal dq_array_decimal(const dq_array *a, int64_t i) {
     /* Arrow decimal128 is little-endian {low word, high word}, which is
      * dq_decimal's layout on the little-endian hosts dq supports; memcpy
      * because wrapped buffers are only 8-byte aligned. */
+    if (dq_type_width(a->type) == 8) { /* decimal64: sign-extend */
+      int64_t v;
+      memcpy(&v, a->values->data + (size_t)i * 8, 8);
+      d.lo = (uint64_t)v;
+      d.hi = v < 0 ? -1 : 0;
+      return d;
+    }
     uint64_t w[2];
     memcpy(w, a->values->data + (size_t)i * 16, sizeof w);
     d.lo = w[0];

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "arrow/batch_internal.h"
+#include "arrow/decimal_width.h"
 
 /* Exported in place of an empty buffer whose pointer is NULL: the
  * specification allows NULL there, but some consumers mishandle it (see
@@ -65,8 +66,9 @@ static void type_to_format(dq_type t, char *buf, size_t len) {
   case DQ_TYPE_FLOAT64: snprintf(buf, len, "g"); break;
   case DQ_TYPE_UTF8: snprintf(buf, len, "u"); break;
   case DQ_TYPE_DATE32: snprintf(buf, len, "tdD"); break;
-  case DQ_TYPE_DECIMAL:
-    snprintf(buf, len, "d:%u,%d", (unsigned)t.precision, (int)t.scale);
+  case DQ_TYPE_DECIMAL: /* decimal64 when the precision allows it */
+    snprintf(buf, len, dq_type_width(t) == 8 ? "d:%u,%d,64" : "d:%u,%d",
+             (unsigned)t.precision, (int)t.scale);
     break;
   default: snprintf(buf, len, "n"); break; /* unreachable: schemas are checked */
   }
@@ -143,7 +145,7 @@ static bool parse_small_int(const char **p, int *out) {
 }
 
 static int format_to_type(const char *f, size_t i, const char *name,
-                          dq_type *t, dq_error *err) {
+                          dq_type *t, bool *wide, dq_error *err) {
   static const struct {
     const char *format;
     dq_type_id id;
@@ -151,6 +153,7 @@ static int format_to_type(const char *f, size_t i, const char *name,
                 {"l", DQ_TYPE_INT64}, {"g", DQ_TYPE_FLOAT64},
                 {"u", DQ_TYPE_UTF8},  {"tdD", DQ_TYPE_DATE32}};
   *t = (dq_type){0, 0, 0};
+  *wide = false;
   for (size_t k = 0; k < sizeof simple / sizeof simple[0]; k++)
     if (strcmp(f, simple[k].format) == 0) {
       t->id = simple[k].id;
@@ -175,10 +178,11 @@ static int format_to_type(const char *f, size_t i, const char *name,
     }
     if (*p != '\0')
       goto bad_decimal;
-    if (bits != 128)
+    if (bits != 128 && bits != 64)
       return dq_error_set(err, DQ_EUNSUPPORTED,
                           "field %zu (\"%s\") is a %d-bit decimal (\"%s\"); dq "
-                          "supports decimal128 only", i, name, bits, f);
+                          "supports decimal64 and decimal128", i, name, bits,
+                          f);
     if (negative)
       return dq_error_set(err, DQ_EUNSUPPORTED,
                           "field %zu (\"%s\") has a negative decimal scale "
@@ -193,13 +197,21 @@ static int format_to_type(const char *f, size_t i, const char *name,
                           "field %zu (\"%s\"): decimal scale %d is outside "
                           "0..%d (the precision; format \"%s\")", i, name,
                           scale, prec, f);
+    if (bits == 64 && prec > DQ_DECIMAL64_MAX_PRECISION)
+      return dq_error_set(err, DQ_EINVAL,
+                          "field %zu (\"%s\"): a 64-bit decimal of precision "
+                          "%d (format \"%s\"); 64 bits hold at most 18 digits",
+                          i, name, prec, f);
     dq_type d = {DQ_TYPE_DECIMAL, (uint8_t)prec, (int8_t)scale};
     *t = d;
+    /* A decimal128 that dq stores in 64 bits: narrowed on import. */
+    *wide = bits == 128 && prec <= DQ_DECIMAL64_MAX_PRECISION;
     return 0;
   bad_decimal:
     return dq_error_set(err, DQ_EINVAL,
                         "field %zu (\"%s\") has a malformed decimal format "
-                        "\"%s\" (expected d:P,S or d:P,S,128)", i, name, f);
+                        "\"%s\" (expected d:P,S, d:P,S,128 or d:P,S,64)", i,
+                        name, f);
   }
   return dq_error_set(err, DQ_EUNSUPPORTED,
                       "field %zu (\"%s\") has Arrow format \"%s\", which dq "
@@ -238,8 +250,9 @@ int dq_schema_import(const struct ArrowSchema *in, dq_schema **out,
   const char **names = calloc(n ? n : 1, sizeof *names);
   dq_type *types = calloc(n ? n : 1, sizeof *types);
   bool *nullable = calloc(n ? n : 1, sizeof *nullable);
+  bool *wide = calloc(n ? n : 1, sizeof *wide);
   int rc = 0;
-  if (names == NULL || types == NULL || nullable == NULL) {
+  if (names == NULL || types == NULL || nullable == NULL || wide == NULL) {
     rc = dq_error_set(err, DQ_ENOMEM, "out of memory importing a schema");
     goto done;
   }
@@ -263,8 +276,8 @@ int dq_schema_import(const struct ArrowSchema *in, dq_schema **out,
       rc = dq_error_set(err, DQ_EUNSUPPORTED,
                         "field %zu (\"%s\") is dictionary-encoded, which dq "
                         "does not support", i, names[i]);
-    } else if ((rc = format_to_type(c->format, i, names[i], &types[i], err)) ==
-               0) {
+    } else if ((rc = format_to_type(c->format, i, names[i], &types[i],
+                                    &wide[i], err)) == 0) {
       if (c->n_children != 0)
         rc = dq_error_set(err, DQ_EINVAL,
                           "field %zu (\"%s\") of format \"%s\" has %" PRId64
@@ -275,10 +288,16 @@ int dq_schema_import(const struct ArrowSchema *in, dq_schema **out,
   }
   if (rc == 0)
     rc = dq_schema_new(n, names, types, nullable, out, err);
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    if (wide[i] && (rc = dq_schema_set_wide_decimal(*out, i, err)) != 0) {
+      dq_schema_unref(*out);
+      *out = NULL;
+    }
 done:
   free(names);
   free(types);
   free(nullable);
+  free(wide);
   return rc;
 }
 
@@ -454,7 +473,7 @@ static dq_buffer *slice_bytes(import_owner *o, const uint8_t *p, size_t size,
  * (off already includes c->offset and the parent's offset). */
 static int import_column(import_owner *o, const struct ArrowArray *c,
                          bool exact, int64_t off, int64_t n, dq_type t,
-                         dq_array **out, dq_error *e) {
+                         bool wide, dq_array **out, dq_error *e) {
   dq_buffer *validity = NULL, *values = NULL, *offsets = NULL;
   int64_t null_count = 0;
 #define COLUMN_FAIL(code, ...)                                                 \
@@ -508,10 +527,19 @@ static int import_column(import_owner *o, const struct ArrowArray *c,
       if (t.id == DQ_TYPE_BOOL) {
         values = slice_bits(o, dp, off, n);
       } else {
-        size_t w = dq_type_width(t);
+        size_t w = wide ? 16 : dq_type_width(t);
         if ((uint64_t)off > (SIZE_MAX - 64) / w - rows)
           COLUMN_FAIL(DQ_EINVAL, "offset %" PRId64 " is too large", off);
         values = slice_bytes(o, dp + (size_t)off * w, rows * w, w > 8 ? 8 : w);
+        if (values != NULL && wide) { /* decimal128 stored as decimal64 */
+          dq_buffer *narrow;
+          rc = dq_decimal_narrow(values->data, n,
+                                 validity ? validity->data : NULL, &narrow, e);
+          dq_buffer_unref(values);
+          values = narrow;
+          if (rc != 0)
+            goto fail;
+        }
       }
       if (values == NULL)
         COLUMN_FAIL(DQ_ENOMEM, "out of memory");
@@ -722,7 +750,8 @@ int dq_batch_import(struct ArrowArray *in, dq_schema *schema, dq_batch **out,
     int64_t off = c->offset + root->offset;
     bool exact = root->offset == 0 && root->length == c->length;
     dq_error e;
-    rc = import_column(o, c, exact, off, root->length, t, &arrays[i], &e);
+    rc = import_column(o, c, exact, off, root->length, t,
+                       dq_schema_wide_decimal(schema, i), &arrays[i], &e);
     if (rc != 0) {
       dq_error_set(err, rc, "column %zu (\"%s\", %s): %s", i, name, TNAME,
                    e.message);

@@ -98,6 +98,9 @@ struct dq_schema {
   char **names;
   dq_type *types;
   bool *nullable;
+  /* Per field, 1 when it was imported from a decimal128 that dq stores as
+   * decimal64 (decimal_width.h); NULL when no field was. */
+  uint8_t *wide_dec;
 };
 
 struct dq_batch {

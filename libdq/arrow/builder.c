@@ -258,6 +258,11 @@ int dq_builder_append_decimal(dq_batch_builder *b, size_t col, dq_decimal v) {
                   (unsigned)t.precision);
     }
   }
+  if (b != NULL && col < b->n_cols &&
+      dq_type_width(b->cols[col].type) == 8) { /* decimal64: fits, checked */
+    int64_t x = (int64_t)v.lo;
+    return append_fixed(b, col, DQ_TYPE_DECIMAL, &x, sizeof x);
+  }
   uint64_t w[2] = {v.lo, (uint64_t)v.hi};
   return append_fixed(b, col, DQ_TYPE_DECIMAL, w, sizeof w);
 }

@@ -8,7 +8,8 @@ libdq_libdqcore_la_SOURCES += \
 	libdq/arrow/array.c \
 	libdq/arrow/batch.c \
 	libdq/arrow/builder.c \
-	libdq/arrow/arrow_c.c
+	libdq/arrow/arrow_c.c \
+	libdq/arrow/decimal_width.c libdq/arrow/decimal_width.h
 
 check_PROGRAMS += tests/test_batch
 TESTS += tests/test_batch

@@ -33,7 +33,7 @@ size_t dq_type_width(dq_type t) {
   case DQ_TYPE_DATE32: return 4;
   case DQ_TYPE_INT64:
   case DQ_TYPE_FLOAT64: return 8;
-  case DQ_TYPE_DECIMAL: return 16;
+  case DQ_TYPE_DECIMAL: return t.precision <= 18 ? 8 : 16; /* decimal_width.h */
   default: return 0; /* BOOL (bits), UTF8 (variable), unknown */
   }
 }
@@ -75,6 +75,7 @@ static void schema_free(dq_schema *s) {
   free(s->names);
   free(s->types);
   free(s->nullable);
+  free(s->wide_dec);
   free(s);
 }
 

@@ -31,6 +31,7 @@
 
 #include "exec/exec.h"
 #include "exec/row_key_hash.h"
+#include "arrow/decimal_width.h"
 
 typedef struct acc {
   const dq_agg_call *call;
@@ -326,6 +327,15 @@ static int accumulate(acc *c, dq_agg_mode mode, const dq_array *x,
       break;
     }
     case DQ_TYPE_DECIMAL: {
+      if (dq_type_width(c->in_type) == 8) { /* decimal64 (decimal_width.h) */
+        const int64_t *p = (const int64_t *)v;
+        EACH_VALID(x, {
+          ovf |= __builtin_add_overflow(c->isum[g], (dq_i128)p[i],
+                                        &c->isum[g]);
+          c->count[g] += inc;
+        });
+        break;
+      }
       const dq_i128 *p = (const dq_i128 *)v;
       EACH_VALID(x, {
         ovf |= __builtin_add_overflow(c->isum[g], p[i], &c->isum[g]);
@@ -365,7 +375,12 @@ static int accumulate(acc *c, dq_agg_mode mode, const dq_array *x,
   case DQ_TYPE_INT32:
   case DQ_TYPE_DATE32: MINMAX_INT(int32_t); break;
   case DQ_TYPE_INT64: MINMAX_INT(int64_t); break;
-  case DQ_TYPE_DECIMAL: MINMAX_INT(dq_i128); break;
+  case DQ_TYPE_DECIMAL:
+    if (dq_type_width(c->in_type) == 8)
+      MINMAX_INT(int64_t);
+    else
+      MINMAX_INT(dq_i128);
+    break;
 #undef MINMAX_INT
   case DQ_TYPE_FLOAT64: {
     const double *p = (const double *)v;
@@ -496,16 +511,23 @@ static int emit_column(const acc *c, dq_type t, int state, size_t g0,
       else
         ((double *)v)[i] = c->fsum ? c->fsum[g] : (double)c->isum[g];
       break;
-    case DQ_TYPE_DECIMAL:
+    case DQ_TYPE_DECIMAL: {
+      dq_i128 r = c->isum[g];
       if (f == DQ_AGG_AVG && state < 0) {
         dq_i128 m = dq_pow10_i128(t.scale - c->call->arg_type.scale), num;
         if (__builtin_mul_overflow(c->isum[g], m, &num))
           fail = "overflows 128 bits";
-        ((dq_i128 *)v)[i] = dq_i128_div_round(num, cnt);
+        r = dq_i128_div_round(num, cnt);
+      }
+      if (dq_type_width(t) == 8) { /* decimal64 (decimal_width.h) */
+        if (!dq_i128_fits_i64(r))
+          fail = "does not fit its 64-bit decimal type";
+        ((int64_t *)v)[i] = (int64_t)r;
       } else {
-        ((dq_i128 *)v)[i] = c->isum[g];
+        ((dq_i128 *)v)[i] = r;
       }
       break;
+    }
     case DQ_TYPE_UTF8:
       if (c->len[g])
         memcpy(v + sp, c->str[g], c->len[g]);

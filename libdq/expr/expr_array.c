@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "expr/expr.h"
+#include "arrow/decimal_width.h"
 
 /* --- Output arrays -------------------------------------------------------- */
 
@@ -95,8 +96,12 @@ int dq_array_constant(const dq_scalar *s, int64_t n, dq_array **out,
         ((double *)v)[i] = s->v.f64;
       break;
     case DQ_TYPE_DECIMAL:
-      for (int64_t i = 0; i < n; i++)
-        ((dq_i128 *)v)[i] = s->v.dec;
+      if (dq_type_width(o.type) == 8) /* precision <= 18: the value fits */
+        for (int64_t i = 0; i < n; i++)
+          ((int64_t *)v)[i] = (int64_t)s->v.dec;
+      else
+        for (int64_t i = 0; i < n; i++)
+          ((dq_i128 *)v)[i] = s->v.dec;
       break;
     case DQ_TYPE_UTF8: {
       int32_t *off = (int32_t *)o.offsets->data;
@@ -190,8 +195,12 @@ int dq_array_take(const dq_array *a, const uint32_t *idx, int64_t n,
       ((int64_t *)dv)[i] = ((const int64_t *)sv)[idx[i]];
     break;
   case DQ_TYPE_DECIMAL:
-    for (int64_t i = 0; i < n; i++)
-      memcpy(dv + 16 * i, sv + 16 * (size_t)idx[i], 16);
+    if (w == 8)
+      for (int64_t i = 0; i < n; i++)
+        ((int64_t *)dv)[i] = ((const int64_t *)sv)[idx[i]];
+    else
+      for (int64_t i = 0; i < n; i++)
+        memcpy(dv + 16 * i, sv + 16 * (size_t)idx[i], 16);
     break;
   case DQ_TYPE_UTF8: {
     int32_t *d = (int32_t *)o.offsets->data;
@@ -469,7 +478,10 @@ void dq_hash_columns(const dq_array *const *cols, size_t n_cols, int64_t n,
     case DQ_TYPE_FLOAT64: HLOOP(f64_bits(((const double *)v)[i])); break;
     case DQ_TYPE_DECIMAL: {
       const uint64_t *d = (const uint64_t *)v;
-      HLOOP(d[2 * i] ^ fmix64(d[2 * i + 1]));
+      if (dq_type_width(a->type) == 8) /* decimal64: hi is lo's sign */
+        HLOOP(d[i] ^ fmix64((uint64_t)((int64_t)d[i] >> 63)));
+      else
+        HLOOP(d[2 * i] ^ fmix64(d[2 * i + 1]));
       break;
     }
     case DQ_TYPE_UTF8: {
@@ -607,9 +619,15 @@ int dq_row_keys_encode(const dq_array *const *cols, size_t n_cols,
         break;
       }
       case DQ_TYPE_DECIMAL: {
+        /* 16 bytes for either width, so keys compare across widths. */
         const uint64_t *d = (const uint64_t *)v;
-        put_be64(p, d[2 * i + 1] ^ (1ULL << 63));
-        put_be64(p + 8, d[2 * i]);
+        if (dq_type_width(a->type) == 8) {
+          put_be64(p, (uint64_t)((int64_t)d[i] >> 63) ^ (1ULL << 63));
+          put_be64(p + 8, d[i]);
+        } else {
+          put_be64(p, d[2 * i + 1] ^ (1ULL << 63));
+          put_be64(p + 8, d[2 * i]);
+        }
         break;
       }
       case DQ_TYPE_UTF8: {
@@ -696,6 +714,10 @@ int dq_row_keys_decode_column(const uint8_t *const *rows, size_t *pos,
     }
     case DQ_TYPE_DECIMAL: {
       uint64_t *d = (uint64_t *)v;
+      if (dq_type_width(type) == 8) { /* the key's low word is the value */
+        d[i] = get_be64(p + 8);
+        break;
+      }
       d[2 * i + 1] = get_be64(p) ^ (1ULL << 63);
       d[2 * i] = get_be64(p + 8);
       break;

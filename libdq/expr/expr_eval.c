@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "expr/expr.h"
+#include "arrow/decimal_width.h"
 
 /* An evaluated operand: an array, or a literal read in place. */
 typedef struct operand {
@@ -24,7 +25,8 @@ typedef struct operand {
   const int32_t *offs;  /* UTF8 array offsets */
   const uint8_t *valid; /* validity bitmap, NULL when all valid */
   bool scalar;
-  bool null; /* a NULL literal */
+  bool null;     /* a NULL literal */
+  int64_t lit64; /* a decimal64 literal at its type's width (data points here) */
 } operand;
 
 static int operand_eval(const dq_expr *e, const dq_batch *b, operand *o,
@@ -38,6 +40,12 @@ static int operand_eval(const dq_expr *e, const dq_batch *b, operand *o,
       o->data = (const uint8_t *)(e->lit.str ? e->lit.str : "");
     else
       o->data = (const uint8_t *)&e->lit.v;
+    /* Every decimal operand is laid out as its type says (decimal_width.h):
+     * a literal of precision <= 18 fits 64 bits. */
+    if (dq_type_width(e->type) == 8 && e->type.id == DQ_TYPE_DECIMAL) {
+      o->lit64 = (int64_t)e->lit.v.dec;
+      o->data = (const uint8_t *)&o->lit64;
+    }
     return 0;
   }
   int rc = dq_expr_eval(e, b, &o->arr, err);
@@ -163,6 +171,81 @@ static bool fits_i64(const dq_i128 *v, int64_t n) {
     }                                                                          \
   } while (0)
 
+/* Whether v fits a result of type T (int64_t: decimal64; dq_i128: always,
+ * the 128-bit operation having flagged its own overflow). */
+#define DEC_FITS(T, v) (sizeof(T) == 8 ? dq_i128_fits_i64(v) : true)
+
+/* Decimal arithmetic with operands of types TX, TY (int64_t for decimal64,
+ * dq_i128 for decimal128) into results of type TR, every overflow flagged
+ * exactly.  A product of two values that fit 64 bits fits 127 bits and is
+ * computed without the libgcc call of a checked 128-bit multiply. */
+#define DEC_ARITH(TX, TY, TR)                                                  \
+  do {                                                                         \
+    const TX *x = (const TX *)a->data;                                         \
+    const TY *y = (const TY *)b->data;                                         \
+    TR *r = (TR *)o.values->data;                                              \
+    switch (op) {                                                              \
+    case DQ_OP_ADD:                                                            \
+    case DQ_OP_SUB:                                                            \
+      if (sizeof(TX) == 8 && sizeof(TY) == 8 && sizeof(TR) == 8) {             \
+        if (op == DQ_OP_ADD)                                                   \
+          LOOP2(a->scalar, b->scalar, n,                                       \
+                flags[i] = (uint8_t)__builtin_add_overflow(                    \
+                    (int64_t)x[ia], (int64_t)y[ib], (int64_t *)&r[i]));        \
+        else                                                                   \
+          LOOP2(a->scalar, b->scalar, n,                                       \
+                flags[i] = (uint8_t)__builtin_sub_overflow(                    \
+                    (int64_t)x[ia], (int64_t)y[ib], (int64_t *)&r[i]));        \
+        break;                                                                 \
+      }                                                                        \
+      LOOP2(a->scalar, b->scalar, n, {                                         \
+        dq_i128 v_;                                                            \
+        uint8_t f_ = op == DQ_OP_ADD                                           \
+                         ? (uint8_t)__builtin_add_overflow(                    \
+                               (dq_i128)x[ia], (dq_i128)y[ib], &v_)            \
+                         : (uint8_t)__builtin_sub_overflow(                    \
+                               (dq_i128)x[ia], (dq_i128)y[ib], &v_);           \
+        flags[i] = (uint8_t)(f_ | !DEC_FITS(TR, v_));                          \
+        r[i] = (TR)v_;                                                         \
+      });                                                                      \
+      break;                                                                   \
+    case DQ_OP_MUL:                                                            \
+      if ((sizeof(TX) == 8 ||                                                  \
+           fits_i64((const dq_i128 *)(const void *)x, a->scalar ? 1 : n)) &&  \
+          (sizeof(TY) == 8 ||                                                  \
+           fits_i64((const dq_i128 *)(const void *)y, b->scalar ? 1 : n))) {  \
+        if (sizeof(TR) == 8)                                                   \
+          LOOP2(a->scalar, b->scalar, n, {                                     \
+            dq_i128 v_ = (dq_i128)(int64_t)x[ia] * (int64_t)y[ib];             \
+            flags[i] = (uint8_t)!DEC_FITS(TR, v_);                             \
+            r[i] = (TR)v_;                                                     \
+          });                                                                  \
+        else                                                                   \
+          LOOP2(a->scalar, b->scalar, n,                                       \
+                r[i] = (TR)((dq_i128)(int64_t)x[ia] * (int64_t)y[ib]));        \
+      } else {                                                                 \
+        LOOP2(a->scalar, b->scalar, n, {                                       \
+          dq_i128 v_;                                                          \
+          uint8_t f_ = (uint8_t)__builtin_mul_overflow((dq_i128)x[ia],         \
+                                                       (dq_i128)y[ib], &v_);   \
+          flags[i] = (uint8_t)(f_ | !DEC_FITS(TR, v_));                        \
+          r[i] = (TR)v_;                                                       \
+        });                                                                    \
+      }                                                                        \
+      break;                                                                   \
+    default:                                                                   \
+      LOOP2(a->scalar, b->scalar, n, {                                         \
+        dq_i128 num, yv = (dq_i128)y[ib], v_;                                  \
+        zero[i] = yv == 0;                                                     \
+        uint8_t f_ = (uint8_t)__builtin_mul_overflow((dq_i128)x[ia], m, &num); \
+        v_ = yv == 0 ? 0 : dq_i128_div_round(num, yv);                         \
+        flags[i] = (uint8_t)(f_ | !DEC_FITS(TR, v_));                          \
+        r[i] = (TR)v_;                                                         \
+      });                                                                      \
+      break;                                                                   \
+    }                                                                          \
+  } while (0)
+
 static int eval_arith(const dq_expr *e, operand *a, operand *b, int64_t n,
                       dq_array **out, dq_error *err) {
   dq_expr_op op = e->op;
@@ -217,41 +300,32 @@ static int eval_arith(const dq_expr *e, operand *a, operand *b, int64_t n,
     break;
   }
   case DQ_TYPE_DECIMAL: {
-    const dq_i128 *x = (const dq_i128 *)a->data, *y = (const dq_i128 *)b->data;
-    dq_i128 *r = (dq_i128 *)o.values->data;
+    /* Each operand and the result is 64 or 128 bits as its type says; the
+     * arithmetic is on 128 bits and a 64-bit result is narrowed with an
+     * exact check (decimal_width.h). */
     what = "decimal overflow";
-    switch (op) {
-    case DQ_OP_ADD:
-      LOOP2(a->scalar, b->scalar, n,
-            flags[i] = (uint8_t)__builtin_add_overflow(x[ia], y[ib], &r[i]));
-      break;
-    case DQ_OP_SUB:
-      LOOP2(a->scalar, b->scalar, n,
-            flags[i] = (uint8_t)__builtin_sub_overflow(x[ia], y[ib], &r[i]));
-      break;
-    case DQ_OP_MUL:
-      /* A 128-bit overflow-checked multiply is a libgcc call per row; when
-       * both operands fit 64 bits (money does: decimal(15,2)), their
-       * product fits 127 bits and cannot overflow. */
-      if (fits_i64(x, a->scalar ? 1 : n) && fits_i64(y, b->scalar ? 1 : n))
-        LOOP2(a->scalar, b->scalar, n,
-              r[i] = (dq_i128)(int64_t)x[ia] * (int64_t)y[ib]);
-      else
-        LOOP2(a->scalar, b->scalar, n,
-              flags[i] = (uint8_t)__builtin_mul_overflow(x[ia], y[ib], &r[i]));
-      break;
-    default: {
-      int k = e->type.scale - ta.scale + e->args[1]->type.scale;
-      dq_i128 m = dq_pow10_i128(k);
-      LOOP2(a->scalar, b->scalar, n, {
-        dq_i128 num;
-        zero[i] = y[ib] == 0;
-        flags[i] = (uint8_t)__builtin_mul_overflow(x[ia], m, &num);
-        r[i] = y[ib] == 0 ? 0 : dq_i128_div_round(num, y[ib]);
-      });
-      break;
-    }
-    }
+    int wx = (int)dq_type_width(ta), wy = (int)dq_type_width(e->args[1]->type);
+    int wr = (int)dq_type_width(e->type);
+    int k = op == DQ_OP_DIV
+                ? e->type.scale - ta.scale + e->args[1]->type.scale
+                : 0;
+    const dq_i128 m = dq_pow10_i128(k);
+    if (wx == 8 && wy == 8 && wr == 8)
+      DEC_ARITH(int64_t, int64_t, int64_t);
+    else if (wx == 8 && wy == 8)
+      DEC_ARITH(int64_t, int64_t, dq_i128);
+    else if (wx == 8 && wr == 8)
+      DEC_ARITH(int64_t, dq_i128, int64_t);
+    else if (wx == 8)
+      DEC_ARITH(int64_t, dq_i128, dq_i128);
+    else if (wy == 8 && wr == 8)
+      DEC_ARITH(dq_i128, int64_t, int64_t);
+    else if (wy == 8)
+      DEC_ARITH(dq_i128, int64_t, dq_i128);
+    else if (wr == 8)
+      DEC_ARITH(dq_i128, dq_i128, int64_t);
+    else
+      DEC_ARITH(dq_i128, dq_i128, dq_i128);
     break;
   }
   default:
@@ -355,8 +429,24 @@ static int eval_compare(const dq_expr *e, operand *a, operand *b, int64_t n,
     break;
   }
   case DQ_TYPE_DECIMAL: {
-    const dq_i128 *x = (const dq_i128 *)a->data, *y = (const dq_i128 *)b->data;
-    CMP_LOOPS(x[ia], y[ib]);
+    /* Either operand 64 or 128 bits (decimal_width.h). */
+    bool x8 = dq_type_width(e->args[0]->type) == 8,
+         y8 = dq_type_width(e->args[1]->type) == 8;
+    if (x8 && y8) {
+      const int64_t *x = (const int64_t *)a->data, *y = (const int64_t *)b->data;
+      CMP_LOOPS(x[ia], y[ib]);
+    } else if (x8) {
+      const int64_t *x = (const int64_t *)a->data;
+      const dq_i128 *y = (const dq_i128 *)b->data;
+      CMP_LOOPS((dq_i128)x[ia], y[ib]);
+    } else if (y8) {
+      const dq_i128 *x = (const dq_i128 *)a->data;
+      const int64_t *y = (const int64_t *)b->data;
+      CMP_LOOPS(x[ia], (dq_i128)y[ib]);
+    } else {
+      const dq_i128 *x = (const dq_i128 *)a->data, *y = (const dq_i128 *)b->data;
+      CMP_LOOPS(x[ia], y[ib]);
+    }
     break;
   }
   case DQ_TYPE_BOOL: {
@@ -522,7 +612,12 @@ static int eval_neg(const dq_expr *e, operand *a, int64_t n, dq_array **out,
   switch (e->type.id) {
   case DQ_TYPE_INT32: NEG_LOOP(int32_t); break;
   case DQ_TYPE_INT64: NEG_LOOP(int64_t); break;
-  case DQ_TYPE_DECIMAL: NEG_LOOP(dq_i128); break;
+  case DQ_TYPE_DECIMAL:
+    if (dq_type_width(e->type) == 8)
+      NEG_LOOP(int64_t);
+    else
+      NEG_LOOP(dq_i128);
+    break;
   default: {
     const double *x = (const double *)a->data;
     double *r = (double *)o.values->data;
@@ -573,7 +668,7 @@ static int eval_cast(const dq_expr *e, operand *a, int64_t n, dq_array **out,
   }
   /* Same layout, other precision: share the buffers. */
   if (!a->scalar && from.id == DQ_TYPE_DECIMAL && to.id == DQ_TYPE_DECIMAL &&
-      from.scale == to.scale)
+      from.scale == to.scale && dq_type_width(from) == dq_type_width(to))
     return dq_array_from_buffers(to, n, a->arr->null_count,
                                  dq_buffer_ref(a->arr->validity),
                                  dq_buffer_ref(a->arr->values), NULL, out,
@@ -597,8 +692,11 @@ static int eval_cast(const dq_expr *e, operand *a, int64_t n, dq_array **out,
   /* Read the source as a 128-bit integer (integers and decimals). */
 #define SRC_I(i)                                                               \
   (from.id == DQ_TYPE_INT32   ? (dq_i128)((const int32_t *)xv)[s ? 0 : (i)]    \
-   : from.id == DQ_TYPE_INT64 ? (dq_i128)((const int64_t *)xv)[s ? 0 : (i)]    \
-                              : ((const dq_i128 *)xv)[s ? 0 : (i)])
+   : from.id == DQ_TYPE_INT64 || from8                                         \
+       ? (dq_i128)((const int64_t *)xv)[s ? 0 : (i)]                           \
+       : ((const dq_i128 *)xv)[s ? 0 : (i)])
+  const bool from8 = dq_type_width(from) == 8 && from.id == DQ_TYPE_DECIMAL;
+  const bool to8 = dq_type_width(to) == 8 && to.id == DQ_TYPE_DECIMAL;
   if (to.id == DQ_TYPE_FLOAT64) {
     double *r = rv;
     if (from.id == DQ_TYPE_DECIMAL) {
@@ -635,7 +733,14 @@ static int eval_cast(const dq_expr *e, operand *a, int64_t n, dq_array **out,
         f |= w < INT64_MIN || w > INT64_MAX;
         ((int64_t *)rv)[i] = (int64_t)w;
         break;
-      default: ((dq_i128 *)rv)[i] = w; break;
+      default:
+        if (to8) {
+          f |= !dq_i128_fits_i64(w);
+          ((int64_t *)rv)[i] = (int64_t)w;
+        } else {
+          ((dq_i128 *)rv)[i] = w;
+        }
+        break;
       }
       flags[i] = f;
     }
@@ -733,7 +838,9 @@ int dq_expr_eval(const dq_expr *e, const dq_batch *b, dq_array **out,
       case DQ_TYPE_DATE32: memcpy(&s.v.i32, v->values->data, 4); break;
       case DQ_TYPE_INT64: memcpy(&s.v.i64, v->values->data, 8); break;
       case DQ_TYPE_FLOAT64: memcpy(&s.v.f64, v->values->data, 8); break;
-      case DQ_TYPE_DECIMAL: memcpy(&s.v.dec, v->values->data, 16); break;
+      case DQ_TYPE_DECIMAL:
+        s.v.dec = dq_decimal_load(v->values->data, dq_type_width(e->type), 0);
+        break;
       default: break; /* utf8: above */
       }
     rc = dq_array_constant(&s, n, out, err);

@@ -68,7 +68,12 @@ int dq_eval_in(const dq_expr *e, const dq_array *x, int64_t n,
   case DQ_TYPE_DATE32: IN_LOOP(int32_t, i32); break;
   case DQ_TYPE_INT64: IN_LOOP(int64_t, i64); break;
   case DQ_TYPE_FLOAT64: IN_LOOP(double, f64); break;
-  case DQ_TYPE_DECIMAL: IN_LOOP(dq_i128, dec); break;
+  case DQ_TYPE_DECIMAL: /* 64 or 128 bits as the type says (decimal_width.h) */
+    if (dq_type_width(x->type) == 8)
+      IN_LOOP(int64_t, dec);
+    else
+      IN_LOOP(dq_i128, dec);
+    break;
   case DQ_TYPE_BOOL:
     for (int64_t i = 0; i < n; i++) {
       bool val = dq_bit_get(d, i), hit = false;
@@ -500,7 +505,17 @@ int dq_eval_cast_other(const dq_array *x, dq_type to, int64_t n,
       switch (to.id) {
       case DQ_TYPE_INT32: ((int32_t *)o.values->data)[i] = (int32_t)r; break;
       case DQ_TYPE_INT64: ((int64_t *)o.values->data)[i] = (int64_t)r; break;
-      default: ((dq_i128 *)o.values->data)[i] = (dq_i128)r; break;
+      default:
+        if (dq_type_width(to) == 8) { /* decimal64 */
+          if (!(fabs(r) < 9223372036854775807.0)) {
+            bad = i;
+            break;
+          }
+          ((int64_t *)o.values->data)[i] = (int64_t)r;
+        } else {
+          ((dq_i128 *)o.values->data)[i] = (dq_i128)r;
+        }
+        break;
       }
     }
     if (bad >= 0) {

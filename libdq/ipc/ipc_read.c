@@ -24,6 +24,7 @@
 #include "arrow/batch_internal.h"
 #include "ipc/flatbuf.h"
 #include "ipc/ipc_format.h"
+#include "arrow/decimal_width.h"
 
 static uint32_t le32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -170,12 +171,13 @@ static const char *arrow_type_name(unsigned t) {
 
 /* The dq type of one Field, from its type union. */
 static int field_type(const fb_table *f, const char *name, dq_type *out,
-                      dq_error *err) {
+                      bool *wide, dq_error *err) {
   uint8_t tt;
   fb_table t;
   bool present;
   int rc;
   memset(out, 0, sizeof *out);
+  *wide = false;
   if ((rc = fb_u8(f, FIELD_TYPE_TYPE, 0, "Field.type_type", &tt, err)) != 0 ||
       (rc = fb_table_field(f, FIELD_TYPE, "Field.type", &t, &present,
                            err)) != 0)
@@ -240,16 +242,24 @@ static int field_type(const fb_table *f, const char *name, dq_type *out,
         (rc = fb_i32(&t, DEC_SCALE, 0, "Decimal.scale", &s, err)) ||
         (rc = fb_i32(&t, DEC_BIT_WIDTH, 128, "Decimal.bitWidth", &bits, err)))
       return rc;
-    if (bits != 128)
+    if (bits != 128 && bits != 64)
       return dq_error_set(err, DQ_EUNSUPPORTED,
                           "field '%s' has type decimal%d; dq supports "
-                          "decimal128",
+                          "decimal64 and decimal128",
                           name, bits);
     if (p < 1 || p > 38 || s < 0 || s > p)
       return dq_error_set(err, DQ_EUNSUPPORTED,
                           "field '%s' has type decimal(%d,%d); dq supports "
                           "precision 1..38 and scale 0..precision",
                           name, p, s);
+    if (bits == 64 && p > DQ_DECIMAL64_MAX_PRECISION)
+      return dq_error_set(err, DQ_EPROTO,
+                          "malformed Arrow IPC schema: field '%s' is a "
+                          "64-bit decimal of precision %d; 64 bits hold at "
+                          "most 18 digits",
+                          name, p);
+    /* A decimal128 that dq stores in 64 bits: narrowed as it is read. */
+    *wide = bits == 128 && p <= DQ_DECIMAL64_MAX_PRECISION;
     out->id = DQ_TYPE_DECIMAL;
     out->precision = (uint8_t)p;
     out->scale = (int8_t)s;
@@ -282,7 +292,8 @@ static int decode_schema(const ipc_meta *m, dq_schema **out, dq_error *err) {
   const char **names = calloc(n ? n : 1, sizeof *names);
   dq_type *types = calloc(n ? n : 1, sizeof *types);
   bool *nullable = calloc(n ? n : 1, sizeof *nullable);
-  if (names == NULL || types == NULL || nullable == NULL) {
+  bool *wide = calloc(n ? n : 1, sizeof *wide);
+  if (names == NULL || types == NULL || nullable == NULL || wide == NULL) {
     rc = dq_error_set(err, DQ_ENOMEM, "out of memory decoding a schema");
     goto done;
   }
@@ -313,7 +324,7 @@ static int decode_schema(const ipc_meta *m, dq_schema **out, dq_error *err) {
                         names[i]);
       goto done;
     }
-    if ((rc = field_type(&f, names[i], &types[i], err)) != 0)
+    if ((rc = field_type(&f, names[i], &types[i], &wide[i], err)) != 0)
       goto done;
     if (has_children && children.n > 0) {
       rc = dq_error_set(err, DQ_EPROTO,
@@ -324,10 +335,16 @@ static int decode_schema(const ipc_meta *m, dq_schema **out, dq_error *err) {
     }
   }
   rc = dq_schema_new(n, names, types, nullable, out, err);
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    if (wide[i] && (rc = dq_schema_set_wide_decimal(*out, i, err)) != 0) {
+      dq_schema_unref(*out);
+      *out = NULL;
+    }
 done:
   free(names);
   free(types);
   free(nullable);
+  free(wide);
   return rc;
 }
 
@@ -454,7 +471,7 @@ static int decode_column(const batch_ctx *bc, const dq_schema *schema,
     if (t.id == DQ_TYPE_BOOL) {
       need = bits;
     } else {
-      size_t w = dq_type_width(t);
+      size_t w = dq_schema_wide_decimal(schema, c) ? 16 : dq_type_width(t);
       if ((uint64_t)length > sp[1].len / w)
         return dq_error_set(err, DQ_EPROTO,
                             "malformed Arrow IPC batch: column '%s' has "
@@ -471,6 +488,23 @@ static int decode_column(const batch_ctx *bc, const dq_schema *schema,
   }
   if (nulls > 0)
     validity = make_buffer(bc, sp[0], (size_t)bits);
+  if (values != NULL && dq_schema_wide_decimal(schema, c) &&
+      (nulls == 0 || validity != NULL)) {
+    /* decimal128 on the wire, decimal64 in dq (decimal_width.h) */
+    dq_buffer *narrow;
+    dq_error e;
+    rc = dq_decimal_narrow(values->data, length,
+                           validity ? validity->data : NULL, &narrow, &e);
+    dq_buffer_unref(values);
+    values = narrow;
+    if (rc != 0) {
+      dq_buffer_unref(validity);
+      dq_buffer_unref(offsets);
+      return dq_error_set(err, rc == DQ_ENOMEM ? DQ_ENOMEM : DQ_EPROTO,
+                          "malformed Arrow IPC batch: column '%s': %s", name,
+                          e.message);
+    }
+  }
   if (values == NULL || (t.id == DQ_TYPE_UTF8 && offsets == NULL) ||
       (nulls > 0 && validity == NULL)) {
     dq_buffer_unref(values);

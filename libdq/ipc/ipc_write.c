@@ -128,7 +128,8 @@ static int type_table(fbb *b, dq_type t, uint8_t *type_id, fb_ref *out,
     *type_id = TYPE_DECIMAL;
     fbb_add_i32(b, DEC_PRECISION, t.precision);
     fbb_add_i32(b, DEC_SCALE, t.scale);
-    fbb_add_i32(b, DEC_BIT_WIDTH, 128);
+    /* decimal64 when the precision allows it (decimal_width.h) */
+    fbb_add_i32(b, DEC_BIT_WIDTH, dq_type_width(t) == 8 ? 64 : 128);
     break;
   default:
     return dq_error_set(err, DQ_EINVAL,

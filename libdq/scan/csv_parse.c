@@ -710,7 +710,11 @@ static int append_record(scan_csv_op *s, dq_error *err) {
     case DQ_TYPE_DECIMAL: {
       dq_i128 x;
       why = parse_decimal(fl->p, fl->len, t, &x);
-      if (why == NULL) {
+      if (why == NULL && dq_type_width(t) == 8) {
+        /* decimal64: parse_decimal kept it within the precision (<= 18) */
+        int64_t w = (int64_t)x;
+        memcpy(v + (size_t)r * 8, &w, 8);
+      } else if (why == NULL) {
         dq_decimal d = dq_decimal_from_i128(x);
         uint64_t w[2] = {d.lo, (uint64_t)d.hi}; /* Arrow: low word first */
         memcpy(v + (size_t)r * 16, w, 16);

@@ -78,7 +78,7 @@ int tpch_gen_lineitem(gen *g, int col, dq_array **out, dq_error *err) {
   case L_QUANTITY:
   case L_DISCOUNT:
   case L_TAX: {
-    dq_i128 *v = tpch_fixed_new(g, &b, 16);
+    int64_t *v = tpch_fixed_new(g, &b, 8); /* decimal(15,2): decimal64 */
     if (v == NULL)
       goto oom;
     /* quantity 1..50 (unscaled: x100), discount 0.00..0.10, tax 0..0.08 */
@@ -92,7 +92,7 @@ int tpch_gen_lineitem(gen *g, int col, dq_array **out, dq_error *err) {
     return tpch_fixed_done(g, DEC, b, out, err);
   }
   case L_EXTENDEDPRICE: {
-    dq_i128 *v = tpch_fixed_new(g, &b, 16);
+    int64_t *v = tpch_fixed_new(g, &b, 8); /* decimal(15,2): decimal64 */
     if (v == NULL)
       goto oom;
     const uint64_t kqty = g->key[S_L_QTY];
@@ -235,7 +235,7 @@ int tpch_gen_orders(gen *g, int col, dq_array **out, dq_error *err) {
   case O_TOTALPRICE: {
     /* sum(l_extendedprice * (1 + l_tax) * (1 - l_discount)) over the lines,
      * each line truncated to cents as dbgen does. */
-    dq_i128 *v = tpch_fixed_new(g, &b, 16);
+    int64_t *v = tpch_fixed_new(g, &b, 8); /* decimal(15,2): decimal64 */
     if (v == NULL)
       goto oom;
     const uint64_t kpart = g->key[S_L_PART], kqty = g->key[S_L_QTY],
@@ -413,7 +413,7 @@ int tpch_gen_person(gen *g, const tpch_person_def *d, int col,
   }
   case 5: {
     /* -999.99 .. 9999.99 */
-    dq_i128 *v = tpch_fixed_new(g, &b, 16);
+    int64_t *v = tpch_fixed_new(g, &b, 8); /* decimal(15,2): decimal64 */
     if (v == NULL)
       goto oom;
     const uint64_t k = g->key[d->s_acctbal];
@@ -581,7 +581,7 @@ int tpch_gen_part(gen *g, int col, dq_array **out, dq_error *err) {
     return tpch_strcol_done(g, &s, out, err);
   }
   case P_RETAILPRICE: {
-    dq_i128 *v = tpch_fixed_new(g, &b, 16);
+    int64_t *v = tpch_fixed_new(g, &b, 8); /* decimal(15,2): decimal64 */
     if (v == NULL)
       goto oom;
     for (int64_t r = 0; r < n; r++)
@@ -649,7 +649,7 @@ int tpch_gen_partsupp(gen *g, int col, dq_array **out, dq_error *err) {
   }
   case PS_SUPPLYCOST: {
     /* 1.00 .. 1000.00 */
-    dq_i128 *v = tpch_fixed_new(g, &b, 16);
+    int64_t *v = tpch_fixed_new(g, &b, 8); /* decimal(15,2): decimal64 */
     if (v == NULL)
       goto oom;
     const uint64_t k = g->key[S_PS_COST];

@@ -3,8 +3,16 @@
 //
 //   node interop.mjs check FILE ROWS   read an IPC stream dq wrote and check
 //                                      its schema and every value
-//   node interop.mjs write FILE        write the same data set with
-//                                      apache-arrow for dq to check
+//   node interop.mjs write FILE [BITS] write the same data set with
+//                                      apache-arrow for dq to check, its
+//                                      decimal(15,2) column 'price' as a
+//                                      decimal128 (default) or, BITS 64, a
+//                                      decimal64
+//
+// dq stores a decimal of precision <= 18 in 64 bits and writes it as Arrow
+// decimal64 (bitWidth 64): 'price' is checked as that; 'big' (38 digits)
+// stays decimal128.  dq reads both widths, narrowing a decimal128 whose
+// precision fits 64 bits.
 //
 // The data set is defined in tests/ipc_testdata.h; the functions below
 // compute the same values and must change with it.  Columns are built from
@@ -32,7 +40,7 @@ const gen = [
   (r) => (BigInt(r) * 10n ** 20n + BigInt(r)) * (r % 2 ? -1n : 1n),
 ];
 
-function schema() {
+function schema(priceBits = 64) {
   return new Schema([
     new Field('id', new Int64(), false),
     new Field('flag', new Bool(), true),
@@ -41,7 +49,7 @@ function schema() {
     new Field('f64', new Float64(), true),
     new Field('name', new Utf8(), true),
     new Field('day', new DateDay(), true),
-    new Field('price', new Decimal(2, 15, 128), true),
+    new Field('price', new Decimal(2, 15, priceBits), true),
     new Field('big', new Decimal(10, 38, 128), true),
   ]);
 }
@@ -61,10 +69,11 @@ function toWords(v) {
   }
   return w;
 }
-function fromWords(w, at) {
+function fromWords(w, at, words = 4) {
   let x = 0n;
-  for (let k = 3; k >= 0; k--) x = (x << 32n) | BigInt(w[at + k]);
-  return x >= 1n << 127n ? x - (1n << 128n) : x;
+  for (let k = words - 1; k >= 0; k--) x = (x << 32n) | BigInt(w[at + k]);
+  const bits = BigInt(32 * words);
+  return x >= 1n << (bits - 1n) ? x - (1n << bits) : x;
 }
 
 function checkSchema(s) {
@@ -86,7 +95,8 @@ function checkSchema(s) {
     if (t.typeId === Type.Date && t.unit !== DateUnit.DAY)
       fail(`field ${w.name}: date unit ${t.unit}, expected DAY`);
     if (t.typeId === Type.Decimal &&
-        (t.precision !== w.type.precision || t.scale !== w.type.scale || t.bitWidth !== 128))
+        (t.precision !== w.type.precision || t.scale !== w.type.scale ||
+         t.bitWidth !== w.type.bitWidth))
       fail(`field ${w.name}: ${t}, expected ${w.type}`);
   });
   return failures === 0;
@@ -97,7 +107,11 @@ function checkValue(c, r, vec, data, j) {
   let got;
   switch (c) {
     case 6: got = data.values[j]; break;              // days, raw int32
-    case 7: case 8: got = fromWords(data.values, 4 * j); break;
+    case 7: case 8: {                                 // raw words, 2 or 4 a value
+      const words = data.type.bitWidth / 32;
+      got = fromWords(data.values, words * j, words);
+      break;
+    }
     default: got = vec.get(j);
   }
   if (got !== want) fail(`${NAMES[c]} row ${r}: got ${got}, expected ${want}`);
@@ -176,15 +190,19 @@ function batchOf(s, start, n) {
         parts.forEach((b, j) => bytes.set(b, offsets[j]));
         return makeData({ ...props, valueOffsets: offsets, data: bytes });
       }
-      default:
-        return makeData({ ...props, data: vals(Uint32Array, 4, (a, j, v) => { a.set(toWords(v), 4 * j); }) });
+      default: {
+        const words = f.type.bitWidth / 32;
+        return makeData({ ...props, data: vals(Uint32Array, words, (a, j, v) => {
+          a.set(toWords(v).subarray(0, words), words * j);
+        }) });
+      }
     }
   });
   return new RecordBatch(s, makeData({ type: new Struct(s.fields), length: n, nullCount: 0, children }));
 }
 
-function write(file) {
-  const s = schema();
+function write(file, priceBits) {
+  const s = schema(priceBits);
   const sizes = [500, 0, 3, 77];
   const batches = [];
   let start = 0;
@@ -200,8 +218,9 @@ function write(file) {
 const [mode, file, rows] = process.argv.slice(2);
 try {
   if (mode === 'check') check(file, Number(rows));
-  else if (mode === 'write') write(file);
-  else fail('usage: interop.mjs check FILE ROWS | write FILE');
+  else if (mode === 'write' && (rows === undefined || rows === '128' || rows === '64'))
+    write(file, rows === '64' ? 64 : 128);
+  else fail('usage: interop.mjs check FILE ROWS | write FILE [128|64]');
 } catch (e) {
   fail(`${e.stack || e}`);
 }
