@@ -7,7 +7,8 @@ tools_dq_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/libdq/sql $(LIBEDIT_CFLAGS)
 # The SQL library (libpg_query) and line editing are the dq command's own:
 # libdq.so and the plugins never link them.  $(PROTOBUF_C_LIBS) first: see
 # libdq/sql/local.mk.
-tools_dq_LDADD = libdq/libdq.la $(PROTOBUF_C_LIBS) libdq/sql/libdqsql.la \
+tools_dq_LDFLAGS = $(AM_LDFLAGS) $(PROTOBUF_C_FIRST)
+tools_dq_LDADD = libdq/libdq.la libdq/sql/libdqsql.la \
 	$(LIBEDIT_LIBS) $(PTHREAD_LIBS)
 
 # dq-transport-check: the conformance checker for transport plugins.  It

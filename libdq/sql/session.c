@@ -309,14 +309,18 @@ static int run_stmt(dq_sql *s, const char *src, const PgQuery__RawStmt *raw,
     const char *w = src + loc;
     while (isspace((unsigned char)*w))
       w++;
+    char word[32];
     int n = 0;
-    while (isalpha((unsigned char)w[n]) && n < 30)
+    while (isalpha((unsigned char)w[n]) && n < 30) {
+      word[n] = (char)toupper((unsigned char)w[n]);
       n++;
+    }
+    word[n] = '\0';
     return sql_error_at(err, DQ_EUNSUPPORTED, src, (int)(w - src),
-                        "%.*s statements are not supported (dq sql runs "
+                        "%s statements are not supported (dq sql runs "
                         "SELECT, EXPLAIN, CREATE TABLE, CREATE VIEW and "
                         "DROP)",
-                        n, w);
+                        word);
   }
   }
   dq_plan_free(plan);
