@@ -523,9 +523,10 @@ static sx *join_scalars(sctx *c, rel *cur, sx *e) {
     sx **bk = sa_alloc(c, (q->n_keys + 1) * sizeof *bk);
     for (size_t i = 0; i < q->n_keys; i++)
       bk[i] = sx_col(c, q->inner_keys[i], e->loc);
-    /* Uncorrelated: one row, joined to every row.  Correlated: a row per
-     * key; a missing row would give NULL, which no comparison keeps. */
-    *cur = hash_join(c, DQ_JOIN_INNER, *cur, q->r, q->n_keys, q->outer_keys,
+    /* Uncorrelated: one row (or none: HAVING), joined to every row.
+     * Correlated: a row per key.  A LEFT join, so that a missing row reads
+     * as the NULL SQL gives an empty scalar subquery. */
+    *cur = hash_join(c, DQ_JOIN_LEFT, *cur, q->r, q->n_keys, q->outer_keys,
                      bk, NULL, e->loc);
     return sx_col(c, q->value, e->loc);
   }
@@ -541,12 +542,6 @@ static sx *join_scalars(sctx *c, rel *cur, sx *e) {
   return copy;
 }
 
-static void check_correlated_scalar(sctx *c, const sx *e) {
-  if (e->kind == SX_SUBQ && e->sub->kind == SUB_SCALAR)
-    return;
-  (void)c;
-}
-
 /* Applies one condition holding subqueries to cur. */
 static rel apply_subq_conj(sctx *c, rel cur, sx *e) {
   bool neg = false;
@@ -556,7 +551,6 @@ static rel apply_subq_conj(sctx *c, rel cur, sx *e) {
     neg = true;
     s = s->args[0];
   }
-  check_correlated_scalar(c, s);
   if (s->kind == SX_SUBQ && s->sub->kind != SUB_SCALAR) {
     subq *q = s->sub;
     size_t nk = q->n_keys + (q->kind == SUB_IN);
@@ -929,6 +923,16 @@ static rel aggregate(sctx *c, rel in, aggs *a, int loc) {
 }
 
 /* --- A block ----------------------------------------------------------------*/
+
+static bool has_count(const sx *e) {
+  if (e->kind == SX_AGG &&
+      (e->op == DQ_AGG_COUNT || e->op == DQ_AGG_COUNT_STAR))
+    return true;
+  for (size_t i = 0; i < e->n_args; i++)
+    if (has_count(e->args[i]))
+      return true;
+  return false;
+}
 
 typedef struct target {
   sx *e;
@@ -1365,6 +1369,11 @@ static void plan_block(sctx *c, const PgQuery__SelectStmt *st, scope *outer,
     sfail(c, -1, DQ_EUNSUPPORTED,
           "a correlated IN subquery with aggregates or DISTINCT is not "
           "supported");
+  if (kind == SUB_SCALAR && n_keys > 0 && n_t == 1 && has_count(tl[0].e))
+    sfail(c, tl[0].loc, DQ_EUNSUPPORTED,
+          "a correlated scalar subquery with count() is not supported (its "
+          "empty groups would read as NULL, not 0): join a grouped subquery "
+          "instead");
   if (kind == SUB_SCALAR && (!has_agg || ag.n_groups > 0))
     sfail(c, -1, DQ_EUNSUPPORTED,
           "a scalar subquery must be an aggregate without GROUP BY (one "
