@@ -159,6 +159,27 @@ static void test_queries(void **state) {
   assert_int_equal(r.n_done, 2);
   r = run_ok(s, "explain select * from region");
   assert_int_equal(r.kind, DQ_SQL_EXPLAIN);
+  r = run_ok(s, "explain analyze select * from region");
+  assert_int_equal(r.kind, DQ_SQL_EXPLAIN_ANALYZE);
+  /* A correlated scalar subquery in the select list: regions without a
+   * nation key below 2 read NULL (a LEFT join), not vanish. */
+  r = run_ok(s, "select r_regionkey, (select min(n_nationkey) from nation "
+                "where n_regionkey = r_regionkey and n_nationkey < 2) from "
+                "region order by r_regionkey");
+  assert_int_equal(r.rows, 5);
+  assert_string_equal(r.first, "0|0");
+  r = run_ok(s, "select count(*) from region where (select max(n_nationkey) "
+                "from nation where n_regionkey = r_regionkey and n_nationkey "
+                "< 2) is null");
+  assert_string_equal(r.first, "3");
+  /* Intervals: months clamp to the month's end, as in PostgreSQL. */
+  r = run_ok(s, "select count(*) from nation where date '1995-01-31' + "
+                "interval '1' month = date '1995-02-28'");
+  assert_string_equal(r.first, "25");
+  r = run_ok(s, "select n_regionkey, count(*) from nation group by "
+                "n_regionkey having count(*) > 4 and min(n_name) < 'B' order "
+                "by 1");
+  assert_string_equal(r.first, "0|5");
   dq_sql_free(s);
 }
 
@@ -199,6 +220,18 @@ static void test_errors(void **state) {
   run_fails(s, "select (select n_name from nation) from region",
             DQ_EUNSUPPORTED, "scalar subquery must be an aggregate", NULL);
   run_fails(s, "select 1", DQ_EUNSUPPORTED, "SELECT without FROM", NULL);
+  run_fails(s, "select * from region where (select count(*) from nation "
+               "where n_regionkey = r_regionkey) = 0",
+            DQ_EUNSUPPORTED, "correlated scalar subquery with count()", NULL);
+  run_fails(s, "select * from nation where n_name in (select r_name, "
+               "r_regionkey from region)",
+            DQ_EINVAL, "subquery has too many columns", NULL);
+  run_fails(s, "create table t (a int) with (format = 'csv')", DQ_EINVAL,
+            "CREATE TABLE needs WITH (location", NULL);
+  run_fails(s, "drop view nosuch", DQ_ENOENT, "view \"nosuch\" does not "
+                                              "exist", NULL);
+  run_fails(s, "select r_name from region union select r_regionkey from "
+               "region", DQ_EINVAL, "different types", NULL);
   dq_sql_free(s);
 }
 
