@@ -839,27 +839,29 @@ static void fix_types(rel *r) {
   }
 }
 
-/* The aggregate node; count(DISTINCT x) and friends run as an aggregate
- * over a grouping on (keys, x). */
+/* The aggregate node.  count(DISTINCT x) and friends run as an aggregate
+ * over a grouping on (keys, x): the first level groups by keys and x and
+ * computes the other aggregates partially (sum, count, min, max), the
+ * second groups by keys, aggregates x and merges the partial values
+ * (counts are summed). */
 static rel aggregate(sctx *c, rel in, aggs *a, int loc) {
-  bool any_distinct = false;
-  for (size_t i = 0; i < a->n; i++)
-    any_distinct |= a->list[i]->distinct;
   const sx *darg = NULL;
-  if (any_distinct) {
-    for (size_t i = 0; i < a->n; i++) {
-      const sx *g = a->list[i];
-      bool same = g->distinct && (darg == NULL || sx_equal(darg, g->args[0]));
-      bool harmless = !g->distinct && (g->op == DQ_AGG_MIN || g->op == DQ_AGG_MAX) &&
-                      darg != NULL && sx_equal(darg, g->args[0]);
-      if (!same && !harmless)
-        sfail(c, g->loc, DQ_EUNSUPPORTED,
-              "DISTINCT aggregates are supported when every aggregate of "
-              "the query is DISTINCT over the same argument");
-      if (g->distinct)
-        darg = g->args[0];
-    }
+  for (size_t i = 0; i < a->n; i++) {
+    const sx *g = a->list[i];
+    if (!g->distinct)
+      continue;
+    if (darg != NULL && !sx_equal(darg, g->args[0]))
+      sfail(c, g->loc, DQ_EUNSUPPORTED,
+            "DISTINCT aggregates over different arguments in one query are "
+            "not supported");
+    darg = g->args[0];
   }
+  if (darg != NULL)
+    for (size_t i = 0; i < a->n; i++)
+      if (!a->list[i]->distinct && a->list[i]->op == DQ_AGG_AVG)
+        sfail(c, a->list[i]->loc, DQ_EUNSUPPORTED,
+              "avg() beside a DISTINCT aggregate is not supported (write "
+              "sum() / count())");
   size_t ng = a->n_groups;
   dq_expr **ge = sa_alloc(c, (ng + 2) * sizeof *ge);
   const char **gn = sa_alloc(c, (ng + 2) * sizeof *gn);
@@ -876,10 +878,11 @@ static rel aggregate(sctx *c, rel in, aggs *a, int loc) {
   }
   a->cols = sa_alloc(c, (a->n + 1) * sizeof *a->cols);
   dq_agg *da = sa_alloc(c, (a->n + 1) * sizeof *da);
+  const char **partial = sa_alloc(c, (a->n + 1) * sizeof *partial);
   dq_node *input = in.node;
   const char *dname = NULL;
   if (darg != NULL) {
-    /* First level: one row per (keys, x). */
+    /* First level: one row per (keys, x), the other aggregates partial. */
     dname = unique_iname(c, "distinct_arg");
     ge[ng] = sx_emit(c, darg);
     gn[ng] = dname;
@@ -887,30 +890,73 @@ static rel aggregate(sctx *c, rel in, aggs *a, int loc) {
     for (size_t i = 0; i < ng; i++)
       tmp[i] = unique_iname(c, gn[i]);
     tmp[ng] = dname;
+    dq_agg *pa = sa_alloc(c, (a->n + 1) * sizeof *pa);
+    size_t np = 0;
+    for (size_t i = 0; i < a->n; i++) {
+      sx *g = a->list[i];
+      if (g->distinct)
+        continue;
+      partial[i] = unique_iname(c, "partial");
+      pa[np].func = (dq_agg_func)g->op;
+      pa[np].arg = g->op == DQ_AGG_COUNT_STAR ? NULL : sx_emit(c, g->args[0]);
+      pa[np++].name = partial[i];
+    }
     input = scheck(c,
                    dq_node_aggregate(c->b, input, DQ_AGG_SINGLE, ng + 1,
-                                     (dq_expr *const *)ge, tmp, 0, NULL),
+                                     (dq_expr *const *)ge, tmp, np, pa),
                    loc);
     for (size_t i = 0; i < ng; i++)
       ge[i] = dq_expr_column(c->b, tmp[i]);
   }
+  bool fix_counts = false;
   for (size_t i = 0; i < a->n; i++) {
     sx *g = a->list[i];
     static const char *const fn[] = {"", "sum", "count", "count", "min", "max",
                                      "avg"};
     sql_col *col = new_col(c, fn[g->op], g->type, true);
     a->cols[i] = col;
-    da[i].func = (dq_agg_func)g->op;
-    da[i].arg = g->op == DQ_AGG_COUNT_STAR ? NULL
-                : dname != NULL            ? dq_expr_column(c->b, dname)
-                                           : sx_emit(c, g->args[0]);
     da[i].name = col->iname;
+    if (dname != NULL && g->distinct) {
+      da[i].func = (dq_agg_func)g->op;
+      da[i].arg = dq_expr_column(c->b, dname);
+    } else if (dname != NULL) {
+      bool count = g->op == DQ_AGG_COUNT || g->op == DQ_AGG_COUNT_STAR;
+      da[i].func = count ? DQ_AGG_SUM : (dq_agg_func)g->op;
+      da[i].arg = dq_expr_column(c->b, partial[i]);
+      fix_counts |= count && ng == 0;
+    } else {
+      da[i].func = (dq_agg_func)g->op;
+      da[i].arg = g->op == DQ_AGG_COUNT_STAR ? NULL : sx_emit(c, g->args[0]);
+    }
   }
   rel out = {0};
   out.node = scheck(c,
                     dq_node_aggregate(c->b, input, DQ_AGG_SINGLE, ng,
                                       (dq_expr *const *)ge, gn, a->n, da),
                     loc);
+  if (fix_counts) {
+    /* A merged count over no rows at all is a sum of nothing: NULL, where
+     * count says 0. */
+    dq_expr **ex = sa_alloc(c, (a->n + 1) * sizeof *ex);
+    const char **nm = sa_alloc(c, (a->n + 1) * sizeof *nm);
+    for (size_t i = 0; i < a->n; i++) {
+      sx *g = a->list[i];
+      dq_expr *v = dq_expr_column(c->b, da[i].name);
+      if (!g->distinct &&
+          (g->op == DQ_AGG_COUNT || g->op == DQ_AGG_COUNT_STAR)) {
+        dq_expr *w = dq_expr_is_null(c->b, v);
+        dq_expr *z = dq_expr_int64(c->b, 0);
+        v = dq_expr_case(c->b, 1, &w, &z, v);
+      }
+      sql_col *col = new_col(c, a->cols[i]->name, g->type, true);
+      ex[i] = v;
+      nm[i] = col->iname;
+      a->cols[i] = col;
+    }
+    out.node = scheck(c, dq_node_project(c->b, out.node, a->n,
+                                         (dq_expr *const *)ex, nm),
+                      loc);
+  }
   out.rows = ng == 0 ? 1 : in.rows / 10 > 1 ? in.rows / 10 : 1;
   out.n = ng + a->n;
   out.cols = sa_alloc(c, (out.n + 1) * sizeof *out.cols);
