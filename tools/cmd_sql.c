@@ -64,8 +64,11 @@ static int on_stmt(void *ctx, dq_sql_kind kind, const dq_plan *plan,
   memcpy(argv, cli->run_argv, (size_t)argc * sizeof *argv);
   if (kind == DQ_SQL_EXPLAIN)
     argv[argc++] = (char *)"--explain";
-  else if (kind == DQ_SQL_EXPLAIN_ANALYZE)
+  else if (kind == DQ_SQL_EXPLAIN_ANALYZE) {
+    /* The metrics, not the rows (as PostgreSQL's EXPLAIN ANALYZE). */
     argv[argc++] = (char *)"--analyze";
+    argv[argc++] = (char *)"--quiet";
+  }
   argv[argc] = NULL;
   plan_ref r = {plan};
   int st = dq_run_plan(argc, argv, cli->g, "sql", source, &r);

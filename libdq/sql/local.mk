@@ -23,7 +23,7 @@ libdq_sql_libdqsql_la_LIBADD = $(PROTOBUF_C_LIBS) $(PG_QUERY_LIBS) -lm
 check_PROGRAMS += tests/test_sql
 TESTS += tests/test_sql tests/sql-tpch.test tests/sql-builtin.test \
 	tests/sql-cli.test
-EXTRA_DIST += tests/sql-tpch.test tests/sql-builtin.test tests/sql-cli.test tests/sql/tpch tests/sql/duckdb/package.json \
+EXTRA_DIST += tests/sql-tpch.test tests/sql-builtin.test tests/sql-cli.test tests/sql/tpch tests/sql/extra tests/sql/duckdb/package.json \
 	tests/sql/duckdb/package-lock.json tests/sql/duckdb/compare.mjs
 tests_test_sql_SOURCES = tests/test_sql.c
 tests_test_sql_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/libdq/sql \

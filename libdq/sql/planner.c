@@ -18,7 +18,9 @@
 
 #include "binder.h"
 
-enum { IT_TABLE = 1, IT_REL, IT_LEFTJOIN };
+enum { IT_TABLE = 1, IT_REL, IT_LEFTJOIN, IT_BLOCK };
+
+struct block;
 
 typedef struct item {
   int kind;
@@ -28,8 +30,9 @@ typedef struct item {
   sql_col **cols;            /* visible columns */
   size_t n;
   struct item *left, *right; /* LEFTJOIN */
-  sx **on;
+  sx **on;                   /* LEFTJOIN: ON; BLOCK: the inner joins' ON */
   size_t n_on;
+  struct block *sub;         /* BLOCK: inner joins under an outer join */
   sx **filters;              /* WHERE conjuncts on this item alone */
   size_t n_filters;
   double rows;
@@ -86,6 +89,36 @@ static item *item_from_rel(sctx *c, rel *r, const char *alias,
 }
 
 static item *make_item(sctx *c, block *bl, const pgnode *n, scope *outer);
+static void add_from(sctx *c, block *bl, const pgnode *n, scope *outer);
+static void split_and(sctx *c, sx *e, sx ***out, size_t *n);
+
+/* Inner joins under an outer join ((a JOIN b ON ..) LEFT JOIN c ON ..): a
+ * block of their own, joined as a unit before the outer join. */
+static item *block_item(sctx *c, const pgnode *n, scope *outer) {
+  block *sub = sa_alloc(c, sizeof *sub);
+  sub->sc.outer = outer;
+  add_from(c, sub, n, outer);
+  item *it = sa_alloc(c, sizeof *it);
+  it->kind = IT_BLOCK;
+  it->sub = sub;
+  for (size_t i = 0; i < sub->n_pending; i++) {
+    sx *e = bind_expr(c, &sub->sc, sub->pending_on[i], false);
+    if (e->type.id != DQ_TYPE_BOOL)
+      sfail(c, e->loc, DQ_EINVAL, "argument of JOIN/ON must be boolean");
+    if (e->has_outer || e->has_subq)
+      sfail(c, e->loc, DQ_EUNSUPPORTED,
+            "a join's ON under an outer join may not hold subqueries or "
+            "outer references");
+    split_and(c, e, &it->on, &it->n_on);
+  }
+  it->cols = sub->sc.cols;
+  it->n = sub->sc.n;
+  it->rows = 1;
+  for (size_t i = 0; i < sub->n_items; i++)
+    if (sub->items[i]->rows > it->rows)
+      it->rows = sub->items[i]->rows;
+  return it;
+}
 
 static const PgQuery__CommonTableExpr *find_cte(sctx *c, const char *name,
                                                 const char **src) {
@@ -200,12 +233,9 @@ static item *make_item(sctx *c, block *bl, const pgnode *n, scope *outer) {
             "a.x = b.x)");
     if (j->jointype == PG_QUERY__JOIN_TYPE__JOIN_FULL)
       sfail(c, -1, DQ_EUNSUPPORTED, "FULL OUTER JOIN is not supported");
-    if (j->jointype == PG_QUERY__JOIN_TYPE__JOIN_INNER) {
-      if (bl == NULL)
-        sfail(c, -1, DQ_EUNSUPPORTED,
-              "an inner join nested inside an outer join is not supported");
-      return NULL; /* flattened by the caller */
-    }
+    if (j->jointype == PG_QUERY__JOIN_TYPE__JOIN_INNER)
+      return bl == NULL ? block_item(c, n, outer)
+                        : NULL; /* flattened by the caller */
     if (j->jointype != PG_QUERY__JOIN_TYPE__JOIN_LEFT &&
         j->jointype != PG_QUERY__JOIN_TYPE__JOIN_RIGHT)
       sfail(c, -1, DQ_EUNSUPPORTED, "this join type is not supported");
@@ -344,6 +374,7 @@ static bool sx_has_local_col(const sx *e) {
 }
 
 static rel build_item(sctx *c, item *it);
+static rel join_block(sctx *c, struct block *bl, sx **conj, size_t n_conj);
 
 static rel hash_join(sctx *c, dq_join_kind kind, rel probe, rel build,
                      size_t n_keys, sx **pk, sx **bk, sx *residual, int loc) {
@@ -489,6 +520,8 @@ static rel build_item(sctx *c, item *it) {
     r.rows = t->rows;
   } else if (it->kind == IT_REL) {
     r = it->r;
+  } else if (it->kind == IT_BLOCK) {
+    r = join_block(c, it->sub, it->on, it->n_on);
   } else {
     r = build_leftjoin(c, it);
   }

@@ -36,7 +36,7 @@ async function expect(dataDir, sqlDir, outDir, queries) {
     let result = null;
     for (const s of stmts) {
       const r = await con.runAndReadAll(s);
-      if (/^\s*select/i.test(s))
+      if (!/^\s*(create|drop)\b/i.test(s))
         result = { columns: r.columnNames(), rows: r.getRowsJson() };
     }
     fs.writeFileSync(path.join(outDir, `${q}.json`), JSON.stringify(result));
