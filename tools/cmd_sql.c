@@ -12,6 +12,7 @@
  *
  * Exit status: 0 success, 1 a statement failed, 2 a usage error. */
 #include <errno.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,28 +292,22 @@ int dq_cmd_sql(int argc, char **argv, const dq_global_opts *g) {
       status = 1;
       goto done;
     }
-  /* The TPC-H tables under their own names, where free. */
+  /* The TPC-H tables under their own names, where no table takes them.
+   * A failure here (none is expected) only leaves that table out. */
   for (const char *const *t = dq_tpch_table_names(); *t != NULL; t++) {
+    bool taken = false;
+    for (size_t i = 0; i < dq_config_n_tables(cfg); i++)
+      taken |= strcasecmp(dq_config_table_name(cfg, i), *t) == 0;
+    for (size_t i = 0; i < n_tables; i++)
+      taken |= strncasecmp(tables[i], *t, strlen(*t)) == 0 &&
+               tables[i][strlen(*t)] == '=';
+    if (taken)
+      continue;
     char spec[64];
     snprintf(spec, sizeof spec, "tpch:%s", *t);
-    dq_sql *probe = s;
-    dq_error e2;
-    dq_error_clear(&e2);
-    char sql[96];
-    snprintf(sql, sizeof sql, "%s", *t);
-    (void)sql;
-    if (dq_config_n_tables(cfg) == 0 && n_tables == 0)
-      dq_sql_add_table(probe, *t, spec, &e2);
-    else {
-      bool taken = false;
-      for (size_t i = 0; i < dq_config_n_tables(cfg); i++)
-        taken |= strcasecmp(dq_config_table_name(cfg, i), *t) == 0;
-      for (size_t i = 0; i < n_tables; i++)
-        taken |= strncasecmp(tables[i], *t, strlen(*t)) == 0 &&
-                 tables[i][strlen(*t)] == '=';
-      if (!taken)
-        dq_sql_add_table(probe, *t, spec, &e2);
-    }
+    dq_error ignored;
+    dq_error_clear(&ignored);
+    dq_sql_add_table(s, *t, spec, &ignored);
   }
 
   if (text != NULL) {
