@@ -2,9 +2,9 @@
  * its FROM items (tables, views, WITH queries, subqueries in FROM, LEFT
  * joins) with the WHERE conjuncts that touch one item pushed into that
  * item's scan, the columns nobody references dropped at the scan, the items
- * joined greedily (the largest estimated input streams, the smallest
- * connected item is hashed next, so no cross product where a join
- * predicate exists), subqueries decorrelated into joins (EXISTS / IN ->
+ * joined in an order planned on row estimates (see "Join order" below: no
+ * cross product where a join predicate exists), subqueries decorrelated
+ * into joins (EXISTS / IN ->
  * semi joins, NOT EXISTS / NOT IN -> anti joins, scalar subqueries ->
  * joins with their aggregate grouped on the correlation keys), then
  * GROUP BY / aggregates, HAVING, the select list, DISTINCT, ORDER BY and
@@ -35,7 +35,8 @@ typedef struct item {
   struct block *sub;         /* BLOCK: inner joins under an outer join */
   sx **filters;              /* WHERE conjuncts on this item alone */
   size_t n_filters;
-  double rows;
+  double rows;               /* estimated, after its filters */
+  double base;               /* estimated, before its filters */
 } item;
 
 typedef struct block {
@@ -525,6 +526,7 @@ static rel build_item(sctx *c, item *it) {
   } else {
     r = build_leftjoin(c, it);
   }
+  it->base = r.rows;
   for (size_t i = 0; i < it->n_filters; i++)
     r = apply_filter(c, r, it->filters[i]);
   it->rows = r.rows;
@@ -646,6 +648,186 @@ static rel apply_subq_conj(sctx *c, rel cur, sx *e) {
 
 /* --- Joining a block ----------------------------------------------------------*/
 
+/* --- Join order ---------------------------------------------------------------
+ * Planned on estimates first, then built.  The largest input (after its
+ * filters) is the probe side that streams.  Each step joins in the item,
+ * connected to what is joined by an equality, that gives the smallest
+ * estimated result; before it is hashed, an item is itself joined with
+ * the items that hang off it alone when they shrink it (a filtered
+ * customer reduces orders before orders meets lineitem: a bushy plan where
+ * it pays).  A join's size is estimated as |A| |B| / min(base A, base B),
+ * the textbook |A||B| / max(V(A,k), V(B,k)) with the smaller table's rows
+ * standing for the key's distinct values, which is exact for a foreign key
+ * into the smaller table.  Only where no equality connects the rest does
+ * a cross product (of the smallest remaining item) happen. */
+
+typedef struct jnode {
+  int item;                 /* a leaf: the item; else -1 */
+  struct jnode *probe, *build;
+  uint64_t mask;
+  double rows, base;
+} jnode;
+
+typedef struct jplan {
+  sctx *c;
+  block *bl;
+  rel *rels;
+  sx **conj;
+  size_t n_conj;
+  bool *done;
+  size_t n;
+} jplan;
+
+static jnode *jp_leaf(jplan *p, int i) {
+  jnode *j = sa_alloc(p->c, sizeof *j);
+  j->item = i;
+  j->mask = UINT64_C(1) << i;
+  j->rows = p->rels[i].rows;
+  j->base = p->bl->items[i]->base > j->rows ? p->bl->items[i]->base : j->rows;
+  return j;
+}
+
+static double jp_est(const jnode *a, const jnode *b) {
+  double v = a->base < b->base ? a->base : b->base;
+  return a->rows * b->rows / (v > 1 ? v : 1);
+}
+
+static jnode *jp_join(jplan *p, jnode *probe, jnode *build) {
+  jnode *j = sa_alloc(p->c, sizeof *j);
+  if (build->rows > probe->rows) { /* hash the smaller side */
+    jnode *t = probe;
+    probe = build;
+    build = t;
+  }
+  j->item = -1;
+  j->probe = probe;
+  j->build = build;
+  j->mask = probe->mask | build->mask;
+  j->rows = jp_est(probe, build);
+  j->base = probe->base > build->base ? probe->base : build->base;
+  return j;
+}
+
+/* Does an open equality join the item sets a and b? */
+static bool jp_connected(const jplan *p, uint64_t a, uint64_t b) {
+  for (size_t i = 0; i < p->n_conj; i++) {
+    const sx *e = p->conj[i];
+    if (p->done[i] || e->kind != SX_BIN || e->op != OP_EQ || e->has_subq ||
+        e->has_outer || e->has_agg)
+      continue;
+    uint64_t l = e->args[0]->rels, r = e->args[1]->rels;
+    if (l == 0 || r == 0)
+      continue;
+    if (((l & ~a) == 0 && (r & ~b) == 0) || ((l & ~b) == 0 && (r & ~a) == 0))
+      return true;
+  }
+  return false;
+}
+
+/* Item k joined with the items off it (not connected to `avoid`) that
+ * shrink it; marks what it takes in *used. */
+static jnode *jp_reduce(jplan *p, int k, uint64_t avoid, uint64_t *used,
+                        int depth) {
+  jnode *t = jp_leaf(p, k);
+  *used |= t->mask;
+  if (depth > 6 || p->n > 16)
+    return t;
+  for (;;) {
+    jnode *best = NULL;
+    uint64_t best_used = 0;
+    double best_e = t->rows * 0.9;
+    for (size_t m = 0; m < p->n; m++) {
+      uint64_t bit = UINT64_C(1) << m;
+      if ((*used & bit) || jp_connected(p, avoid, bit) ||
+          !jp_connected(p, t->mask, bit))
+        continue;
+      uint64_t u = *used;
+      jnode *tm = jp_reduce(p, (int)m, avoid | t->mask, &u, depth + 1);
+      double e = jp_est(t, tm);
+      if (e < best_e) {
+        best = tm;
+        best_e = e;
+        best_used = u;
+      }
+    }
+    if (best == NULL)
+      return t;
+    t = jp_join(p, t, best);
+    *used = best_used;
+  }
+}
+
+static jnode *jp_order(jplan *p, int start) {
+  uint64_t all = p->n >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << p->n) - 1;
+  jnode *cur = jp_leaf(p, start);
+  uint64_t used = cur->mask;
+  while (used != all) {
+    jnode *best = NULL;
+    uint64_t best_used = 0;
+    double best_e = 0;
+    for (size_t j = 0; j < p->n; j++) {
+      uint64_t bit = UINT64_C(1) << j;
+      if ((used & bit) || !jp_connected(p, cur->mask, bit))
+        continue;
+      uint64_t u = used;
+      jnode *tj = jp_reduce(p, (int)j, cur->mask, &u, 0);
+      double e = jp_est(cur, tj);
+      if (best == NULL || e < best_e ||
+          (e == best_e && tj->rows < best->rows)) {
+        best = tj;
+        best_e = e;
+        best_used = u;
+      }
+    }
+    if (best == NULL) { /* nothing connects: the smallest, crossed */
+      for (size_t j = 0; j < p->n; j++) {
+        uint64_t bit = UINT64_C(1) << j;
+        if (!(used & bit) && (best == NULL || p->rels[j].rows < best->rows))
+          best = jp_leaf(p, (int)j);
+      }
+      best_used = used | best->mask;
+    }
+    cur = jp_join(p, cur, best);
+    used = best_used;
+  }
+  return cur;
+}
+
+/* Builds the planned tree: keys are the open equalities between the two
+ * sides; conditions in reach once a join is made are applied over it. */
+static rel jp_emit(jplan *p, const jnode *t) {
+  sctx *c = p->c;
+  if (t->item >= 0)
+    return p->rels[t->item];
+  rel probe = jp_emit(p, t->probe);
+  rel build = jp_emit(p, t->build);
+  sx **pk = sa_alloc(c, (p->n_conj + 1) * sizeof *pk);
+  sx **bk = sa_alloc(c, (p->n_conj + 1) * sizeof *bk);
+  size_t nk = 0;
+  for (size_t i = 0; i < p->n_conj; i++) {
+    if (p->done[i])
+      continue;
+    if (equi_key(p->conj[i], probe.cols, probe.n, build.cols, build.n,
+                 &pk[nk], &bk[nk])) {
+      nk++;
+      p->done[i] = true;
+    }
+  }
+  int loc = t->build->item >= 0 ? p->bl->items[t->build->item]->loc : -1;
+  rel cur = hash_join(c, DQ_JOIN_INNER, probe, build, nk, pk, bk, NULL, loc);
+  cur.rows = t->rows > 1 ? t->rows : 1;
+  for (size_t i = 0; i < p->n_conj; i++) {
+    sx *e = p->conj[i];
+    if (p->done[i] || e->has_subq || e->has_outer || e->has_agg)
+      continue;
+    if ((e->rels & ~t->mask) == 0) {
+      cur = apply_filter(c, cur, e);
+      p->done[i] = true;
+    }
+  }
+  return cur;
+}
+
 static rel join_block(sctx *c, block *bl, sx **conj, size_t n_conj) {
   bool *done = sa_alloc(c, (n_conj + 1) * sizeof *done);
   /* Push single-item conditions into the items. */
@@ -664,62 +846,12 @@ static rel join_block(sctx *c, block *bl, sx **conj, size_t n_conj) {
   rel *rels = sa_alloc(c, (n + 1) * sizeof *rels);
   for (size_t i = 0; i < n; i++)
     rels[i] = build_item(c, bl->items[i]);
-  /* Greedy: the largest input streams; repeatedly hash the smallest item
-   * connected to what is joined so far by an equality. */
-  size_t start = 0;
+  jplan jp = {c, bl, rels, conj, n_conj, done, n};
+  int start = 0;
   for (size_t i = 1; i < n; i++)
     if (rels[i].rows > rels[start].rows)
-      start = i;
-  rel cur = rels[start];
-  uint64_t joined = UINT64_C(1) << start;
-  for (size_t step = 1; step < n; step++) {
-    size_t best = n;
-    for (size_t j = 0; j < n; j++) {
-      if (joined & (UINT64_C(1) << j))
-        continue;
-      bool connected = false;
-      for (size_t i = 0; i < n_conj && !connected; i++) {
-        sx *e = conj[i], *lk, *rk;
-        if (done[i])
-          continue;
-        connected = equi_key(e, cur.cols, cur.n, rels[j].cols, rels[j].n,
-                             &lk, &rk);
-      }
-      if (connected && (best == n || rels[j].rows < rels[best].rows))
-        best = j;
-    }
-    bool cross = best == n;
-    if (cross) /* no predicate connects: a cross product is all there is */
-      for (size_t j = 0; j < n; j++)
-        if (!(joined & (UINT64_C(1) << j)) &&
-            (best == n || rels[j].rows < rels[best].rows))
-          best = j;
-    sx **pk = sa_alloc(c, (n_conj + 1) * sizeof *pk);
-    sx **bk = sa_alloc(c, (n_conj + 1) * sizeof *bk);
-    size_t nk = 0;
-    for (size_t i = 0; i < n_conj && !cross; i++) {
-      if (done[i])
-        continue;
-      if (equi_key(conj[i], cur.cols, cur.n, rels[best].cols, rels[best].n,
-                   &pk[nk], &bk[nk])) {
-        nk++;
-        done[i] = true;
-      }
-    }
-    cur = hash_join(c, DQ_JOIN_INNER, cur, rels[best], nk, pk, bk, NULL,
-                    bl->items[best]->loc);
-    joined |= UINT64_C(1) << best;
-    /* Conditions now fully in reach are applied at once. */
-    for (size_t i = 0; i < n_conj; i++) {
-      sx *e = conj[i];
-      if (done[i] || e->has_subq || e->has_outer || e->has_agg)
-        continue;
-      if ((e->rels & ~joined) == 0) {
-        cur = apply_filter(c, cur, e);
-        done[i] = true;
-      }
-    }
-  }
+      start = (int)i;
+  rel cur = jp_emit(&jp, jp_order(&jp, start));
   for (size_t i = 0; i < n_conj; i++) {
     if (done[i] || conj[i]->has_subq)
       continue;
