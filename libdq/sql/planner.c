@@ -35,6 +35,8 @@ typedef struct item {
   struct block *sub;         /* BLOCK: inner joins under an outer join */
   sx **filters;              /* WHERE conjuncts on this item alone */
   size_t n_filters;
+  sx **subq_filters;         /* ... and those with subqueries */
+  size_t n_subq_filters;
   double rows;               /* estimated, after its filters */
   double base;               /* estimated, before its filters */
 } item;
@@ -375,6 +377,7 @@ static bool sx_has_local_col(const sx *e) {
 }
 
 static rel build_item(sctx *c, item *it);
+static rel apply_subq_conj(sctx *c, rel cur, sx *e);
 static rel join_block(sctx *c, struct block *bl, sx **conj, size_t n_conj);
 
 static rel hash_join(sctx *c, dq_join_kind kind, rel probe, rel build,
@@ -529,6 +532,8 @@ static rel build_item(sctx *c, item *it) {
   it->base = r.rows;
   for (size_t i = 0; i < it->n_filters; i++)
     r = apply_filter(c, r, it->filters[i]);
+  for (size_t i = 0; i < it->n_subq_filters; i++)
+    r = apply_subq_conj(c, r, it->subq_filters[i]);
   it->rows = r.rows;
   return r;
 }
@@ -830,15 +835,20 @@ static rel jp_emit(jplan *p, const jnode *t) {
 
 static rel join_block(sctx *c, block *bl, sx **conj, size_t n_conj) {
   bool *done = sa_alloc(c, (n_conj + 1) * sizeof *done);
-  /* Push single-item conditions into the items. */
+  /* Push single-item conditions into the items, those with subqueries
+   * too (a semi join on orders alone shrinks orders before it meets
+   * lineitem: inner joins commute with it). */
   for (size_t i = 0; i < n_conj; i++) {
     sx *e = conj[i];
-    if (e->has_subq || e->has_outer || e->has_agg)
+    if (e->has_outer || e->has_agg)
       continue;
     if (e->rels != 0 && (e->rels & (e->rels - 1)) == 0) {
       int k = __builtin_ctzll(e->rels);
       item *it = bl->items[k];
-      push_sx(c, &it->filters, &it->n_filters, e);
+      if (e->has_subq)
+        push_sx(c, &it->subq_filters, &it->n_subq_filters, e);
+      else
+        push_sx(c, &it->filters, &it->n_filters, e);
       done[i] = true;
     }
   }
