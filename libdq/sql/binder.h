@@ -22,6 +22,8 @@ typedef struct sql_col {
   bool nullable;
   bool used;         /* referenced: scans keep only used columns */
   int item;          /* FROM item index in its block, -1 above joins */
+  bool ranged;       /* a base table's column with a sampled range */
+  double lo, hi;
 } sql_col;
 
 typedef struct scope {

@@ -29,7 +29,71 @@ void sql_table_free(sql_table *t) {
     free(t->paths[i]);
   free(t->paths);
   dq_schema_unref(t->schema);
+  free(t->ranged);
+  free(t->lo);
+  free(t->hi);
   free(t);
+}
+
+/* --- Column ranges ------------------------------------------------------------
+ * Taken from a sample (a TPC-H table's first units, a CSV file's first
+ * rows); they only steer join order, so a sample is enough. */
+
+static int alloc_ranges(sql_table *t, dq_error *err) {
+  size_t n = dq_schema_n_fields(t->schema);
+  t->ranged = calloc(n + 1, sizeof *t->ranged);
+  t->lo = calloc(n + 1, sizeof *t->lo);
+  t->hi = calloc(n + 1, sizeof *t->hi);
+  if (t->ranged == NULL || t->lo == NULL || t->hi == NULL)
+    return dq_error_set(err, DQ_ENOMEM, "out of memory");
+  return 0;
+}
+
+static void widen(sql_table *t, size_t col, double v) {
+  if (!t->ranged[col]) {
+    t->ranged[col] = true;
+    t->lo[col] = t->hi[col] = v;
+  } else if (v < t->lo[col]) {
+    t->lo[col] = v;
+  } else if (v > t->hi[col]) {
+    t->hi[col] = v;
+  }
+}
+
+static void ranges_from_batch(sql_table *t, const dq_batch *b) {
+  for (size_t c = 0; c < dq_batch_n_columns(b); c++) {
+    const dq_array *a = dq_batch_column(b, c);
+    dq_type ty = dq_array_type(a);
+    double scale = 1;
+    for (int k = 0; ty.id == DQ_TYPE_DECIMAL && k < ty.scale; k++)
+      scale *= 10;
+    for (int64_t i = 0; i < dq_array_length(a); i++) {
+      if (dq_array_is_null(a, i))
+        continue;
+      switch (ty.id) {
+      case DQ_TYPE_INT32:
+        widen(t, c, dq_array_int32(a, i));
+        break;
+      case DQ_TYPE_INT64:
+        widen(t, c, (double)dq_array_int64(a, i));
+        break;
+      case DQ_TYPE_FLOAT64:
+        widen(t, c, dq_array_float64(a, i));
+        break;
+      case DQ_TYPE_DATE32:
+        widen(t, c, dq_array_date32(a, i));
+        break;
+      case DQ_TYPE_DECIMAL: {
+        dq_decimal d = dq_array_decimal(a, i);
+        double v = (double)d.hi * 18446744073709551616.0 + (double)d.lo;
+        widen(t, c, v / scale);
+        break;
+      }
+      default:
+        break;
+      }
+    }
+  }
 }
 
 sql_table *sql_catalog_find(const dq_sql *s, const char *name) {
@@ -116,7 +180,18 @@ enum { CK_NONE, CK_INT, CK_DEC, CK_DATE, CK_TEXT };
 typedef struct col_guess {
   int kind;
   int int_digits, scale;
+  bool ranged;   /* lo/hi hold numbers (or days for dates) seen */
+  double lo, hi;
 } col_guess;
+
+static int64_t civil_days(int y, int m, int d) {
+  y -= m <= 2;
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = (unsigned)(y - era * 400);
+  const unsigned doy = (unsigned)((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1);
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return (int64_t)era * 146097 + (int64_t)doe - 719468;
+}
 
 static void guess_field(col_guess *g, const char *f, size_t n, bool quoted) {
   if (n == 0 && !quoted)
@@ -162,6 +237,20 @@ static void guess_field(col_guess *g, const char *f, size_t n, bool quoted) {
     g->int_digits = idig;
   if (sc > g->scale)
     g->scale = sc;
+  if (kind == CK_INT || kind == CK_DEC || kind == CK_DATE) {
+    char num[64];
+    size_t m = n < sizeof num - 1 ? n : sizeof num - 1;
+    memcpy(num, f, m);
+    num[m] = '\0';
+    double v = kind == CK_DATE ? (double)civil_days(atoi(num), atoi(num + 5),
+                                                    atoi(num + 8))
+                               : strtod(num, NULL);
+    if (!g->ranged || v < g->lo)
+      g->lo = v;
+    if (!g->ranged || v > g->hi)
+      g->hi = v;
+    g->ranged = true;
+  }
 }
 
 /* Splits one record (RFC 4180) from p; returns the position after it.
@@ -310,6 +399,13 @@ static int infer_csv(sql_table *t, dq_error *err) {
   }
   rc = dq_schema_new(n_cols, (const char *const *)names, types, nullable,
                      &t->schema, err);
+  if (rc == 0 && (rc = alloc_ranges(t, err)) == 0)
+    for (size_t i = 0; i < n_cols; i++) {
+      /* Dates and numbers only: a column that mixed both is text. */
+      t->ranged[i] = g[i].ranged && types[i].id != DQ_TYPE_UTF8;
+      t->lo[i] = g[i].lo;
+      t->hi[i] = g[i].hi;
+    }
   if (rc == 0) {
     double sampled = (double)(p - body);
     double per_row = rows > 0 ? sampled / (double)rows : 100.0;
@@ -355,6 +451,18 @@ int sql_table_make(dq_sql *s, const char *name, const char *kind,
     } else {
       rc = dq_tpch_table_schema(location, &t->schema, err);
       t->rows = (double)dq_tpch_table_rows(location, t->scale);
+      if (rc == 0)
+        rc = alloc_ranges(t, err);
+      int64_t units = dq_tpch_table_units(location, t->scale);
+      dq_batch *sample = NULL;
+      if (rc == 0 && units > 0 &&
+          dq_tpch_table_generate(location, t->scale, t->seed, 0,
+                                 units < 1000 ? units : 1000, &sample,
+                                 err) == 0) {
+        ranges_from_batch(t, sample);
+        dq_batch_unref(sample);
+      }
+      dq_error_clear(err); /* no sample: no ranges, nothing worse */
     }
   } else if (strcasecmp(kind, "csv") == 0) {
     t->kind = SQL_TABLE_CSV;

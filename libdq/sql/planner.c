@@ -210,6 +210,11 @@ static item *table_item(sctx *c, const PgQuery__RangeVar *rv) {
     col->type = dq_schema_field_type(t->schema, i);
     col->nullable = dq_schema_field_nullable(t->schema, i);
     col->item = -1;
+    if (t->ranged != NULL && t->ranged[i] && t->hi[i] > t->lo[i]) {
+      col->ranged = true;
+      col->lo = t->lo[i];
+      col->hi = t->hi[i];
+    }
     it->cols[it->n++] = col;
   }
   return it;
@@ -340,6 +345,73 @@ static double selectivity(const sx *e) {
   default:
     return 0.5;
   }
+}
+
+static bool const_value(const sx *e, double *v) {
+  if (e->kind != SX_CONST)
+    return false;
+  switch (e->v.kind) {
+  case CV_INT:
+  case CV_DATE:
+    *v = (double)e->v.i;
+    return true;
+  case CV_DEC:
+    *v = strtod(e->v.s, NULL);
+    return true;
+  case CV_FLOAT:
+    *v = e->v.f;
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* The fraction of an item's rows its filters keep: range conditions on a
+ * column with a sampled range (x >= a AND x < b, BETWEEN) intersect into
+ * one interval, the share of the range it covers; everything else counts
+ * with selectivity()'s fixed guesses. */
+static double filters_selectivity(sctx *c, sx **f, size_t n) {
+  sql_col **cols = sa_alloc(c, (2 * n + 1) * sizeof *cols);
+  double *lo = sa_alloc(c, (2 * n + 1) * sizeof *lo);
+  double *hi = sa_alloc(c, (2 * n + 1) * sizeof *hi);
+  size_t nc = 0;
+  double sel = 1;
+  for (size_t i = 0; i < n; i++) {
+    const sx *e = f[i];
+    double v;
+    if (e->kind == SX_BIN && e->op >= OP_LT && e->op <= OP_GE) {
+      const sx *a = e->args[0], *b = e->args[1];
+      int op = e->op;
+      if (b->kind == SX_COL && const_value(a, &v)) { /* 5 < x: x > 5 */
+        const sx *t = a;
+        a = b;
+        b = t;
+        op = op == OP_LT ? OP_GT : op == OP_LE ? OP_GE
+             : op == OP_GT ? OP_LT : OP_LE;
+      }
+      if (a->kind == SX_COL && a->col->ranged && const_value(b, &v)) {
+        size_t k = 0;
+        while (k < nc && cols[k] != a->col)
+          k++;
+        if (k == nc) {
+          cols[nc] = a->col;
+          lo[nc] = a->col->lo;
+          hi[nc++] = a->col->hi;
+        }
+        if ((op == OP_LT || op == OP_LE) && v < hi[k])
+          hi[k] = v;
+        if ((op == OP_GT || op == OP_GE) && v > lo[k])
+          lo[k] = v;
+        continue;
+      }
+    }
+    sel *= selectivity(e);
+  }
+  for (size_t k = 0; k < nc; k++) {
+    double share = (hi[k] - lo[k]) / (cols[k]->hi - cols[k]->lo);
+    sel *= share < 0.001 ? 0.001 : share > 1 ? 1 : share;
+  }
+  return sel;
 }
 
 static rel apply_filter(sctx *c, rel r, sx *e) {
@@ -532,6 +604,9 @@ static rel build_item(sctx *c, item *it) {
   it->base = r.rows;
   for (size_t i = 0; i < it->n_filters; i++)
     r = apply_filter(c, r, it->filters[i]);
+  r.rows = it->base * filters_selectivity(c, it->filters, it->n_filters);
+  if (r.rows < 1)
+    r.rows = 1;
   for (size_t i = 0; i < it->n_subq_filters; i++)
     r = apply_subq_conj(c, r, it->subq_filters[i]);
   it->rows = r.rows;

@@ -37,6 +37,10 @@ typedef struct sql_table {
   bool header;            /* CSV */
   dq_schema *schema;      /* every column */
   double rows;            /* estimated */
+  /* Per column, from a sample: the range of numbers and dates (days), for
+   * the selectivity of range conditions; ranged[i] false when unknown. */
+  bool *ranged;
+  double *lo, *hi;
 } sql_table;
 
 /* A view: its query's parse tree, kept with the text it came from. */
