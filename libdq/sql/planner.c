@@ -474,8 +474,10 @@ static rel hash_join(sctx *c, dq_join_kind kind, rel probe, rel build,
                     loc);
   if (kind == DQ_JOIN_INNER || kind == DQ_JOIN_LEFT) {
     out.cols = sa_alloc(c, (probe.n + build.n + 1) * sizeof *out.cols);
-    memcpy(out.cols, probe.cols, probe.n * sizeof *out.cols);
-    memcpy(out.cols + probe.n, build.cols, build.n * sizeof *out.cols);
+    if (probe.n > 0) /* a count's relation has no columns (and no array) */
+      memcpy(out.cols, probe.cols, probe.n * sizeof *out.cols);
+    if (build.n > 0)
+      memcpy(out.cols + probe.n, build.cols, build.n * sizeof *out.cols);
     out.n = probe.n + build.n;
     out.rows = probe.rows > build.rows ? probe.rows : build.rows;
   }
