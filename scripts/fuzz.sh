@@ -8,7 +8,7 @@
 # libclang-rt-14-dev).
 #
 #   FUZZ_BUILD_DIR   where to build (default: build-fuzz in the source tree)
-#   FUZZ_TARGETS     a subset, e.g. "ipc plan" (default: all five)
+#   FUZZ_TARGETS     a subset, e.g. "ipc plan" (default: all six)
 #   FUZZ_ALLOW_KNOWN=1  get past findings reported but not fixed yet:
 #                    UBSan reports and leaks listed in
 #                    tests/fuzz/known-{issues,leaks}.supp are ignored, and
@@ -29,7 +29,7 @@ case $secs in
 esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$top/build-fuzz}
-targets=${FUZZ_TARGETS:-ipc plan task_plan config worker}
+targets=${FUZZ_TARGETS:-ipc plan task_plan config worker sql}
 jobs=$(nproc 2>/dev/null || echo 2)
 [ "$jobs" -gt 2 ] || jobs=2
 

@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool libltdl-dev pkg-config
 libinih-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libgrpc-dev
 valgrind iproute2 clang libclang-rt-14-dev python3-grpcio python3-protobuf python3-grpc-tools
-abigail-tools"
+abigail-tools libpg-query-dev libedit-dev"
 
 missing=
 for p in $PACKAGES; do

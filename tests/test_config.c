@@ -203,6 +203,38 @@ static void test_same_key_other_sections(void **state) {
   dq_config_free(cfg);
 }
 
+/* [tables] and [tpch]: the SQL catalog's part of the config. */
+static void test_tables(void **state) {
+  (void)state;
+  dq_config *cfg = NULL;
+  dq_error err;
+  assert_int_equal(dq_config_parse("[tables]\norders = csv:/d/o/*.csv\n"
+                                   "li = arrow:/d/li/*.arrows\n"
+                                   "part = tpch:part\n[tpch]\nscale = 0.5\n",
+                                   "t.conf", &cfg, &err),
+                   0);
+  assert_int_equal(dq_config_n_tables(cfg), 3);
+  assert_string_equal(dq_config_table_name(cfg, 0), "orders");
+  assert_string_equal(dq_config_table_spec(cfg, 0), "csv:/d/o/*.csv");
+  assert_string_equal(dq_config_table_spec(cfg, 2), "tpch:part");
+  assert_null(dq_config_table_name(cfg, 3));
+  assert_true(dq_config_tpch_scale(cfg) == 0.5);
+  dq_config_free(cfg);
+  assert_int_equal(dq_config_parse("[dq]\n", "t.conf", &cfg, &err), 0);
+  assert_int_equal(dq_config_n_tables(cfg), 0);
+  assert_true(dq_config_tpch_scale(cfg) == 0);
+  dq_config_free(cfg);
+  expect_error("[tables]\nt = json:/x\n",
+               "bad.conf:2: [tables] t = 'json:/x' is not a table spec");
+  expect_error("[tables]\nt = csv:\n", "bad.conf:2: [tables] t = 'csv:'");
+  expect_error("[tables]\nt = tpch:part\nT = tpch:orders\n",
+               "bad.conf:3: [tables] names table 'T' twice");
+  expect_error("[tpch]\nscale = -1\n",
+               "bad.conf:2: [tpch] scale must be a number > 0");
+  expect_error("[tpch]\nseed = 1\n", "bad.conf:2: unknown key 'seed' in "
+                                     "[tpch]");
+}
+
 static void test_file_errors(void **state) {
   (void)state;
   dq_config *cfg;
@@ -286,6 +318,7 @@ int main(void) {
       cmocka_unit_test_setup(test_errors, setup),
       cmocka_unit_test_setup(test_same_key_other_sections, setup),
       cmocka_unit_test_setup(test_membership, setup),
+      cmocka_unit_test_setup(test_tables, setup),
       cmocka_unit_test_setup(test_file_errors, setup),
       cmocka_unit_test_setup(test_env_precedence, setup),
   };

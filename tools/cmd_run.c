@@ -33,6 +33,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "run_plan.h"
 #include "table.h"
 #include "worker_procs.h"
 
@@ -102,6 +103,17 @@ static const run_query run_queries[] = {
 };
 static const size_t run_n_queries = sizeof run_queries / sizeof run_queries[0];
 
+/* A plan from elsewhere (dq sql): dq_run_plan() points these at it for the
+ * duration of one run.  The dq command runs one query at a time. */
+static run_plan_source external_source;
+static void *external_ctx;
+
+static int build_external(const char *name, double scale, uint64_t seed,
+                          uint32_t tasks, dq_plan **out, dq_error *err) {
+  (void)name, (void)scale, (void)seed;
+  return external_source(external_ctx, tasks, out, err);
+}
+
 /* Rows the query reads from its tables.  lineitem's count is the
  * generator's estimate (4 lines per order, the mean of 1..7): counting
  * exactly would mean generating the table once more, and the estimate is
@@ -132,6 +144,8 @@ typedef struct run_opts {
   uint32_t tasks; /* --tasks, 0: one per worker */
   uint32_t repeat; /* --repeat, runs timed (the median is reported) */
   bool local, explain, analyze, quiet, materialize;
+  bool external; /* the plan comes from dq_run_plan's caller */
+  const char *cmd; /* "dq run" or the caller's name, for messages */
 } run_opts;
 
 static void usage(FILE *f) {
@@ -313,6 +327,8 @@ static int parse_args(int argc, char **argv, run_opts *o) {
       o->transport = v;
     } else if (a[0] == '-' && a[1] != '\0') {
       return usage_error("unknown option '%s'", a);
+    } else if (o->external) {
+      return usage_error("unexpected argument '%s'", a);
     } else if (o->query == NULL) {
       o->query = a;
     } else {
@@ -320,13 +336,15 @@ static int parse_args(int argc, char **argv, run_opts *o) {
                          a);
     }
   }
-  if (o->query == NULL) {
+  if (o->external) {
+    /* the query is the caller's */
+  } else if (o->query == NULL) {
     fputs("dq run: which query? Known queries: ", stderr);
     list_queries(stderr);
     fputs("\nTry 'dq run --help'.\n", stderr);
     return EXIT_USAGE;
   }
-  if (find_query(o->query) == NULL) {
+  if (!o->external && find_query(o->query) == NULL) {
     fprintf(stderr, "dq run: unknown query '%s'; known queries: ", o->query);
     list_queries(stderr);
     fputs("\n", stderr);
@@ -1068,6 +1086,8 @@ done:
   return status;
 }
 
+static int run_main(run_opts o, const run_query *q, const dq_global_opts *g);
+
 int dq_cmd_run(int argc, char **argv, const dq_global_opts *g) {
   run_opts o;
   memset(&o, 0, sizeof o);
@@ -1078,7 +1098,33 @@ int dq_cmd_run(int argc, char **argv, const dq_global_opts *g) {
     free(o.urls);
     return status;
   }
-  const run_query *q = find_query(o.query);
+  return run_main(o, find_query(o.query), g);
+}
+
+int dq_run_plan(int argc, char **argv, const dq_global_opts *g,
+                const char *label, run_plan_source source, void *ctx) {
+  run_opts o;
+  memset(&o, 0, sizeof o);
+  o.scale = 1.0;
+  o.seed = RUN_DEFAULT_SEED;
+  o.external = true;
+  o.query = label;
+  int status = parse_args(argc, argv, &o);
+  if (status >= 0) {
+    free(o.urls);
+    return status;
+  }
+  run_query q = {label, label, build_external, label, {NULL}};
+  external_source = source;
+  external_ctx = ctx;
+  status = run_main(o, &q, g);
+  external_source = NULL;
+  external_ctx = NULL;
+  return status;
+}
+
+static int run_main(run_opts o, const run_query *q, const dq_global_opts *g) {
+  int status = -1;
 
   if (o.local) {
     status = run_local(&o, q);

@@ -10,6 +10,7 @@ typedef struct dq_global_opts {
 
 int dq_cmd_gen(int argc, char **argv, const dq_global_opts *g);
 int dq_cmd_plugins(int argc, char **argv, const dq_global_opts *g);
+int dq_cmd_sql(int argc, char **argv, const dq_global_opts *g);
 int dq_cmd_run(int argc, char **argv, const dq_global_opts *g);
 int dq_cmd_worker(int argc, char **argv, const dq_global_opts *g);
 

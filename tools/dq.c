@@ -16,6 +16,7 @@ static const struct command {
   const char *summary;
 } commands[] = {
     {"run", dq_cmd_run, "run a built-in query distributed over workers"},
+    {"sql", dq_cmd_sql, "run SQL over CSV, Arrow and TPC-H tables"},
     {"plugins", dq_cmd_plugins,
      "list transport plugins, their ABI and whether they load"},
     {"worker", dq_cmd_worker, "host a worker until SIGTERM or SIGINT"},

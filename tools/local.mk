@@ -2,8 +2,15 @@
 bin_PROGRAMS += tools/dq
 tools_dq_SOURCES = tools/dq.c tools/commands.h tools/cmd_plugins.c \
 	tools/cmd_gen.c tools/cmd_run.c tools/cmd_worker.c tools/worker_procs.c tools/worker_procs.h \
-	tools/table.c tools/table.h tools/args.c tools/args.h
-tools_dq_LDADD = libdq/libdq.la $(PTHREAD_LIBS)
+	tools/table.c tools/table.h tools/args.c tools/args.h \
+	tools/cmd_sql.c tools/run_plan.h
+tools_dq_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/libdq/sql $(LIBEDIT_CFLAGS)
+# The SQL library (libpg_query) and line editing are the dq command's own:
+# libdq.so and the plugins never link them.  $(PROTOBUF_C_LIBS) first: see
+# libdq/sql/local.mk.
+tools_dq_LDFLAGS = $(AM_LDFLAGS) $(PROTOBUF_C_FIRST)
+tools_dq_LDADD = libdq/libdq.la libdq/sql/libdqsql.la \
+	$(LIBEDIT_LIBS) $(PTHREAD_LIBS)
 
 # dq-transport-check: the conformance checker for transport plugins.  It
 # links the shared libdq like the plugin it checks (one libdq in the

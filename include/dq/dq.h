@@ -152,6 +152,13 @@ DQ_EXPORT const char *dq_config_worker(const dq_config *cfg, size_t i);
  * order; dq_workers_resolve (<dq/runtime.h>) turns them into URLs. */
 DQ_EXPORT size_t dq_config_n_discover(const dq_config *cfg);
 DQ_EXPORT const char *dq_config_discover(const dq_config *cfg, size_t i);
+/* Tables of [tables] (NAME = SPEC, SPEC one of csv:GLOB, arrow:GLOB,
+ * tpch:TABLE), in file order, for the SQL catalog. */
+DQ_EXPORT size_t dq_config_n_tables(const dq_config *cfg);
+DQ_EXPORT const char *dq_config_table_name(const dq_config *cfg, size_t i);
+DQ_EXPORT const char *dq_config_table_spec(const dq_config *cfg, size_t i);
+/* [tpch] scale: the scale factor of tpch:TABLE tables, 0 when not given. */
+DQ_EXPORT double dq_config_tpch_scale(const dq_config *cfg);
 /* Executor settings of [executor] (see dq.conf(5)); unknown names give 0. */
 DQ_EXPORT int64_t dq_config_executor(const dq_config *cfg, const char *name);
 

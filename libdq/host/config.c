@@ -12,9 +12,12 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <strings.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +61,8 @@ struct dq_config {
   dq_strlist data_dirs; /* [worker] data_dirs */
   int data_dirs_set;
   dq_strlist discover; /* [workers] discover = dns:NAME:PORT, in file order */
+  dq_strlist table_names, table_specs; /* [tables] NAME = SPEC, for SQL */
+  double tpch_scale;                   /* [tpch] scale, 0 when not given */
   transport_section *transports;
   size_t n_transports;
   int64_t executor[N_EXECUTOR_KEYS];
@@ -106,6 +111,8 @@ void dq_config_free(dq_config *cfg) {
   dq_strlist_free(&cfg->workers);
   dq_strlist_free(&cfg->data_dirs);
   dq_strlist_free(&cfg->discover);
+  dq_strlist_free(&cfg->table_names);
+  dq_strlist_free(&cfg->table_specs);
   for (size_t i = 0; i < cfg->n_transports; i++) {
     free(cfg->transports[i].name);
     dq_strlist_free(&cfg->transports[i].keys);
@@ -299,6 +306,47 @@ static int note_key(parse_state *ps, const char *section, const char *key) {
   return 1;
 }
 
+/* [tables] NAME = SPEC: the SQL catalog's tables.  The spec's form
+ * (csv:GLOB, arrow:GLOB, tpch:TABLE) is checked here so that a typo is
+ * reported with its line; what the files hold is the SQL layer's business. */
+static int handle_table(parse_state *ps, const char *key, const char *value) {
+  static const char *const kinds[] = {"csv:", "arrow:", "tpch:"};
+  bool known = false;
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (strncmp(value, kinds[i], strlen(kinds[i])) == 0 &&
+        value[strlen(kinds[i])] != '\0')
+      known = true;
+  if (!known)
+    return fail(ps, DQ_ECONFIG,
+                "[tables] %s = '%s' is not a table spec (expected csv:GLOB, "
+                "arrow:GLOB or tpch:TABLE)",
+                key, value);
+  for (size_t i = 0; i < ps->cfg->table_names.n; i++)
+    if (strcasecmp(ps->cfg->table_names.items[i], key) == 0)
+      return fail(ps, DQ_ECONFIG, "[tables] names table '%s' twice", key);
+  if (dq_strlist_push(&ps->cfg->table_names, key, (size_t)-1) < 0 ||
+      dq_strlist_push(&ps->cfg->table_specs, value, (size_t)-1) < 0)
+    return fail(ps, DQ_ENOMEM, "out of memory");
+  return 1;
+}
+
+/* [tpch] scale = SF: the scale of tpch:TABLE tables. */
+static int handle_tpch(parse_state *ps, const char *key, const char *value) {
+  if (strcmp(key, "scale") != 0)
+    return fail(ps, DQ_ECONFIG, "unknown key '%s' in [tpch] (known: scale)",
+                key);
+  char *end;
+  errno = 0;
+  double sf = strtod(value, &end);
+  if (end == value || *end != '\0' || errno != 0 || !(sf > 0) ||
+      sf > 100000)
+    return fail(ps, DQ_ECONFIG,
+                "[tpch] scale must be a number > 0 and <= 100000, not '%s'",
+                value);
+  ps->cfg->tpch_scale = sf;
+  return 1;
+}
+
 static int handler(void *user, const char *section, const char *key,
                    const char *value) {
   parse_state *ps = user;
@@ -358,12 +406,16 @@ static int handler(void *user, const char *section, const char *key,
       return fail(ps, DQ_ENOMEM, "out of memory");
     return 1;
   }
+  if (strcmp(section, "tables") == 0)
+    return handle_table(ps, key, value);
+  if (strcmp(section, "tpch") == 0)
+    return handle_tpch(ps, key, value);
   if (section[0] == '\0')
     return fail(ps, DQ_ECONFIG,
                 "'%s' is outside any section (start with [dq])", key);
   return fail(ps, DQ_ECONFIG,
               "unknown section [%s] (known: [dq], [executor], [workers], "
-              "[worker], [transport.NAME])",
+              "[worker], [transport.NAME], [tables], [tpch])",
               section);
 }
 
@@ -579,6 +631,20 @@ size_t dq_config_n_discover(const dq_config *cfg) {
 const char *dq_config_discover(const dq_config *cfg, size_t i) {
   return i < cfg->discover.n ? cfg->discover.items[i] : NULL;
 }
+
+size_t dq_config_n_tables(const dq_config *cfg) {
+  return cfg->table_names.n;
+}
+
+const char *dq_config_table_name(const dq_config *cfg, size_t i) {
+  return i < cfg->table_names.n ? cfg->table_names.items[i] : NULL;
+}
+
+const char *dq_config_table_spec(const dq_config *cfg, size_t i) {
+  return i < cfg->table_specs.n ? cfg->table_specs.items[i] : NULL;
+}
+
+double dq_config_tpch_scale(const dq_config *cfg) { return cfg->tpch_scale; }
 
 int64_t dq_config_executor(const dq_config *cfg, const char *name) {
   for (size_t i = 0; i < N_EXECUTOR_KEYS; i++)

@@ -878,7 +878,8 @@ static int ws_coord_send_work_unit(void *self, dq_ws_task *wt,
       free(copy);
       rc = dq_error_set(err, DQ_ENOMEM, "out of memory");
     } else {
-      memcpy(copy, data, len);
+      if (len > 0) /* an empty unit may come with data == NULL */
+        memcpy(copy, data, len);
       t->units[t->n_units].data = copy;
       t->units[t->n_units].len = len;
       t->n_units++;

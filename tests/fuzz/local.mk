@@ -21,7 +21,7 @@ REPLAY_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_STANDALONE
 FUZZ_EXTRA_PROGS = tests/fuzz/gen_corpus \
 	tests/fuzz/replay_ipc tests/fuzz/replay_plan \
 	tests/fuzz/replay_task_plan tests/fuzz/replay_config \
-	tests/fuzz/replay_worker
+	tests/fuzz/replay_worker tests/fuzz/replay_sql
 EXTRA_PROGRAMS += $(FUZZ_EXTRA_PROGS)
 CLEANFILES += $(FUZZ_EXTRA_PROGS)
 EXTRA_DIST += tests/fuzz/corpus tests/fuzz/regress tests/fuzz/dict \
@@ -53,9 +53,23 @@ tests_fuzz_replay_worker_SOURCES = tests/fuzz/fuzz_worker.c \
 tests_fuzz_replay_worker_CPPFLAGS = $(REPLAY_CPPFLAGS)
 tests_fuzz_replay_worker_LDADD = libdq/libdq.la $(PTHREAD_LIBS)
 
+# The SQL target links the SQL library (libpg_query) as tools/dq does,
+# Debian's protobuf-c runtime first (libdq/sql/local.mk).
+tests_fuzz_replay_sql_SOURCES = tests/fuzz/fuzz_sql.c tests/fuzz/fuzz.h \
+	tests/fuzz/standalone.c
+tests_fuzz_replay_sql_CPPFLAGS = $(REPLAY_CPPFLAGS) -I$(top_srcdir)/libdq/sql
+tests_fuzz_replay_sql_LDFLAGS = $(AM_LDFLAGS) $(PROTOBUF_C_FIRST)
+tests_fuzz_replay_sql_LDADD = libdq/sql/libdqsql.la libdq/libdqcore.la
+tests_fuzz_fuzz_sql_SOURCES = tests/fuzz/fuzz_sql.c tests/fuzz/fuzz.h
+tests_fuzz_fuzz_sql_CPPFLAGS = $(FUZZ_CPPFLAGS) -I$(top_srcdir)/libdq/sql
+tests_fuzz_fuzz_sql_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_sql_LDFLAGS = $(FUZZ_LINK_FLAGS) $(PROTOBUF_C_FIRST)
+tests_fuzz_fuzz_sql_LDADD = libdq/sql/libdqsql.la libdq/libdqcore.la
+
 if ENABLE_FUZZING
 check_PROGRAMS += tests/fuzz/fuzz_ipc tests/fuzz/fuzz_plan \
-	tests/fuzz/fuzz_task_plan tests/fuzz/fuzz_config tests/fuzz/fuzz_worker
+	tests/fuzz/fuzz_task_plan tests/fuzz/fuzz_config tests/fuzz/fuzz_worker \
+	tests/fuzz/fuzz_sql
 TESTS += tests/fuzz/replay.test
 endif
 tests_fuzz_fuzz_ipc_SOURCES = tests/fuzz/fuzz_ipc.c tests/fuzz/fuzz.h
