@@ -32,3 +32,8 @@ tests_test_sql_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_sql_LDFLAGS = $(AM_LDFLAGS) $(PROTOBUF_C_FIRST)
 tests_test_sql_LDADD = libdq/sql/libdqsql.la libdq/libdqcore.la \
 	$(CMOCKA_LIBS) -ldl
+
+# sql-tpch.test installs @duckdb/node-api under tests/sql-duckdb-node/ in
+# the build tree; CLEANFILES takes the directory through `rm -f -r` (as
+# for the apache-arrow interop test), so distclean leaves nothing.
+CLEANFILES += -r tests/sql-duckdb-node
