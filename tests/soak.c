@@ -57,7 +57,7 @@
  * bookkeeping.  Measured drift: inmem and shm a few KiB (+0.9 KiB, +5 KiB
  * over 1000 queries); with gRPC up to +-460 KiB even over 10000 queries
  * and with no trend (its channels keep HPACK tables, slice buffers and
- * call arenas sized by recent calls).  So 1 MiB, and 2 MiB with gRPC:
+ * call arenas sized by recent calls).  So 1 MiB, and more with gRPC (below):
  * several times the noise, and still a leak of 1-2 KiB per query at the
  * default 1000 queries, or 100-200 bytes per query under `make soak`.
  *
@@ -76,7 +76,13 @@
  * check is mallinfo's: tests/soak.test also runs grpc and shm with their
  * workers in this process, so every line of libdq and both plugins, client
  * and server side, runs under the 1-2 MiB heap tolerance above. */
-#define MALLOC_TOLERANCE_GRPC (2L << 20)
+/* gRPC with its workers in this process, on a loaded machine (load 12-40,
+ * several builds beside it): +2.4, +2.7 and +3.0 MB seen over 1000 queries,
+ * while the same run alone gives +0.13 MB at 1000 queries, +0.68 MB at
+ * 3000 and -0.39 MB (no per-query trend: gRPC's per-thread arenas and
+ * call pools grow with how many calls overlap).  4 MiB keeps a leak of 4
+ * KiB per query caught at the default 1000 queries. */
+#define MALLOC_TOLERANCE_GRPC (4L << 20)
 #define MALLOC_TOLERANCE (1L << 20)
 
 /* Threads: none may stay, with one exception.  gRPC 1.51's timer manager
