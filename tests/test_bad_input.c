@@ -444,14 +444,11 @@ static void test_execute_retry_after_failed_start(void **state) {
   fx->ops->coord_close(c);
 }
 
-/* F7 with an input: a consumer task whose producer is unreachable fails
- * its start inside dq_reader_start; coord_finish must not touch the
- * reader that does not exist. */
-static void test_finish_after_unreachable_producer(void **state) {
-  fixture *fx = *state;
+/* scan -coalesce-> middle stage -coalesce-> head, and the middle stage's
+ * input boundary reading stage 1 at producer_url (in->urls is malloc'd:
+ * free it with chain_free). */
+static dq_plan *chain_plan(const char *producer_url, dq_input_boundary *in) {
   dq_error err;
-  /* scan -coalesce-> middle stage -coalesce-> head: the middle one reads
-   * its producer at a URL nobody serves. */
   dq_plan_builder *b;
   dq_plan *p;
   dq_plan_builder_new(&b, &err);
@@ -463,19 +460,39 @@ static void test_finish_after_unreachable_producer(void **state) {
   dq_plan_stage(b, dq_node_read(b, id2), 1, 1, NULL);
   assert_int_equal(dq_plan_builder_finish(b, &p, &err), 0);
   dq_plan_builder_free(b);
-  dq_input_boundary in = {0};
-  const dq_stage *p1 = dq_plan_stage_by_id(p, 1);
+  memset(in, 0, sizeof *in);
   dq_producer_head h;
-  assert_int_equal(dq_stage_producer_head(p1, &h, &err), 0);
-  assert_int_equal(dq_producer_head_encode(&h, &in.head_bytes, &in.head_len,
+  assert_int_equal(dq_stage_producer_head(dq_plan_stage_by_id(p, 1), &h,
+                                          &err), 0);
+  assert_int_equal(dq_producer_head_encode(&h, &in->head_bytes, &in->head_len,
                                            &err), 0);
-  assert_int_equal(dq_producer_head_decode(in.head_bytes, in.head_len,
-                                           &in.head, &err), 0);
-  in.producer_stage_id = 1;
-  in.producer_task_count = 1;
-  in.producer_partitions = 1;
-  char *url = strdup("inmem://nobody-here");
-  in.urls = &url;
+  assert_int_equal(dq_producer_head_decode(in->head_bytes, in->head_len,
+                                           &in->head, &err), 0);
+  in->producer_stage_id = 1;
+  in->producer_task_count = 1;
+  in->producer_partitions = 1;
+  in->urls = malloc(sizeof *in->urls);
+  in->urls[0] = strdup(producer_url);
+  return p;
+}
+
+static void chain_free(dq_plan *p, dq_input_boundary *in) {
+  free(in->urls[0]);
+  free(in->urls);
+  in->urls = NULL;
+  dq_input_boundary_clear(in);
+  dq_plan_free(p);
+}
+
+/* F7 with an input: a consumer task whose producer is unreachable fails
+ * its start inside dq_reader_start; coord_finish must not touch the
+ * reader that does not exist. */
+static void test_finish_after_unreachable_producer(void **state) {
+  fixture *fx = *state;
+  dq_error err;
+  /* The middle stage reads its producer at a URL nobody serves. */
+  dq_input_boundary in;
+  dq_plan *p = chain_plan("inmem://nobody-here", &in);
   uint8_t *tp;
   size_t tp_len;
   assert_int_equal(dq_task_plan_encode(dq_plan_stage_by_id(p, 2), &in, 1, &tp,
@@ -503,10 +520,7 @@ static void test_finish_after_unreachable_producer(void **state) {
   fx->ops->coord_close(c);
   free(mhb);
   free(tp);
-  free(url);
-  in.urls = NULL;
-  dq_input_boundary_clear(&in);
-  dq_plan_free(p);
+  chain_free(p, &in);
 }
 
 /* SetPlan's config carries the coordinator's executor settings to the
@@ -585,31 +599,9 @@ static void *blocked_open_main(void *arg) {
 static void test_close_during_blocked_open(void **state) {
   fixture *fx = *state;
   dq_error err;
-  dq_plan_builder *b;
-  dq_plan *p;
-  dq_plan_builder_new(&b, &err);
-  const char *cols[] = {"n_nationkey"};
-  dq_boundary coalesce = {DQ_BOUNDARY_COALESCE, 0, NULL};
-  uint32_t id1 = dq_plan_stage(
-      b, dq_node_scan_tpch(b, "nation", 1, 7, cols, 1), 1, 1, &coalesce);
-  uint32_t id2 = dq_plan_stage(b, dq_node_read(b, id1), 1, 1, &coalesce);
-  dq_plan_stage(b, dq_node_read(b, id2), 1, 1, NULL);
-  assert_int_equal(dq_plan_builder_finish(b, &p, &err), 0);
-  dq_plan_builder_free(b);
   /* The middle stage reads stage 1 on this same worker. */
-  dq_input_boundary in = {0};
-  dq_producer_head h;
-  assert_int_equal(dq_stage_producer_head(dq_plan_stage_by_id(p, 1), &h,
-                                          &err), 0);
-  assert_int_equal(dq_producer_head_encode(&h, &in.head_bytes, &in.head_len,
-                                           &err), 0);
-  assert_int_equal(dq_producer_head_decode(in.head_bytes, in.head_len,
-                                           &in.head, &err), 0);
-  in.producer_stage_id = 1;
-  in.producer_task_count = 1;
-  in.producer_partitions = 1;
-  char *url = strdup(dq_worker_url(fx->w));
-  in.urls = &url;
+  dq_input_boundary in;
+  dq_plan *p = chain_plan(dq_worker_url(fx->w), &in);
   uint8_t *tp2, *tp1;
   size_t tp2_len, tp1_len;
   assert_int_equal(dq_task_plan_encode(dq_plan_stage_by_id(p, 2), &in, 1,
@@ -647,10 +639,7 @@ static void test_close_during_blocked_open(void **state) {
   free(mhb);
   free(tp1);
   free(tp2);
-  free(url);
-  in.urls = NULL;
-  dq_input_boundary_clear(&in);
-  dq_plan_free(p);
+  chain_free(p, &in);
 }
 
 int main(void) {
